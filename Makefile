@@ -1,0 +1,38 @@
+# Every target that needs the environment depends on `setup`, which is idempotent.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.setup-stamp
+DEBIAN_PACKAGES := softhsm2 opensc p11-kit dosfstools mtools exfatprogs udev util-linux
+
+.PHONY: setup test bench demo clean
+.DEFAULT_GOAL := test
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@if [ "$$(id -u)" = 0 ]; then \
+	  missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "setup: installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	else \
+	  echo "setup: not root; make sure these Debian packages are installed: $(DEBIAN_PACKAGES)"; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(VENV)/bin/python -m tests.bench
+
+demo: setup
+	$(VENV)/bin/ceremony demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info

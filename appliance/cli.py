@@ -1,0 +1,60 @@
+"""The `ceremony` command: parses arguments and hands each subcommand to its module.
+
+Each module in `appliance.commands` exposes `register(subparsers)`, which adds its parser and sets
+`handler` to a function taking the parsed arguments and returning the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from appliance.errors import CeremonyError
+
+# Subcommand modules, in the order `ceremony --help` lists them.
+COMMAND_MODULES = (
+    "hash",
+    "verify",
+    "sign",
+    "keys",
+    "run",
+    "demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ceremony",
+        description="Offline DNSSEC KSK signing ceremony: check requests, sign them with an HSM.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"appliance.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"appliance.commands.{name}":
+                raise
+            continue  # command not built yet in this tree
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except CeremonyError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc), "exit_code": exc.exit_code}))
+        print(f"ceremony: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ceremony: interrupted, nothing written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

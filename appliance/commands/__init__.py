@@ -1,0 +1,1 @@
+"""One module per `ceremony` subcommand; each is thin and calls into the rooms."""
