@@ -1,0 +1,284 @@
+"""DNSSEC mechanics for DNSKEY RRsets: wire forms, key tags, RRSIG signed data, DS, verification.
+
+Pure functions, no I/O. Everything the signer produces and every signature a request or response
+carries is checked with these, so they follow RFC 4034 to the letter:
+  - DNSKEY RDATA (2.1), key tag (Appendix B), canonical RR order (6.3) and form (6.2),
+  - the data an RRSIG covers (3.1.8.1), DS digests (5.1.4, RFC 4509 for SHA-256),
+  - RSA keys (RFC 3110), ECDSA r||s (RFC 6605), Ed25519 (RFC 8080).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable
+from datetime import datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, ed448, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from appliance.model import Key, Signature
+
+# Algorithm numbers (IANA "DNS Security Algorithm Numbers").
+RSAMD5 = 1
+DH = 2
+DSA = 3
+RSASHA1 = 5
+DSA_NSEC3_SHA1 = 6
+RSASHA1_NSEC3_SHA1 = 7
+RSASHA256 = 8
+RSASHA512 = 10
+ECC_GOST = 12
+ECDSAP256SHA256 = 13
+ECDSAP384SHA384 = 14
+ED25519 = 15
+ED448 = 16
+
+ALGORITHM_NAMES = {
+    RSAMD5: "RSAMD5",
+    DH: "DH",
+    DSA: "DSA",
+    RSASHA1: "RSASHA1",
+    DSA_NSEC3_SHA1: "DSA-NSEC3-SHA1",
+    RSASHA1_NSEC3_SHA1: "RSASHA1-NSEC3-SHA1",
+    RSASHA256: "RSASHA256",
+    RSASHA512: "RSASHA512",
+    ECC_GOST: "ECC-GOST",
+    ECDSAP256SHA256: "ECDSAP256SHA256",
+    ECDSAP384SHA384: "ECDSAP384SHA384",
+    ED25519: "ED25519",
+    ED448: "ED448",
+}
+
+# RFC 8624 "MUST NOT" for signing, plus the SHA-1 algorithms no new signature should use.
+DEPRECATED_ALGORITHMS = frozenset(
+    {RSAMD5, DH, DSA, DSA_NSEC3_SHA1, ECC_GOST, RSASHA1, RSASHA1_NSEC3_SHA1}
+)
+
+FLAG_ZONE = 256
+FLAG_REVOKE = 128
+FLAG_SEP = 1
+
+TYPE_DNSKEY = 48
+CLASS_IN = 1
+
+_RSA_DIGESTS = {RSASHA256: hashes.SHA256, RSASHA512: hashes.SHA512}
+_EC_CURVES = {ECDSAP256SHA256: (ec.SECP256R1, hashes.SHA256, 32), ECDSAP384SHA384: (ec.SECP384R1, hashes.SHA384, 48)}
+_EDDSA_SIZES = {ED25519: 256, ED448: 456}
+
+
+class SignatureInvalid(ValueError):
+    """A signature that does not verify, or a key that cannot be used to verify it."""
+
+
+def algorithm_name(algorithm: int) -> str:
+    return ALGORITHM_NAMES.get(algorithm, f"algorithm {algorithm}")
+
+
+def name_to_wire(name: str) -> bytes:
+    """A domain name in canonical (lower-case, uncompressed) wire form."""
+    text = name.strip()
+    if text in ("", "."):
+        return b"\x00"
+    labels = text.rstrip(".").split(".")
+    wire = b""
+    for label in labels:
+        raw = label.lower().encode("ascii")
+        if not 0 < len(raw) < 64:
+            raise ValueError(f"bad label {label!r} in {name!r}")
+        wire += bytes([len(raw)]) + raw
+    if len(wire) + 1 > 255:
+        raise ValueError(f"name too long: {name!r}")
+    return wire + b"\x00"
+
+
+def label_count(name: str) -> int:
+    """The RRSIG Labels value for an owner name (the root has none)."""
+    text = name.strip().rstrip(".")
+    return 0 if not text else len(text.split("."))
+
+
+def dnskey_rdata(key: Key) -> bytes:
+    return struct.pack("!HBB", key.flags, key.protocol, key.algorithm) + key.public_key
+
+
+def key_tag(key: Key) -> int:
+    """RFC 4034 Appendix B; the REVOKE bit is part of the RDATA, so a revoked key has its own tag."""
+    rdata = dnskey_rdata(key)
+    if key.algorithm == RSAMD5:
+        return int.from_bytes(rdata[-3:-1], "big")
+    total = 0
+    for i, byte in enumerate(rdata):
+        total += byte << 8 if i % 2 == 0 else byte
+    total += (total >> 16) & 0xFFFF
+    return total & 0xFFFF
+
+
+def ds_sha256(key: Key, owner: str = ".") -> bytes:
+    return hashlib.sha256(name_to_wire(owner) + dnskey_rdata(key)).digest()
+
+
+def _split_rsa(public_key: bytes) -> tuple[int, int]:
+    """(exponent, modulus) from an RFC 3110 RSA public key."""
+    if not public_key:
+        raise SignatureInvalid("empty RSA public key")
+    if public_key[0] == 0:
+        if len(public_key) < 3:
+            raise SignatureInvalid("truncated RSA public key")
+        exp_len = int.from_bytes(public_key[1:3], "big")
+        offset = 3
+    else:
+        exp_len = public_key[0]
+        offset = 1
+    exponent = public_key[offset : offset + exp_len]
+    modulus = public_key[offset + exp_len :]
+    if len(exponent) != exp_len or not modulus or exp_len == 0:
+        raise SignatureInvalid("truncated RSA public key")
+    return int.from_bytes(exponent, "big"), int.from_bytes(modulus, "big")
+
+
+def rsa_exponent(public_key: bytes) -> int:
+    return _split_rsa(public_key)[0]
+
+
+def key_size(algorithm: int, public_key: bytes) -> int:
+    """RSA modulus bits, or the curve size in bits."""
+    if algorithm in (RSASHA1, RSASHA1_NSEC3_SHA1, RSASHA256, RSASHA512, RSAMD5):
+        return _split_rsa(public_key)[1].bit_length()
+    if algorithm in _EC_CURVES:
+        return _EC_CURVES[algorithm][2] * 8
+    if algorithm in _EDDSA_SIZES:
+        return _EDDSA_SIZES[algorithm]
+    raise SignatureInvalid(f"unsupported {algorithm_name(algorithm)}")
+
+
+def digest_for(algorithm: int) -> type[hashes.HashAlgorithm]:
+    """The hash an algorithm signs with (RSA and ECDSA; EdDSA hashes internally)."""
+    if algorithm in _RSA_DIGESTS:
+        return _RSA_DIGESTS[algorithm]
+    if algorithm in _EC_CURVES:
+        return _EC_CURVES[algorithm][1]
+    raise SignatureInvalid(f"no separate digest for {algorithm_name(algorithm)}")
+
+
+def public_key_to_crypto(algorithm: int, public_key: bytes):
+    """A `cryptography` public key from a DNSKEY public-key field."""
+    try:
+        if algorithm in _RSA_DIGESTS:
+            exponent, modulus = _split_rsa(public_key)
+            return rsa.RSAPublicNumbers(exponent, modulus).public_key()
+        if algorithm in _EC_CURVES:
+            curve, _, size = _EC_CURVES[algorithm]
+            if len(public_key) != 2 * size:
+                raise SignatureInvalid(f"{algorithm_name(algorithm)} key must be {2 * size} bytes")
+            return ec.EllipticCurvePublicKey.from_encoded_point(curve(), b"\x04" + public_key)
+        if algorithm == ED25519:
+            return ed25519.Ed25519PublicKey.from_public_bytes(public_key)
+        if algorithm == ED448:
+            return ed448.Ed448PublicKey.from_public_bytes(public_key)
+    except SignatureInvalid:
+        raise
+    except ValueError as exc:
+        raise SignatureInvalid(f"unusable {algorithm_name(algorithm)} public key: {exc}") from None
+    raise SignatureInvalid(f"unsupported {algorithm_name(algorithm)}")
+
+
+def dnskey_public_key(crypto_public_key) -> bytes:
+    """The DNSKEY public-key field for a `cryptography` public key."""
+    if isinstance(crypto_public_key, rsa.RSAPublicKey):
+        numbers = crypto_public_key.public_numbers()
+        exponent = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
+        modulus = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
+        if len(exponent) < 256:
+            prefix = bytes([len(exponent)])
+        else:
+            prefix = b"\x00" + len(exponent).to_bytes(2, "big")
+        return prefix + exponent + modulus
+    if isinstance(crypto_public_key, ec.EllipticCurvePublicKey):
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        point = crypto_public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        return point[1:]
+    if isinstance(crypto_public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        return crypto_public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    raise TypeError(f"unsupported key type {type(crypto_public_key).__name__}")
+
+
+def ecdsa_der_to_raw(algorithm: int, der: bytes) -> bytes:
+    """DER ECDSA (as `cryptography` signs) to the fixed r||s form DNSSEC carries."""
+    size = _EC_CURVES[algorithm][2]
+    r, s = decode_dss_signature(der)
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def ecdsa_raw_to_der(algorithm: int, raw: bytes) -> bytes:
+    size = _EC_CURVES[algorithm][2]
+    if len(raw) != 2 * size:
+        raise SignatureInvalid(f"{algorithm_name(algorithm)} signature must be {2 * size} bytes")
+    return encode_dss_signature(int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big"))
+
+
+def canonical_rrset(keys: Iterable[Key]) -> list[bytes]:
+    """DNSKEY RDATAs in canonical order, duplicates removed (RFC 4034 6.3)."""
+    return sorted({dnskey_rdata(key) for key in keys})
+
+
+def _serial_time(moment: datetime) -> int:
+    """RRSIG times are seconds since the epoch modulo 2**32 (RFC 4034 3.1.5)."""
+    return int(moment.timestamp()) % (1 << 32)
+
+
+def rrsig_rdata_prefix(signature: Signature, owner: str = ".") -> bytes:
+    """The RRSIG RDATA without the signature field."""
+    if signature.type_covered.upper() != "DNSKEY":
+        raise SignatureInvalid(f"signature covers {signature.type_covered}, not DNSKEY")
+    return struct.pack(
+        "!HBBIIIH",
+        TYPE_DNSKEY,
+        signature.algorithm,
+        signature.labels,
+        signature.original_ttl,
+        _serial_time(signature.expiration),
+        _serial_time(signature.inception),
+        signature.key_tag,
+    ) + name_to_wire(signature.signers_name or owner)
+
+
+def rrsig_signed_data(signature: Signature, keys: Iterable[Key], owner: str = ".") -> bytes:
+    """What the RRSIG's signature covers: RDATA prefix, then each RR in canonical form and order."""
+    owner_wire = name_to_wire(owner)
+    header = owner_wire + struct.pack("!HHI", TYPE_DNSKEY, CLASS_IN, signature.original_ttl)
+    data = rrsig_rdata_prefix(signature, owner)
+    for rdata in canonical_rrset(keys):
+        data += header + struct.pack("!H", len(rdata)) + rdata
+    return data
+
+
+def verify_signature(signature: Signature, signing_key: Key, keys: Iterable[Key], owner: str = ".") -> None:
+    """Raise SignatureInvalid unless `signing_key` made `signature` over the RRset of `keys`."""
+    if signature.algorithm != signing_key.algorithm:
+        raise SignatureInvalid(
+            f"signature algorithm {signature.algorithm} differs from key algorithm {signing_key.algorithm}"
+        )
+    computed = key_tag(signing_key)
+    if signature.key_tag != computed:
+        raise SignatureInvalid(f"signature key tag {signature.key_tag} is not the key's tag {computed}")
+    public = public_key_to_crypto(signing_key.algorithm, signing_key.public_key)
+    data = rrsig_signed_data(signature, keys, owner)
+    try:
+        if signing_key.algorithm in _RSA_DIGESTS:
+            public.verify(signature.signature_data, data, padding.PKCS1v15(), _RSA_DIGESTS[signing_key.algorithm]())
+        elif signing_key.algorithm in _EC_CURVES:
+            der = ecdsa_raw_to_der(signing_key.algorithm, signature.signature_data)
+            public.verify(der, data, ec.ECDSA(_EC_CURVES[signing_key.algorithm][1]()))
+        else:
+            public.verify(signature.signature_data, data)
+    except InvalidSignature:
+        raise SignatureInvalid(f"signature by key tag {computed} does not verify") from None
