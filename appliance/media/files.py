@@ -1,0 +1,114 @@
+"""File operations on the top directory of a stick: list, capped read, atomic write, hash.
+
+Only plain names at the top of the stick are used: no paths, no hidden files, no symlinks, so a
+crafted stick cannot point a read or a write anywhere else. OSError is left to the caller, which
+knows which stick it was and turns it into a MediaError.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from appliance.errors import MediaError
+
+PARTIAL_PREFIX = "."  # temp files are hidden, so a pulled stick never shows a half file as real
+PARTIAL_SUFFIX = ".partial"
+_CHUNK = 1 << 20
+
+
+def check_name(name: str) -> str:
+    """Refuse anything but a plain, visible file name."""
+    bad = (
+        not name
+        or name in (".", "..")
+        or name.startswith(".")
+        or any(c in name for c in "/\\\0")
+        or len(name.encode()) > 255
+    )
+    if bad:
+        raise MediaError(f"not a plain file name: {name!r}")
+    return name
+
+
+def list_names(directory: Path, pattern: str) -> list[str]:
+    """Sorted names of visible regular files matching the shell pattern, ignoring case."""
+    wanted = pattern.casefold()
+    with os.scandir(directory) as entries:
+        return sorted(
+            e.name
+            for e in entries
+            if not e.name.startswith(".")
+            and e.is_file(follow_symlinks=False)
+            and fnmatch.fnmatchcase(e.name.casefold(), wanted)
+        )
+
+
+def read_capped(directory: Path, name: str, max_size: int) -> bytes:
+    """The whole file, refusing non-regular files and files larger than max_size."""
+    fd = os.open(directory / check_name(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        if not _is_regular(f.fileno()):
+            raise MediaError(f"{name} is not a regular file")
+        data = f.read(max_size + 1)  # one more byte than allowed tells us it is too big
+    if len(data) > max_size:
+        raise MediaError(f"{name} is larger than the {max_size} bytes allowed")
+    return data
+
+
+def write_atomic(directory: Path, name: str, data: bytes) -> None:
+    """Write under a hidden temp name, fsync, rename to the final name, fsync the directory.
+
+    The final name only ever holds the complete content; a pull mid-write leaves at most the
+    hidden temp file.
+    """
+    final = directory / check_name(name)
+    temp = directory / f"{PARTIAL_PREFIX}{name}{PARTIAL_SUFFIX}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, final)
+    except BaseException:
+        _remove_quietly(temp)
+        raise
+    _fsync_directory(directory)
+
+
+def sha256_of(directory: Path, name: str) -> str:
+    """SHA-256 (hex) of a file's content as read now."""
+    fd = os.open(directory / check_name(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_regular(fd: int) -> bool:
+    return stat.S_ISREG(os.fstat(fd).st_mode)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # Some filesystems refuse fsync on a directory; the unmount that follows flushes it.
+        if exc.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass  # the stick may be gone already; the temp name is hidden either way

@@ -1,0 +1,335 @@
+"""What every media source shares: sticks, events, verified writes, and the watcher thread.
+
+A source watches for sticks in a background thread and posts StickEvents to a queue; the
+console polls that queue (never blocking its own loop) or passes `on_event`, which the thread
+calls for each event (give it something thread-safe such as `loop.call_soon_threadsafe`).
+
+Every operation on a stick either succeeds completely or raises MediaError with a plain
+message; a failed write raises MediaWriteError, whose `report` says which files were written
+and verified and which were not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from appliance.errors import MediaError
+from appliance.media import files
+
+log = logging.getLogger(__name__)
+
+ADDED = "added"
+REMOVED = "removed"
+UNUSABLE = "unusable"  # a stick was seen but cannot be used (e.g. it would not mount)
+
+DEFAULT_MAX_READ = 16 * 1024 * 1024  # the largest real KSR is well under 1 MiB
+
+# fault_hook(step, stick, name) is called before each step of a write; tests use it to pull a
+# stick at a precise moment. Steps: "write" (before writing `name`), "verify" (before reading
+# `name` back).
+FaultHook = Callable[[str, "Stick", str], None]
+
+
+@dataclass(frozen=True)
+class Stick:
+    """One stick the operator can use: a mounted USB filesystem, or a folder standing in for one."""
+
+    name: str  # unique while present: the kernel name ("sdb1") or the folder name
+    label: str  # the filesystem label (may be empty) or the folder name
+    size: int | None  # bytes, when known
+    fs_type: str  # "vfat", "exfat", "ext4", or "folder"
+    path: Path  # where its files are: the mount point or the folder
+    device: str | None = None  # the device node ("/dev/sdb1"); None for a folder
+
+    def describe(self) -> str:
+        """A short phrase for the operator, e.g. `stick sdb1 "KSR" (vfat, 7.8 GB)`."""
+        parts = [self.fs_type]
+        if self.size:
+            parts.append(f"{self.size / 1e9:.1f} GB")
+        label = f' "{self.label}"' if self.label and self.label != self.name else ""
+        return f"stick {self.name}{label} ({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class StickEvent:
+    """A stick was added, removed, or seen but unusable (`message` says why)."""
+
+    kind: str  # ADDED, REMOVED or UNUSABLE
+    stick: Stick
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """A file written to a stick and read back identical."""
+
+    name: str
+    size: int
+    sha256: str  # hex
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """The outcome of write_files: what is now verified on the stick and what is not."""
+
+    stick: Stick
+    verified: tuple[WrittenFile, ...]
+    not_verified: tuple[str, ...] = ()  # not written, or written but not confirmed by read-back
+    reason: str = ""  # why not everything was verified
+
+    @property
+    def complete(self) -> bool:
+        return not self.not_verified
+
+    def describe(self) -> str:
+        """Plain lines for the operator and the log."""
+        lines = []
+        if self.reason:
+            lines.append(f"Writing to {self.stick.describe()} failed: {self.reason}")
+        if self.verified:
+            lines.append("Written and verified by reading back:")
+            lines += [f"  {f.name} ({f.size} bytes, SHA-256 {f.sha256})" for f in self.verified]
+        if self.not_verified:
+            lines.append("NOT written (or not confirmed), do not use these from this stick:")
+            lines += [f"  {name}" for name in self.not_verified]
+        return "\n".join(lines)
+
+
+class MediaWriteError(MediaError):
+    """A write that did not complete; `report` lists what was and was not written."""
+
+    def __init__(self, report: WriteReport):
+        super().__init__(report.describe())
+        self.report = report
+
+
+class MediaSource(ABC):
+    """Sticks that come and go, and verified reads and writes on them.
+
+    Use as a context manager (or call start() and stop()). start() finds the sticks already
+    present, so sticks() is right as soon as it returns; their ADDED events are queued too.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_event: Callable[[StickEvent], None] | None = None,
+        fault_hook: FaultHook | None = None,
+    ):
+        self._on_event = on_event
+        self._fault_hook = fault_hook
+        self._events: queue.SimpleQueue[StickEvent] = queue.SimpleQueue()
+        self._present: dict[str, Stick] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- the watcher --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Find the sticks present now, then watch for changes in a background thread."""
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._begin()
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching and release every stick."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join()
+        self._thread = None
+        for stick in self.sticks():
+            self._forget(stick)
+        self._end()
+
+    def __enter__(self) -> MediaSource:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def sticks(self) -> list[Stick]:
+        """The sticks present now, sorted by name."""
+        with self._lock:
+            return sorted(self._present.values(), key=lambda s: s.name)
+
+    def poll(self, timeout: float = 0.0) -> StickEvent | None:
+        """The next event, waiting at most `timeout` seconds (0: never block); None if none."""
+        try:
+            if timeout <= 0:
+                return self._events.get_nowait()
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def events(self) -> Iterator[StickEvent]:
+        """Every event queued so far, without blocking."""
+        while (event := self.poll()) is not None:
+            yield event
+
+    def _run(self) -> None:
+        try:
+            self._watch()
+        except Exception:  # the watcher must never take the console down with it
+            log.exception("media watcher stopped unexpectedly")
+
+    def _emit(self, kind: str, stick: Stick, message: str = "") -> None:
+        with self._lock:
+            if kind == ADDED:
+                self._present[stick.name] = stick
+            elif kind == REMOVED:
+                self._present.pop(stick.name, None)
+        event = StickEvent(kind, stick, message)
+        log.info("%s %s %s", stick.describe(), kind, message)
+        self._events.put(event)
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def _is_present(self, stick: Stick) -> bool:
+        with self._lock:
+            return self._present.get(stick.name) == stick
+
+    # --- reading and writing ------------------------------------------------------------
+
+    def list_files(self, stick: Stick, pattern: str = "*.xml") -> list[str]:
+        """Names of the regular files at the top of the stick matching `pattern` (any case)."""
+        directory = self._readable(stick)
+        try:
+            return files.list_names(directory, pattern)
+        except OSError as exc:
+            raise self._gone_or(stick, f"cannot list the files on {stick.describe()}: {exc}")
+
+    def read_file(self, stick: Stick, name: str, max_size: int = DEFAULT_MAX_READ) -> bytes:
+        """The bytes of one file at the top of the stick; refuses files over `max_size` bytes."""
+        directory = self._readable(stick)
+        try:
+            return files.read_capped(directory, name, max_size)
+        except OSError as exc:
+            raise self._gone_or(stick, f"cannot read {name} from {stick.describe()}: {exc}")
+
+    def write_files(
+        self, stick: Stick, contents: Mapping[str, bytes], *, overwrite: bool = False
+    ) -> WriteReport:
+        """Write each file (temp name, fsync, rename, fsync dir), then read each back and compare.
+
+        Returns the report when every file verified; raises MediaWriteError (a MediaError) with
+        the report otherwise. Existing files are refused unless `overwrite` is set: nothing is
+        written then.
+        """
+        for name in contents:
+            files.check_name(name)
+        names = list(contents)
+        # Compared ignoring case: on FAT "skr.xml" and "SKR.XML" are the same file.
+        on_stick = {n.casefold() for n in self._existing_names(stick)}
+        existing = [n for n in names if n.casefold() in on_stick]
+        if existing and not overwrite:
+            raise MediaWriteError(
+                WriteReport(stick, (), tuple(names), f"already on the stick: {', '.join(existing)}")
+            )
+        written: list[str] = []
+        try:
+            with self._writable(stick) as directory:
+                for name in names:
+                    self._fault("write", stick, name)
+                    files.write_atomic(directory, name, contents[name])
+                    written.append(name)
+        except (OSError, MediaError) as exc:
+            raise self._write_failed(stick, names, (), f"{exc} (written but unverified: "
+                                     f"{', '.join(written) or 'none'})")
+        return self._verify(stick, contents)
+
+    def release(self, stick: Stick) -> None:
+        """Finish with a stick: after this it may be pulled (a later read mounts it again)."""
+        self._release(stick)
+
+    def _verify(self, stick: Stick, contents: Mapping[str, bytes]) -> WriteReport:
+        verified: list[WrittenFile] = []
+        try:
+            directory = self._readable(stick)
+            for name, data in contents.items():
+                self._fault("verify", stick, name)
+                expected = hashlib.sha256(data).hexdigest()
+                actual = files.sha256_of(directory, name)
+                if actual != expected:
+                    raise MediaError(f"{name} read back with SHA-256 {actual}, expected {expected}")
+                verified.append(WrittenFile(name, len(data), expected))
+        except (OSError, MediaError) as exc:
+            raise self._write_failed(stick, list(contents), tuple(verified), str(exc))
+        report = WriteReport(stick, tuple(verified))
+        log.info("%s", report.describe())
+        return report
+
+    def _write_failed(
+        self, stick: Stick, names: list[str], verified: tuple[WrittenFile, ...], reason: str
+    ) -> MediaWriteError:
+        if not self._still_there(stick):
+            reason = f"the stick was removed ({reason})"
+        done = {f.name for f in verified}
+        report = WriteReport(stick, verified, tuple(n for n in names if n not in done), reason)
+        log.error("%s", report.describe())
+        return MediaWriteError(report)
+
+    def _existing_names(self, stick: Stick) -> list[str]:
+        try:
+            return files.list_names(self._readable(stick), "*")
+        except OSError as exc:
+            raise self._gone_or(stick, f"cannot list the files on {stick.describe()}: {exc}")
+
+    def _gone_or(self, stick: Stick, message: str) -> MediaError:
+        if not self._still_there(stick):
+            return MediaError(f"{stick.describe()} was removed; {message}")
+        return MediaError(message)
+
+    def _fault(self, step: str, stick: Stick, name: str) -> None:
+        if self._fault_hook is not None:
+            self._fault_hook(step, stick, name)
+
+    # --- what each kind of source provides ---------------------------------------------
+
+    @abstractmethod
+    def _begin(self) -> None:
+        """Prepare watching and emit ADDED for the sticks present now (in the caller's thread)."""
+
+    @abstractmethod
+    def _watch(self) -> None:
+        """Emit events until self._stopping is set (in the watcher thread)."""
+
+    def _end(self) -> None:
+        """Undo _begin, after the watcher thread has stopped."""
+
+    @abstractmethod
+    def _still_there(self, stick: Stick) -> bool:
+        """Whether the stick is still physically present (checked now, not from the last event)."""
+
+    @abstractmethod
+    def _readable(self, stick: Stick) -> Path:
+        """The directory to read the stick's files from; raises MediaError if it is gone."""
+
+    @abstractmethod
+    @contextmanager
+    def _writable(self, stick: Stick) -> Iterator[Path]:
+        """The directory to write into; on exit the writes must be on the medium itself."""
+
+    @abstractmethod
+    def _release(self, stick: Stick) -> None:
+        """Make the stick safe to pull."""
+
+    def _forget(self, stick: Stick) -> None:
+        """Release a stick when the source stops (errors are logged, never raised)."""
+        try:
+            self._release(stick)
+        except MediaError as exc:
+            log.warning("releasing %s on stop: %s", stick.describe(), exc)

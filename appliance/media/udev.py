@@ -1,0 +1,222 @@
+"""UdevMedia: USB sticks found through udev, mounted read-only under /run/ceremony/media/<name>.
+
+Only block devices on the USB bus carrying a vfat, exfat or ext4 filesystem are sticks
+(partitions, or whole disks formatted without a partition table). Internal disks are never
+mounted, nor is any disk the system has already mounted elsewhere (such as a live USB the
+appliance booted from). For a write the stick is remounted read-write; afterwards it is
+unmounted, its cached blocks dropped and mounted read-only again, so the read-back comes from
+the medium.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyudev
+
+from appliance.errors import MediaError
+from appliance.media import mount
+from appliance.media.source import (
+    ADDED,
+    REMOVED,
+    UNUSABLE,
+    FaultHook,
+    MediaSource,
+    Stick,
+    StickEvent,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MOUNT_ROOT = Path("/run/ceremony/media")
+FILESYSTEMS = frozenset({"vfat", "exfat", "ext4"})
+UDEV_CONTROL = Path("/run/udev/control")  # exists while systemd-udevd runs
+_POLL_SECONDS = 0.5  # how often the watcher checks for stop()
+
+
+def is_usb(device: pyudev.Device) -> bool:
+    """Whether a block device sits on the USB bus."""
+    return device.properties.get("ID_BUS") == "usb" or device.find_parent("usb") is not None
+
+
+class UdevMedia(MediaSource):
+    """USB sticks through udev and mount; needs root and a running systemd-udevd.
+
+    `accept_loop_devices` also accepts loop devices (which are not on the USB bus). It exists for
+    the real-device test, which has no USB stick; it is never the default and is logged.
+    """
+
+    def __init__(
+        self,
+        *,
+        mount_root: str | os.PathLike = DEFAULT_MOUNT_ROOT,
+        accept_loop_devices: bool = False,
+        on_event: Callable[[StickEvent], None] | None = None,
+        fault_hook: FaultHook | None = None,
+    ):
+        super().__init__(on_event=on_event, fault_hook=fault_hook)
+        self.mount_root = Path(mount_root)
+        self.accept_loop_devices = accept_loop_devices
+        self._context = pyudev.Context()
+        self._monitor: pyudev.Monitor | None = None
+        self._mount_lock = threading.Lock()  # one mount or unmount at a time
+        if accept_loop_devices:
+            log.warning("loop devices are accepted as sticks (a test option, not for ceremonies)")
+
+    def refusal(self, device: pyudev.Device) -> str | None:
+        """Why this block device is not a usable stick, or None if it is one."""
+        fs_type = device.properties.get("ID_FS_TYPE", "")
+        if device.device_type not in ("disk", "partition") or device.device_node is None:
+            return "not a disk or partition"
+        if not (is_usb(device) or (self.accept_loop_devices and device.sys_name.startswith("loop"))):
+            return "not on the USB bus (internal disks are never mounted)"
+        if fs_type not in FILESYSTEMS:
+            return f"no supported filesystem ({fs_type or 'none'})"
+        if self._disk_in_use(device):
+            return "its disk is already mounted by the system"
+        return None
+
+    # --- watching -------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        if os.geteuid() != 0:
+            raise MediaError("mounting USB sticks needs root; for development use --media DIR")
+        if not UDEV_CONTROL.exists():
+            raise MediaError(f"udev is not running ({UDEV_CONTROL} is missing): sticks cannot be seen")
+        self.mount_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Listen before listing, so a stick inserted in between is not missed.
+        self._monitor = pyudev.Monitor.from_netlink(self._context)
+        self._monitor.filter_by("block")
+        self._monitor.start()
+        for device in self._context.list_devices(subsystem="block"):
+            self._consider(device)
+
+    def _watch(self) -> None:
+        assert self._monitor is not None
+        while not self._stopping.is_set():
+            device = self._monitor.poll(timeout=_POLL_SECONDS)
+            if device is None:
+                continue
+            if device.action == "remove":
+                self._gone(device.sys_name)
+            elif device.action in ("add", "change"):
+                self._consider(device)
+
+    def _end(self) -> None:
+        self._monitor = None
+
+    def _consider(self, device: pyudev.Device) -> None:
+        """Mount a newly usable stick; drop one whose medium or filesystem went away."""
+        name = device.sys_name
+        present = any(s.name == name for s in self.sticks())
+        if present:
+            if device.properties.get("ID_FS_TYPE", "") not in FILESYSTEMS:
+                self._gone(name)  # e.g. a loop device detached, or a card taken from a reader
+            return
+        reason = self.refusal(device)
+        if reason is not None:
+            log.debug("ignoring %s: %s", device.device_node, reason)
+            return
+        stick = self._stick(device)
+        try:
+            with self._mount_lock:
+                self._clear_stale_mount(stick.path)
+                mount.mount_readonly(stick.device, stick.path, stick.fs_type)
+        except MediaError as exc:
+            self._emit(UNUSABLE, stick, f"could not be mounted: {exc}")
+            return
+        self._emit(ADDED, stick)
+
+    def _gone(self, name: str) -> None:
+        stick = next((s for s in self.sticks() if s.name == name), None)
+        if stick is None:
+            return
+        try:
+            with self._mount_lock:
+                mount.unmount(stick.path, lazy=True)
+        except MediaError as exc:
+            log.error("unmounting pulled %s: %s", stick.describe(), exc)
+        self._emit(REMOVED, stick)
+
+    def _stick(self, device: pyudev.Device) -> Stick:
+        return Stick(
+            name=device.sys_name,
+            label=device.properties.get("ID_FS_LABEL", ""),
+            size=device.attributes.asint("size") * 512,  # sysfs counts 512-byte sectors
+            fs_type=device.properties["ID_FS_TYPE"],
+            path=self.mount_root / device.sys_name,
+            device=device.device_node,
+        )
+
+    def _disk_in_use(self, device: pyudev.Device) -> bool:
+        disk = device if device.device_type == "disk" else device.find_parent("block", "disk")
+        ours = self.mount_root
+        mounted = mount.mounted_device_numbers(excluding_under=ours)
+        family = [disk, *self._context.list_devices(subsystem="block", parent=disk)]
+        return any(
+            (os.major(d.device_number), os.minor(d.device_number)) in mounted for d in family
+        )
+
+    @staticmethod
+    def _clear_stale_mount(target: Path) -> None:
+        """A mount point left mounted by a crashed run is released before reuse."""
+        if os.path.ismount(target):
+            log.warning("unmounting stale mount at %s", target)
+            mount.unmount(target, lazy=True)
+
+    # --- reading and writing --------------------------------------------------------------
+
+    def _still_there(self, stick: Stick) -> bool:
+        """The kernel still has the device, with a medium in it."""
+        size_file = Path("/sys/class/block") / stick.name / "size"
+        try:
+            return int(size_file.read_text()) > 0
+        except (OSError, ValueError):
+            return False
+
+    def _readable(self, stick: Stick) -> Path:
+        if not self._is_present(stick) or not self._still_there(stick):
+            raise MediaError(f"{stick.describe()} is no longer present")
+        with self._mount_lock:
+            if not os.path.ismount(stick.path):  # released earlier: mount it again, read-only
+                mount.mount_readonly(stick.device, stick.path, stick.fs_type)
+        return stick.path
+
+    @contextmanager
+    def _writable(self, stick: Stick) -> Iterator[Path]:
+        directory = self._readable(stick)
+        with self._mount_lock:
+            mount.remount(directory, writable=True)
+        try:
+            yield directory
+        except BaseException:
+            self._settle_after_failure(stick)
+            raise
+        self._settle(stick)
+
+    def _settle(self, stick: Stick) -> None:
+        """Unmount (which flushes everything), drop cached blocks, mount read-only again."""
+        with self._mount_lock:
+            mount.unmount(stick.path)
+            mount.flush_buffers(stick.device)
+            mount.mount_readonly(stick.device, stick.path, stick.fs_type)
+
+    def _settle_after_failure(self, stick: Stick) -> None:
+        """After a failed write: leave nothing mounted read-write (errors only logged)."""
+        try:
+            with self._mount_lock:
+                if self._still_there(stick):
+                    mount.remount(stick.path, writable=False)
+                else:
+                    mount.unmount(stick.path, lazy=True)
+        except MediaError as exc:
+            log.error("after a failed write to %s: %s", stick.describe(), exc)
+
+    def _release(self, stick: Stick) -> None:
+        with self._mount_lock:
+            mount.unmount(stick.path, lazy=not self._still_there(stick))
