@@ -1,8 +1,10 @@
 """File operations on the top directory of a stick: list, capped read, atomic write, hash.
 
 Only plain names at the top of the stick are used: no paths, no hidden files, no symlinks, so a
-crafted stick cannot point a read or a write anywhere else. OSError is left to the caller, which
-knows which stick it was and turns it into a MediaError.
+crafted stick cannot point a read or a write anywhere else. Everything works relative to a
+directory file descriptor opened while the stick is mounted: if the stick is pulled and
+unmounted meanwhile, operations fail instead of landing in the empty mount point underneath.
+OSError is left to the caller, which knows which stick it was and turns it into a MediaError.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import fnmatch
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from appliance.errors import MediaError
@@ -19,6 +23,17 @@ from appliance.errors import MediaError
 PARTIAL_PREFIX = "."  # temp files are hidden, so a pulled stick never shows a half file as real
 PARTIAL_SUFFIX = ".partial"
 _CHUNK = 1 << 20
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@contextmanager
+def opened_directory(path: Path) -> Iterator[int]:
+    """A file descriptor of the directory, closed on exit."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def check_name(name: str) -> str:
@@ -35,7 +50,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def list_names(directory: Path, pattern: str) -> list[str]:
+def list_names(directory: int, pattern: str) -> list[str]:
     """Sorted names of visible regular files matching the shell pattern, ignoring case."""
     wanted = pattern.casefold()
     with os.scandir(directory) as entries:
@@ -48,9 +63,9 @@ def list_names(directory: Path, pattern: str) -> list[str]:
         )
 
 
-def read_capped(directory: Path, name: str, max_size: int) -> bytes:
+def read_capped(directory: int, name: str, max_size: int) -> bytes:
     """The whole file, refusing non-regular files and files larger than max_size."""
-    fd = os.open(directory / check_name(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(check_name(name), _READ, dir_fd=directory)
     with os.fdopen(fd, "rb") as f:
         if not _is_regular(f.fileno()):
             raise MediaError(f"{name} is not a regular file")
@@ -60,30 +75,30 @@ def read_capped(directory: Path, name: str, max_size: int) -> bytes:
     return data
 
 
-def write_atomic(directory: Path, name: str, data: bytes) -> None:
+def write_atomic(directory: int, name: str, data: bytes) -> None:
     """Write under a hidden temp name, fsync, rename to the final name, fsync the directory.
 
     The final name only ever holds the complete content; a pull mid-write leaves at most the
     hidden temp file.
     """
-    final = directory / check_name(name)
-    temp = directory / f"{PARTIAL_PREFIX}{name}{PARTIAL_SUFFIX}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    temp = f"{PARTIAL_PREFIX}{check_name(name)}{PARTIAL_SUFFIX}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temp, flags, 0o644, dir_fd=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(temp, final)
+        os.replace(temp, name, src_dir_fd=directory, dst_dir_fd=directory)
     except BaseException:
-        _remove_quietly(temp)
+        _remove_quietly(directory, temp)
         raise
     _fsync_directory(directory)
 
 
-def sha256_of(directory: Path, name: str) -> str:
+def sha256_of(directory: int, name: str) -> str:
     """SHA-256 (hex) of a file's content as read now."""
-    fd = os.open(directory / check_name(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(check_name(name), _READ, dir_fd=directory)
     digest = hashlib.sha256()
     with os.fdopen(fd, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -95,20 +110,17 @@ def _is_regular(fd: int) -> bool:
     return stat.S_ISREG(os.fstat(fd).st_mode)
 
 
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+def _fsync_directory(directory: int) -> None:
     try:
-        os.fsync(fd)
+        os.fsync(directory)
     except OSError as exc:
         # Some filesystems refuse fsync on a directory; the unmount that follows flushes it.
         if exc.errno != errno.EINVAL:
             raise
-    finally:
-        os.close(fd)
 
 
-def _remove_quietly(path: Path) -> None:
+def _remove_quietly(directory: int, name: str) -> None:
     try:
-        path.unlink()
+        os.unlink(name, dir_fd=directory)
     except OSError:
         pass  # the stick may be gone already; the temp name is hidden either way

@@ -40,6 +40,8 @@ def unmount(target: Path, *, lazy: bool = False) -> None:
         target.rmdir()
     except FileNotFoundError:
         pass
+    except OSError as exc:  # harmless: the next mount reuses it
+        log.warning("mount point %s left in place: %s", target, exc)
 
 
 def flush_buffers(device: str) -> None:

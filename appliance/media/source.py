@@ -81,25 +81,29 @@ class WriteReport:
     """The outcome of write_files: what is now verified on the stick and what is not."""
 
     stick: Stick
-    verified: tuple[WrittenFile, ...]
-    not_verified: tuple[str, ...] = ()  # not written, or written but not confirmed by read-back
+    verified: tuple[WrittenFile, ...]  # written and read back identical
+    unverified: tuple[str, ...] = ()  # written under the final name, but not read back identical
+    not_written: tuple[str, ...] = ()  # never reached the final name
     reason: str = ""  # why not everything was verified
 
     @property
     def complete(self) -> bool:
-        return not self.not_verified
+        return not (self.unverified or self.not_written)
 
     def describe(self) -> str:
         """Plain lines for the operator and the log."""
         lines = []
         if self.reason:
-            lines.append(f"Writing to {self.stick.describe()} failed: {self.reason}")
+            lines.append(f"Writing to {self.stick.describe()} failed: {self.reason.rstrip('.')}.")
         if self.verified:
             lines.append("Written and verified by reading back:")
             lines += [f"  {f.name} ({f.size} bytes, SHA-256 {f.sha256})" for f in self.verified]
-        if self.not_verified:
-            lines.append("NOT written (or not confirmed), do not use these from this stick:")
-            lines += [f"  {name}" for name in self.not_verified]
+        if self.unverified:
+            lines.append("Written but NOT verified (do not rely on these copies):")
+            lines += [f"  {name}" for name in self.unverified]
+        if self.not_written:
+            lines.append("NOT written:")
+            lines += [f"  {name}" for name in self.not_written]
         return "\n".join(lines)
 
 
@@ -206,17 +210,17 @@ class MediaSource(ABC):
 
     def list_files(self, stick: Stick, pattern: str = "*.xml") -> list[str]:
         """Names of the regular files at the top of the stick matching `pattern` (any case)."""
-        directory = self._readable(stick)
         try:
-            return files.list_names(directory, pattern)
+            with self._opened(stick) as directory:
+                return files.list_names(directory, pattern)
         except OSError as exc:
             raise self._gone_or(stick, f"cannot list the files on {stick.describe()}: {exc}")
 
     def read_file(self, stick: Stick, name: str, max_size: int = DEFAULT_MAX_READ) -> bytes:
         """The bytes of one file at the top of the stick; refuses files over `max_size` bytes."""
-        directory = self._readable(stick)
         try:
-            return files.read_capped(directory, name, max_size)
+            with self._opened(stick) as directory:
+                return files.read_capped(directory, name, max_size)
         except OSError as exc:
             raise self._gone_or(stick, f"cannot read {name} from {stick.describe()}: {exc}")
 
@@ -229,26 +233,23 @@ class MediaSource(ABC):
         the report otherwise. Existing files are refused unless `overwrite` is set: nothing is
         written then.
         """
-        for name in contents:
-            files.check_name(name)
-        names = list(contents)
-        # Compared ignoring case: on FAT "skr.xml" and "SKR.XML" are the same file.
-        on_stick = {n.casefold() for n in self._existing_names(stick)}
-        existing = [n for n in names if n.casefold() in on_stick]
-        if existing and not overwrite:
-            raise MediaWriteError(
-                WriteReport(stick, (), tuple(names), f"already on the stick: {', '.join(existing)}")
-            )
+        names = [files.check_name(name) for name in contents]
         written: list[str] = []
         try:
-            with self._writable(stick) as directory:
+            # Compared ignoring case: on FAT "skr.xml" and "SKR.XML" are the same file.
+            on_stick = {n.casefold() for n in self.list_files(stick, "*")}
+            existing = [n for n in names if n.casefold() in on_stick]
+            if existing and not overwrite:
+                raise MediaError(f"already on the stick, not overwritten: {', '.join(existing)}")
+            # The directory is closed before _writable's exit unmounts.
+            with self._writable(stick) as path, files.opened_directory(path) as directory:
+                self._check_directory(stick, directory)
                 for name in names:
                     self._fault("write", stick, name)
                     files.write_atomic(directory, name, contents[name])
                     written.append(name)
         except (OSError, MediaError) as exc:
-            raise self._write_failed(stick, names, (), f"{exc} (written but unverified: "
-                                     f"{', '.join(written) or 'none'})")
+            raise self._write_failed(stick, names, written, (), exc)
         return self._verify(stick, contents)
 
     def release(self, stick: Stick) -> None:
@@ -258,35 +259,46 @@ class MediaSource(ABC):
     def _verify(self, stick: Stick, contents: Mapping[str, bytes]) -> WriteReport:
         verified: list[WrittenFile] = []
         try:
-            directory = self._readable(stick)
-            for name, data in contents.items():
-                self._fault("verify", stick, name)
-                expected = hashlib.sha256(data).hexdigest()
-                actual = files.sha256_of(directory, name)
-                if actual != expected:
-                    raise MediaError(f"{name} read back with SHA-256 {actual}, expected {expected}")
-                verified.append(WrittenFile(name, len(data), expected))
+            with self._opened(stick) as directory:
+                for name, data in contents.items():
+                    self._fault("verify", stick, name)
+                    expected = hashlib.sha256(data).hexdigest()
+                    actual = files.sha256_of(directory, name)
+                    if actual != expected:
+                        raise MediaError(f"{name} read back as SHA-256 {actual}, not {expected}")
+                    verified.append(WrittenFile(name, len(data), expected))
         except (OSError, MediaError) as exc:
-            raise self._write_failed(stick, list(contents), tuple(verified), str(exc))
+            raise self._write_failed(stick, list(contents), list(contents), verified, exc)
         report = WriteReport(stick, tuple(verified))
         log.info("%s", report.describe())
         return report
 
     def _write_failed(
-        self, stick: Stick, names: list[str], verified: tuple[WrittenFile, ...], reason: str
+        self,
+        stick: Stick,
+        names: list[str],
+        written: list[str],
+        verified: list[WrittenFile],
+        error: Exception,
     ) -> MediaWriteError:
-        if not self._still_there(stick):
-            reason = f"the stick was removed ({reason})"
+        log.error("write to %s failed: %s", stick.describe(), error)
+        reason = "the stick was removed" if not self._still_there(stick) else str(error)
         done = {f.name for f in verified}
-        report = WriteReport(stick, verified, tuple(n for n in names if n not in done), reason)
+        report = WriteReport(
+            stick,
+            tuple(verified),
+            unverified=tuple(n for n in written if n not in done),
+            not_written=tuple(n for n in names if n not in written),
+            reason=reason,
+        )
         log.error("%s", report.describe())
         return MediaWriteError(report)
 
-    def _existing_names(self, stick: Stick) -> list[str]:
-        try:
-            return files.list_names(self._readable(stick), "*")
-        except OSError as exc:
-            raise self._gone_or(stick, f"cannot list the files on {stick.describe()}: {exc}")
+    @contextmanager
+    def _opened(self, stick: Stick) -> Iterator[int]:
+        with files.opened_directory(self._readable(stick)) as directory:
+            self._check_directory(stick, directory)
+            yield directory
 
     def _gone_or(self, stick: Stick, message: str) -> MediaError:
         if not self._still_there(stick):
@@ -317,6 +329,9 @@ class MediaSource(ABC):
     @abstractmethod
     def _readable(self, stick: Stick) -> Path:
         """The directory to read the stick's files from; raises MediaError if it is gone."""
+
+    def _check_directory(self, stick: Stick, directory: int) -> None:
+        """Raise MediaError if the open directory is not on the stick (e.g. an empty mount point)."""
 
     @abstractmethod
     @contextmanager

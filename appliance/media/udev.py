@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,8 +36,18 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MOUNT_ROOT = Path("/run/ceremony/media")
 FILESYSTEMS = frozenset({"vfat", "exfat", "ext4"})
-UDEV_CONTROL = Path("/run/udev/control")  # exists while systemd-udevd runs
+UDEV_CONTROL = "/run/udev/control"  # systemd-udevd listens here while it runs
 _POLL_SECONDS = 0.5  # how often the watcher checks for stop()
+
+
+def udev_running() -> bool:
+    """Whether systemd-udevd answers (its socket file outlives it, so connect rather than stat)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+        try:
+            probe.connect(UDEV_CONTROL)
+        except OSError:
+            return False
+    return True
 
 
 def is_usb(device: pyudev.Device) -> bool:
@@ -47,33 +58,35 @@ def is_usb(device: pyudev.Device) -> bool:
 class UdevMedia(MediaSource):
     """USB sticks through udev and mount; needs root and a running systemd-udevd.
 
-    `accept_loop_devices` also accepts loop devices (which are not on the USB bus). It exists for
-    the real-device test, which has no USB stick; it is never the default and is logged.
+    `also_accept(device)` accepts chosen non-USB devices as well. It exists for the real-device
+    test, which has no USB stick and passes a predicate matching its own loop device only; it is
+    never the default and its use is logged.
     """
 
     def __init__(
         self,
         *,
         mount_root: str | os.PathLike = DEFAULT_MOUNT_ROOT,
-        accept_loop_devices: bool = False,
+        also_accept: Callable[[pyudev.Device], bool] | None = None,
         on_event: Callable[[StickEvent], None] | None = None,
         fault_hook: FaultHook | None = None,
     ):
         super().__init__(on_event=on_event, fault_hook=fault_hook)
         self.mount_root = Path(mount_root)
-        self.accept_loop_devices = accept_loop_devices
+        self.also_accept = also_accept
         self._context = pyudev.Context()
         self._monitor: pyudev.Monitor | None = None
         self._mount_lock = threading.Lock()  # one mount or unmount at a time
-        if accept_loop_devices:
-            log.warning("loop devices are accepted as sticks (a test option, not for ceremonies)")
+        if also_accept is not None:
+            log.warning("non-USB devices are accepted by %r (a test option, never for ceremonies)",
+                        also_accept)
 
     def refusal(self, device: pyudev.Device) -> str | None:
         """Why this block device is not a usable stick, or None if it is one."""
         fs_type = device.properties.get("ID_FS_TYPE", "")
         if device.device_type not in ("disk", "partition") or device.device_node is None:
             return "not a disk or partition"
-        if not (is_usb(device) or (self.accept_loop_devices and device.sys_name.startswith("loop"))):
+        if not (is_usb(device) or (self.also_accept is not None and self.also_accept(device))):
             return "not on the USB bus (internal disks are never mounted)"
         if fs_type not in FILESYSTEMS:
             return f"no supported filesystem ({fs_type or 'none'})"
@@ -86,8 +99,8 @@ class UdevMedia(MediaSource):
     def _begin(self) -> None:
         if os.geteuid() != 0:
             raise MediaError("mounting USB sticks needs root; for development use --media DIR")
-        if not UDEV_CONTROL.exists():
-            raise MediaError(f"udev is not running ({UDEV_CONTROL} is missing): sticks cannot be seen")
+        if not udev_running():
+            raise MediaError("systemd-udevd is not running: USB sticks cannot be seen")
         self.mount_root.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Listen before listing, so a stick inserted in between is not missed.
         self._monitor = pyudev.Monitor.from_netlink(self._context)
@@ -186,6 +199,11 @@ class UdevMedia(MediaSource):
             if not os.path.ismount(stick.path):  # released earlier: mount it again, read-only
                 mount.mount_readonly(stick.device, stick.path, stick.fs_type)
         return stick.path
+
+    def _check_directory(self, stick: Stick, directory: int) -> None:
+        """The directory must be the stick's filesystem, not the bare mount point under it."""
+        if os.fstat(directory).st_dev != os.stat(stick.device).st_rdev:
+            raise MediaError(f"{stick.describe()} is not mounted")
 
     @contextmanager
     def _writable(self, stick: Stick) -> Iterator[Path]:
