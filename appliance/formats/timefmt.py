@@ -47,7 +47,11 @@ def format_datetime(moment: datetime, suffix: str = "+00:00") -> str:
         raise ValueError(f"{moment!r} is not a UTC datetime")
     if moment.microsecond:
         raise ValueError(f"{moment!r} has fractional seconds")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + suffix
+    # Not strftime: its %Y drops the leading zeros of years before 1000 on glibc.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}{suffix}"
+    )
 
 
 def parse_duration(text: str) -> timedelta:

@@ -20,7 +20,7 @@ from appliance.errors import FormatError
 from appliance.formats import timefmt
 from appliance.formats.xmlsafe import KSR_XML, fail
 
-_INTEGER = re.compile(r"\+?0*([0-9]{1,20})", re.ASCII)
+_INTEGER = re.compile(r"\+?([0-9]+)", re.ASCII)
 _BASE64_SPACE = re.compile(r"[ \t\r\n]+")
 
 
@@ -138,7 +138,10 @@ def parse_integer(text: str, maximum: int | None = None) -> int:
     match = _INTEGER.fullmatch(text.strip())
     if not match:
         raise ValueError(f"{_excerpt(text)} is not a non-negative integer")
-    value = int(match.group(1))
+    digits = match.group(1).lstrip("0") or "0"
+    if len(digits) > 20:  # before int() turns a megabyte of digits into a bignum
+        raise ValueError(f"{_excerpt(text)} is far too large")
+    value = int(digits)
     if maximum is not None and value > maximum:
         raise ValueError(f"{value} is larger than {maximum}")
     return value
