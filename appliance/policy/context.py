@@ -1,0 +1,89 @@
+"""What every check receives, and the words checks use to name what they found at fault.
+
+Messages name the bundle by position and id, and keys by tag and identifier, so an operator can
+find the offending element in the XML without reading code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from appliance import dnssec
+from appliance.model import Bundle, Key, Request, Response
+from appliance.policy.config import Policy, Range
+
+
+RSA_ALGORITHMS = frozenset({dnssec.RSASHA1, dnssec.RSASHA1_NSEC3_SHA1, dnssec.RSASHA256, dnssec.RSASHA512})
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request: Request
+    policy: Policy
+    now: datetime
+    previous: Response | None = None  # SKR(n-1), for the chain checks
+
+
+@dataclass(frozen=True)
+class ResponseContext:
+    response: Response
+    now: datetime | None = None
+    trusted_ds: frozenset[bytes] | None = None  # SHA-256 DS digests of the trust anchors
+    request: Request | None = None  # the KSR the response must answer
+
+
+def bundle_label(index: int, bundle: Bundle) -> str:
+    """'bundle 3 (ea67fb0d-2864-41e7-b26b-34d52e7364c0)', counting from 1 as the table does."""
+    return f"bundle {index + 1} ({bundle.id})"
+
+
+def short_identifier(identifier: str) -> str:
+    # Verisign's identifiers are 96 hex digits of DER; the end is what tells ZSK2 from ZSK3.
+    return identifier if len(identifier) <= 24 else f"{identifier[:8]}...{identifier[-12:]}"
+
+
+def key_label(key: Key) -> str:
+    return f"key {key.key_tag} ({short_identifier(key.key_identifier)})"
+
+
+def duration(delta: timedelta) -> str:
+    """'21 days', '14 days 23:59:59', '-3 days 00:00:00' for a gap."""
+    sign = "-" if delta < timedelta(0) else ""
+    delta = abs(delta)
+    days = delta.days
+    hours, rest = divmod(delta.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    unit = "day" if days == 1 else "days"
+    if not delta.seconds:
+        return f"{sign}{days} {unit}"
+    return f"{sign}{days} {unit} {hours:02d}:{minutes:02d}:{seconds:02d}"
+
+
+def range_text(bounds: Range) -> str:
+    if bounds.low == bounds.high:
+        return f"exactly {duration(bounds.low)}"
+    return f"{duration(bounds.low)} to {duration(bounds.high)}"
+
+
+def is_zsk(key: Key) -> bool:
+    """A zone key without the SEP bit; KSKs (revoked or not) carry SEP."""
+    return not key.flags & dnssec.FLAG_SEP
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def first_occurrences(request: Request) -> Iterator[tuple[int, Bundle, Key]]:
+    """Each distinct key (identifier and content) with the first bundle it appears in.
+
+    Per-key checks use this so that a fault is reported once, not once per bundle.
+    """
+    seen: set[Key] = set()
+    for index, bundle in enumerate(request.bundles):
+        for key in bundle.keys:
+            if key not in seen:
+                seen.add(key)
+                yield index, bundle, key

@@ -1,0 +1,103 @@
+"""Checks on a Signed Key Response: its signatures, who made them, and whether it answers a request.
+
+Each function takes a ResponseContext and yields one message per fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from appliance import dnssec
+from appliance.model import Response
+from appliance.policy.config import Policy
+from appliance.policy.context import (
+    ResponseContext,
+    bundle_label,
+    duration,
+    is_zsk,
+    key_label,
+    timestamp,
+)
+from appliance.policy.request_checks import bundle_signature_problems
+
+# A response has no policy file of its own; the root policy's horizon is the yardstick.
+_HORIZON = Policy().horizon
+
+
+def response_signature_problems(response: Response) -> Iterator[str]:
+    """Every RRSIG verifies over its bundle's DNSKEY RRset and is valid exactly for the bundle's period."""
+    for index, bundle in enumerate(response.bundles):
+        label = bundle_label(index, bundle)
+        yield from bundle_signature_problems(label, bundle)
+        for signature in bundle.signatures:
+            if (signature.inception, signature.expiration) != (bundle.inception, bundle.expiration):
+                yield (
+                    f"{label}: signature with key tag {signature.key_tag} is valid "
+                    f"{timestamp(signature.inception)} to {timestamp(signature.expiration)}, "
+                    f"not the bundle's {timestamp(bundle.inception)} to {timestamp(bundle.expiration)}"
+                )
+
+
+def signatures(ctx: ResponseContext) -> Iterator[str]:
+    """SKR-VERIFY: every signature in the response verifies."""
+    yield from response_signature_problems(ctx.response)
+
+
+def trust_anchor(ctx: ResponseContext) -> Iterator[str]:
+    """SKR-TRUST-ANCHOR: every bundle carries a valid signature by a KSK the trust anchors name."""
+    for index, bundle in enumerate(ctx.response.bundles):
+        keys = {key.key_identifier: key for key in bundle.keys}
+        trusted_valid = False
+        signers = []
+        for signature in bundle.signatures:
+            key = keys.get(signature.key_identifier)
+            if key is None:
+                continue
+            signers.append(key_label(key))
+            if dnssec.ds_sha256(key, ctx.response.domain) not in ctx.trusted_ds:
+                continue
+            try:
+                dnssec.verify_signature(signature, key, bundle.keys, ctx.response.domain)
+            except dnssec.SignatureInvalid:
+                continue
+            trusted_valid = True
+        if not trusted_valid:
+            by = ", ".join(signers) or "no key of the bundle"
+            yield f"{bundle_label(index, bundle)}: no valid signature by a trust-anchor KSK (signed by {by})"
+
+
+def answers_request(ctx: ResponseContext) -> Iterator[str]:
+    """SKR-MATCHES-KSR: same id, and the same bundles in order with the same dates and ZSKs."""
+    request, response = ctx.request, ctx.response
+    if response.id != request.id:
+        yield f"response id {response.id} is not the request's id {request.id}"
+    if len(response.bundles) != len(request.bundles):
+        yield f"response has {len(response.bundles)} bundles, the request {len(request.bundles)}"
+    for index, (asked, answered) in enumerate(zip(request.bundles, response.bundles)):
+        label = bundle_label(index, answered)
+        if answered.id != asked.id:
+            yield f"{label}: the request's bundle {index + 1} has id {asked.id}"
+        if (answered.inception, answered.expiration) != (asked.inception, asked.expiration):
+            yield (
+                f"{label}: {timestamp(answered.inception)} to {timestamp(answered.expiration)}, the request "
+                f"asked for {timestamp(asked.inception)} to {timestamp(asked.expiration)}"
+            )
+        asked_zsks = {dnssec.dnskey_rdata(k): k for k in asked.keys}
+        answered_zsks = {dnssec.dnskey_rdata(k): k for k in answered.keys if is_zsk(k)}
+        for rdata in asked_zsks.keys() - answered_zsks.keys():
+            yield f"{label}: requested ZSK {key_label(asked_zsks[rdata])} is missing"
+        for rdata in answered_zsks.keys() - asked_zsks.keys():
+            yield f"{label}: ZSK {key_label(answered_zsks[rdata])} was not in the request"
+
+
+def horizon(ctx: ResponseContext) -> Iterator[str]:
+    """SKR-HORIZON (with --now): no bundle has expired, none expires beyond the root horizon from now."""
+    limit = ctx.now + _HORIZON
+    for index, bundle in enumerate(ctx.response.bundles):
+        if bundle.expiration <= ctx.now:
+            yield f"{bundle_label(index, bundle)}: expired {timestamp(bundle.expiration)}, before now ({timestamp(ctx.now)})"
+        elif bundle.expiration > limit:
+            yield (
+                f"{bundle_label(index, bundle)}: expires {timestamp(bundle.expiration)}, more than "
+                f"{duration(_HORIZON)} after now ({timestamp(ctx.now)})"
+            )
