@@ -133,4 +133,4 @@ def bundle_signature_problems(label: str, bundle: Bundle) -> Iterator[str]:
         try:
             dnssec.verify_signature(signature, key, bundle.keys)
         except dnssec.SignatureInvalid as exc:
-            yield f"{label}: signature by {key_label(key)} does not verify ({exc})"
+            yield f"{label}: {key_label(key)}: {exc}"

@@ -1,0 +1,137 @@
+"""`ceremony verify-ksr` and `ceremony verify-skr`: every check on a request or a response, no HSM.
+
+Both print the bundle table, one PASS/FAIL line per check, and the file's SHA-256 and PGP words;
+with --json, one JSON object instead (appliance.report.report_json). Exit 0 accepted, 1 refused,
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+from appliance.digest import Fingerprint
+from appliance.errors import FormatError, UsageError
+from appliance.formats import parse_request, parse_response
+from appliance.formats.timefmt import parse_datetime
+from appliance.model import Verdict, Violation
+from appliance.policy import check_request_bytes, load_policy, validate_response
+from appliance.report import render_text, report_json
+
+
+def register(subparsers) -> None:
+    ksr = subparsers.add_parser("verify-ksr", help="check a Key Signing Request against the policy")
+    ksr.add_argument("ksr", type=Path, metavar="KSR", help="the request (XML)")
+    ksr.add_argument("--previous-skr", type=Path, metavar="SKR", help="the previous response, SKR(n-1)")
+    ksr.add_argument(
+        "--policy", metavar="FILE", help="policy TOML file or shipped era name (root, root-2016, root-2010, root-2009)"
+    )
+    ksr.add_argument("--now", metavar="TIME", help="UTC time the horizon check uses (default: the clock)")
+    ksr.add_argument("--json", action="store_true", help="print one JSON object")
+    ksr.set_defaults(handler=run_verify_ksr)
+
+    skr = subparsers.add_parser("verify-skr", help="verify every signature of a Signed Key Response")
+    skr.add_argument("skr", type=Path, metavar="SKR", help="the response (XML)")
+    skr.add_argument(
+        "--trust-anchor", type=Path, metavar="FILE", help="DNSKEY lines or RFC 7958 XML: every bundle signed by one"
+    )
+    skr.add_argument("--ksr", type=Path, metavar="KSR", help="the request this response must answer")
+    skr.add_argument("--now", metavar="TIME", help="UTC time: no bundle expired, none beyond 180 days")
+    skr.add_argument("--json", action="store_true", help="print one JSON object")
+    skr.set_defaults(handler=run_verify_skr)
+
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NO_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|\+00:00)?")
+
+
+def parse_now(text: str | None) -> datetime | None:
+    """--now: '2017-03-15', '2017-03-15T12:00', '2017-03-15 12:00:00Z' or with +00:00; always UTC."""
+    if text is None:
+        return None
+    value = text.strip().replace(" ", "T")
+    if _DATE_ONLY.fullmatch(value):
+        value += "T00:00:00"
+    elif _NO_SECONDS.fullmatch(value):
+        value = value[:16] + ":00" + value[16:]
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise UsageError(f"--now: {exc}") from None
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def _emit(args, title, bundles, verdict: Verdict, fingerprint: Fingerprint, notes=(), what="REQUEST") -> int:
+    if args.json:
+        print(json.dumps(report_json(verdict, fingerprint, bundles)))
+    else:
+        print(render_text(title, bundles, verdict, fingerprint, notes, what))
+    return 0 if verdict.valid else 1
+
+
+def run_verify_ksr(args) -> int:
+    policy = load_policy(args.policy)
+    now = parse_now(args.now)
+    data = _read(args.ksr, "request")
+    previous = _read(args.previous_skr, "previous response") if args.previous_skr else None
+    outcome = check_request_bytes(data, policy, previous, now)
+    title = f"Request {args.ksr}"
+    if outcome.request is not None:
+        request = outcome.request
+        title += f": id {request.id}, domain {request.domain!r}, {len(request.bundles)} bundles"
+    title += f"\nPolicy: {policy.source}"
+    if args.previous_skr:
+        title += f"\nPrevious response: {args.previous_skr}"
+    bundles = outcome.request.bundles if outcome.request else None
+    return _emit(args, title, bundles, outcome.verdict, Fingerprint.of(data), policy.relaxations())
+
+
+def _load_or_violation(parse, data: bytes, what: str):
+    """(parsed object, None) or (None, the parse failure as a violation naming `what`)."""
+    try:
+        return parse(data), None
+    except FormatError as exc:
+        message = str(exc).removeprefix(f"{exc.check}: ")
+        return None, Violation(exc.check, f"{what}: {message}")
+
+
+def run_verify_skr(args) -> int:
+    now = parse_now(args.now)
+    data = _read(args.skr, "response")
+    fingerprint = Fingerprint.of(data)
+    trusted = _trusted_ds(args.trust_anchor) if args.trust_anchor else None
+    response, fault = _load_or_violation(parse_response, data, "response")
+    if fault is None and args.ksr:
+        request, fault = _load_or_violation(parse_request, _read(args.ksr, "request"), f"request {args.ksr}")
+    else:
+        request = None
+    title = f"Response {args.skr}"
+    if fault is not None:
+        verdict = Verdict(checks_run=(fault.check,), violations=(fault,))
+        return _emit(args, title, None, verdict, fingerprint, what="RESPONSE")
+    title += f": id {response.id}, domain {response.domain!r}, {len(response.bundles)} bundles"
+    verdict = validate_response(response, trusted, request, now)
+    verdict = Verdict(("KSR-XML", *verdict.checks_run), verdict.violations)
+    return _emit(args, title, response.bundles, verdict, fingerprint, what="RESPONSE")
+
+
+def _trusted_ds(path: Path) -> frozenset[bytes]:
+    """SHA-256 DS digests of the trust anchors in FILE; an unusable file is a usage error."""
+    from appliance.formats import parse_trust_anchors  # TEMP until formats ships it
+
+    try:
+        anchors = parse_trust_anchors(_read(path, "trust anchor file"))
+    except FormatError as exc:
+        raise UsageError(f"trust anchor file {path}: {exc}") from None
+    digests = frozenset(anchors)
+    if not digests:
+        raise UsageError(f"trust anchor file {path} names no key")
+    return digests
