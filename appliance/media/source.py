@@ -53,9 +53,20 @@ class Stick:
         """A short phrase for the operator, e.g. `stick sdb1 "KSR" (vfat, 7.8 GB)`."""
         parts = [self.fs_type]
         if self.size:
-            parts.append(f"{self.size / 1e9:.1f} GB")
+            parts.append(_decimal_size(self.size))
         label = f' "{self.label}"' if self.label and self.label != self.name else ""
         return f"stick {self.name}{label} ({', '.join(parts)})"
+
+
+def _decimal_size(size: int) -> str:
+    """Size in decimal units, as sticks are sold: 7.8 GB, 33.6 MB."""
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if size < 1000:
+            break
+        size /= 1000
+    else:
+        unit = "TB"
+    return f"{size} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
 
 
 @dataclass(frozen=True)
@@ -143,7 +154,12 @@ class MediaSource(ABC):
         if self._thread is not None:
             return
         self._stopping.clear()
-        self._begin()
+        try:
+            self._begin()
+        except BaseException:
+            for stick in self.sticks():  # leave nothing mounted behind a failed start
+                self._forget(stick)
+            raise
         self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
         self._thread.start()
 
@@ -200,7 +216,10 @@ class MediaSource(ABC):
         log.info("%s %s %s", stick.describe(), kind, message)
         self._events.put(event)
         if self._on_event is not None:
-            self._on_event(event)
+            try:
+                self._on_event(event)
+            except Exception:  # a faulty callback must not stop the watcher
+                log.exception("on_event callback failed for %s", event)
 
     def _is_present(self, stick: Stick) -> bool:
         with self._lock:
@@ -343,7 +362,9 @@ class MediaSource(ABC):
         """Make the stick safe to pull."""
 
     def _forget(self, stick: Stick) -> None:
-        """Release a stick when the source stops (errors are logged, never raised)."""
+        """Release and drop a stick when the source stops (errors are logged, never raised)."""
+        with self._lock:
+            self._present.pop(stick.name, None)
         try:
             self._release(stick)
         except MediaError as exc:
