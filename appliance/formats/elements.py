@@ -83,7 +83,7 @@ def read_timestamp(body: Element) -> datetime | None:
     values = body.attributes(required=(), optional=("timestamp",))
     if "timestamp" not in values:
         return None
-    return body._convert(values["timestamp"], timefmt.parse_datetime, "attribute timestamp")
+    return body.convert(values["timestamp"], timefmt.parse_datetime, "attribute timestamp")
 
 
 def read_policy(policy: Element) -> KeyPolicy:

@@ -51,7 +51,7 @@ class Element:
         return values
 
     def integer_attribute(self, values: dict[str, str], name: str, maximum: int | None = None) -> int:
-        return self._convert(values[name], lambda text: parse_integer(text, maximum), f"attribute {name}")
+        return self.convert(values[name], lambda text: parse_integer(text, maximum), f"attribute {name}")
 
     # -- children
 
@@ -110,9 +110,10 @@ class Element:
         if (self.element.text or "").strip():
             raise self.error(f"unexpected text {_excerpt(self.element.text)} inside <{self.tag}>")
 
-    def _convert(self, text: str, convert: Callable, where: str | None = None):
+    def convert(self, text: str, parse: Callable, where: str | None = None):
+        """parse(text), its ValueError turned into this element's FormatError."""
         try:
-            return convert(text)
+            return parse(text)
         except ValueError as exc:
             prefix = f"{where}: " if where else ""
             raise self.error(f"{prefix}{exc}") from None
@@ -121,16 +122,16 @@ class Element:
         return self.text().strip()
 
     def integer(self, maximum: int | None = None) -> int:
-        return self._convert(self.text(), lambda text: parse_integer(text, maximum))
+        return self.convert(self.text(), lambda text: parse_integer(text, maximum))
 
     def datetime(self) -> datetime:
-        return self._convert(self.text(), timefmt.parse_datetime)
+        return self.convert(self.text(), timefmt.parse_datetime)
 
     def duration(self) -> timedelta:
-        return self._convert(self.text(), timefmt.parse_duration)
+        return self.convert(self.text(), timefmt.parse_duration)
 
     def base64(self) -> bytes:
-        return self._convert(self.text(), parse_base64)
+        return self.convert(self.text(), parse_base64)
 
 
 def parse_integer(text: str, maximum: int | None = None) -> int:
