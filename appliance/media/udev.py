@@ -141,6 +141,7 @@ class UdevMedia(MediaSource):
                 self._clear_stale_mount(stick.path)
                 mount.mount_readonly(stick.device, stick.path, stick.fs_type)
         except MediaError as exc:
+            mount.unmount(stick.path)  # nothing is mounted: this only removes the mount point
             self._emit(UNUSABLE, stick, f"could not be mounted: {exc}")
             return
         self._emit(ADDED, stick)
@@ -167,9 +168,9 @@ class UdevMedia(MediaSource):
         )
 
     def _disk_in_use(self, device: pyudev.Device) -> bool:
-        disk = device if device.device_type == "disk" else device.find_parent("block", "disk")
-        ours = self.mount_root
-        mounted = mount.mounted_device_numbers(excluding_under=ours)
+        disk = device.find_parent("block", "disk") if device.device_type == "partition" else None
+        disk = disk or device
+        mounted = mount.mounted_device_numbers(excluding_under=self.mount_root)
         family = [disk, *self._context.list_devices(subsystem="block", parent=disk)]
         return any(
             (os.major(d.device_number), os.minor(d.device_number)) in mounted for d in family
