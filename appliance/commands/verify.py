@@ -14,7 +14,7 @@ from pathlib import Path
 
 from appliance.digest import Fingerprint
 from appliance.errors import FormatError, UsageError
-from appliance.formats import parse_request, parse_response
+from appliance.formats import TrustAnchor, parse_request, parse_response, parse_trust_anchors
 from appliance.formats.timefmt import parse_datetime
 from appliance.model import Verdict, Violation
 from appliance.policy import check_request_bytes, load_policy, validate_response
@@ -107,7 +107,7 @@ def run_verify_skr(args) -> int:
     now = parse_now(args.now)
     data = _read(args.skr, "response")
     fingerprint = Fingerprint.of(data)
-    trusted = _trusted_ds(args.trust_anchor) if args.trust_anchor else None
+    anchors = _trust_anchors(args.trust_anchor) if args.trust_anchor else None
     response, fault = _load_or_violation(parse_response, data, "response")
     if fault is None and args.ksr:
         request, fault = _load_or_violation(parse_request, _read(args.ksr, "request"), f"request {args.ksr}")
@@ -118,20 +118,17 @@ def run_verify_skr(args) -> int:
         verdict = Verdict(checks_run=(fault.check,), violations=(fault,))
         return _emit(args, title, None, verdict, fingerprint, what="RESPONSE")
     title += f": id {response.id}, domain {response.domain!r}, {len(response.bundles)} bundles"
-    verdict = validate_response(response, trusted, request, now)
+    verdict = validate_response(response, anchors, request, now)
     verdict = Verdict(("KSR-XML", *verdict.checks_run), verdict.violations)
     return _emit(args, title, response.bundles, verdict, fingerprint, what="RESPONSE")
 
 
-def _trusted_ds(path: Path) -> frozenset[bytes]:
-    """SHA-256 DS digests of the trust anchors in FILE; an unusable file is a usage error."""
-    from appliance.formats import parse_trust_anchors  # TEMP until formats ships it
-
+def _trust_anchors(path: Path) -> tuple[TrustAnchor, ...]:
+    """The anchors in FILE; an unreadable or empty file is a usage error, not a refusal."""
     try:
         anchors = parse_trust_anchors(_read(path, "trust anchor file"))
     except FormatError as exc:
         raise UsageError(f"trust anchor file {path}: {exc}") from None
-    digests = frozenset(anchors)
-    if not digests:
+    if not anchors:
         raise UsageError(f"trust anchor file {path} names no key")
-    return digests
+    return anchors

@@ -3,7 +3,7 @@
     load_policy(FILE or era name or None) -> Policy        (appliance.policy.config)
     check_request_bytes(ksr_bytes, policy, previous_skr_bytes=None, now=None) -> RequestOutcome
     validate_request(request, policy, previous=None, now=None) -> Verdict
-    validate_response(response, trusted_ds=None, request=None, now=None) -> Verdict
+    validate_response(response, trust_anchors=None, request=None, now=None) -> Verdict
 """
 
 from appliance.policy.config import Policy, load_policy

@@ -42,9 +42,9 @@ def chain_keys(ctx: RequestContext) -> Iterator[str]:
     offered = {dnssec.dnskey_rdata(k): k for k in first.keys}
     label = bundle_label(0, first)
     last_label = f"the previous response's last bundle ({last.id})"
-    for rdata in offered.keys() - wanted.keys():
+    for rdata in sorted(offered.keys() - wanted.keys()):
         yield f"{label}: {key_label(offered[rdata])} is not a ZSK of {last_label}"
-    for rdata in wanted.keys() - offered.keys():
+    for rdata in sorted(wanted.keys() - offered.keys()):
         yield f"{label}: lacks {key_label(wanted[rdata])}, a ZSK of {last_label}"
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from appliance import dnssec
+from appliance.formats import TrustAnchor
 from appliance.model import Bundle, Key, Request, Response
 from appliance.policy.config import Policy, Range
 
@@ -30,7 +31,7 @@ class RequestContext:
 class ResponseContext:
     response: Response
     now: datetime | None = None
-    trusted_ds: frozenset[bytes] | None = None  # SHA-256 DS digests of the trust anchors
+    trust_anchors: tuple[TrustAnchor, ...] | None = None
     request: Request | None = None  # the KSR the response must answer
 
 

@@ -55,8 +55,8 @@ def bundle_keys(ctx: RequestContext) -> Iterator[str]:
         if key.key_identifier in by_identifier:
             first_index, first = by_identifier[key.key_identifier]
             yield (
-                f"{where} differs from the key with the same identifier in bundle {first_index + 1} "
-                f"({_differences(first, key)})"
+                f"{where}: {_differences(first, key)} not the same as for this identifier in "
+                f"bundle {first_index + 1}"
             )
             continue
         by_identifier[key.key_identifier] = (index, key)

@@ -44,26 +44,32 @@ def signatures(ctx: ResponseContext) -> Iterator[str]:
 
 
 def trust_anchor(ctx: ResponseContext) -> Iterator[str]:
-    """SKR-TRUST-ANCHOR: every bundle carries a valid signature by a KSK the trust anchors name."""
+    """SKR-TRUST-ANCHOR: every bundle carries a valid signature by a KSK a trust anchor names,
+    that anchor being valid (validFrom/validUntil) at the bundle's inception."""
+    owner = ctx.response.domain
     for index, bundle in enumerate(ctx.response.bundles):
         keys = {key.key_identifier: key for key in bundle.keys}
-        trusted_valid = False
         signers = []
+        trusted = False
         for signature in bundle.signatures:
             key = keys.get(signature.key_identifier)
             if key is None:
-                continue
+                continue  # SKR-VERIFY names it
             signers.append(key_label(key))
-            if dnssec.ds_sha256(key, ctx.response.domain) not in ctx.trusted_ds:
+            anchors = [a for a in ctx.trust_anchors if a.matches(key, owner) and a.valid_at(bundle.inception)]
+            if not anchors:
                 continue
             try:
-                dnssec.verify_signature(signature, key, bundle.keys, ctx.response.domain)
+                dnssec.verify_signature(signature, key, bundle.keys, owner)
             except dnssec.SignatureInvalid:
                 continue
-            trusted_valid = True
-        if not trusted_valid:
+            trusted = True
+        if not trusted:
             by = ", ".join(signers) or "no key of the bundle"
-            yield f"{bundle_label(index, bundle)}: no valid signature by a trust-anchor KSK (signed by {by})"
+            yield (
+                f"{bundle_label(index, bundle)}: no valid signature by a KSK that a trust anchor names for "
+                f"{timestamp(bundle.inception)} (signed by {by})"
+            )
 
 
 def answers_request(ctx: ResponseContext) -> Iterator[str]:
@@ -84,9 +90,9 @@ def answers_request(ctx: ResponseContext) -> Iterator[str]:
             )
         asked_zsks = {dnssec.dnskey_rdata(k): k for k in asked.keys}
         answered_zsks = {dnssec.dnskey_rdata(k): k for k in answered.keys if is_zsk(k)}
-        for rdata in asked_zsks.keys() - answered_zsks.keys():
+        for rdata in sorted(asked_zsks.keys() - answered_zsks.keys()):
             yield f"{label}: requested ZSK {key_label(asked_zsks[rdata])} is missing"
-        for rdata in answered_zsks.keys() - asked_zsks.keys():
+        for rdata in sorted(answered_zsks.keys() - asked_zsks.keys()):
             yield f"{label}: ZSK {key_label(answered_zsks[rdata])} was not in the request"
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from appliance.errors import FormatError
-from appliance.formats import parse_request, parse_response
+from appliance.formats import TrustAnchor, parse_request, parse_response
 from appliance.model import Request, Response, Verdict, Violation
 from appliance.policy import chain_checks, key_policy_checks, request_checks, response_checks, schedule_checks
 from appliance.policy.config import Policy
@@ -75,19 +75,19 @@ def validate_request(
 
 def validate_response(
     response: Response,
-    trusted_ds: frozenset[bytes] | None = None,
+    trust_anchors: tuple[TrustAnchor, ...] | None = None,
     request: Request | None = None,
     now: datetime | None = None,
 ) -> Verdict:
     """SKR-VERIFY always; trust anchors, the request it answers and the clock when given."""
     checks = RESPONSE_CHECKS
-    if trusted_ds is not None:
+    if trust_anchors is not None:
         checks += TRUST_ANCHOR_CHECKS
     if request is not None:
         checks += ANSWER_CHECKS
     if now is not None:
         checks += CLOCK_CHECKS
-    return run_checks(checks, ResponseContext(response, now, trusted_ds, request))
+    return run_checks(checks, ResponseContext(response, now, trust_anchors, request))
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,8 @@ def signature_validity(ctx: RequestContext) -> Iterator[str]:
     """KSR-POLICY-SIG-VALIDITY: every bundle lasts within the allowed validity range."""
     bounds, problems = validity_bounds(ctx)
     yield from problems
+    if bounds.low > bounds.high:
+        return  # the claims leave no valid length; judging each bundle would only repeat that
     for index, bundle in enumerate(ctx.request.bundles):
         if bundle.validity not in bounds:
             yield (
@@ -117,6 +119,8 @@ def signature_overlap(ctx: RequestContext) -> Iterator[str]:
     """KSR-POLICY-SIG-OVERLAP: consecutive bundles overlap (no gap) by the allowed amount."""
     bounds, problems = overlap_bounds(ctx)
     yield from problems
+    if bounds.low > bounds.high:
+        return  # as for validity: the claims themselves are the fault
     bundles = ctx.request.bundles
     for index in range(1, len(bundles)):
         overlap = bundles[index - 1].expiration - bundles[index].inception
