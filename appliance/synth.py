@@ -107,6 +107,42 @@ def generate_follow_up(
     return generate_request(start, interval=interval, domain=previous.domain, zsks=chained, **options)
 
 
+def generate_response(
+    request: Request, ksk: PrivateKey | None = None, algorithm: int = dnssec.RSASHA256
+) -> tuple[Response, PrivateKey]:
+    """A software-signed response to `request`, as kskm lays one out: the KSK added to every
+    bundle and one RRSIG by it over the bundle's RRset, valid from inception to expiration.
+
+    For chain tests and demos that need a previous SKR without an HSM; the appliance itself
+    signs only inside the HSM.
+    """
+    ksk = ksk or _fresh_key(algorithm, 2048, 65537, taken=[k for b in request.bundles for k in b.keys])
+    unnamed = replace(_key(ksk, algorithm), flags=dnssec.FLAG_ZONE | dnssec.FLAG_SEP)
+    tag = dnssec.key_tag(unnamed)
+    ksk_key = replace(unnamed, key_identifier=f"KSK-{tag}", key_tag=tag)
+    bundles = []
+    for bundle in request.bundles:
+        keys = bundle.keys + (ksk_key,)
+        unsigned = Signature(
+            ksk_key.key_identifier, ksk_key.ttl, "DNSKEY", algorithm, dnssec.label_count(request.domain),
+            ksk_key.ttl, bundle.expiration, bundle.inception, tag, request.domain, b"",
+        )
+        data = dnssec.rrsig_signed_data(unsigned, keys, owner=request.domain)
+        signature = replace(unsigned, signature_data=sign(ksk, algorithm, data))
+        bundles.append(Bundle(bundle.id, bundle.inception, bundle.expiration, keys, (signature,)))
+    ksk_policy = KeyPolicy(
+        publish_safety=timedelta(0),
+        retire_safety=timedelta(days=28),
+        max_signature_validity=timedelta(days=21),
+        min_signature_validity=timedelta(days=21),
+        max_validity_overlap=timedelta(days=16),
+        min_validity_overlap=timedelta(days=9),
+        algorithms=(_policy(ksk_key, 2048, 65537, timedelta(0), timedelta(0)).algorithms[0],),
+    )
+    response = Response(request.id, request.serial, request.domain, ksk_policy, request.zsk_policy, tuple(bundles))
+    return response, ksk
+
+
 def sign_bundle(
     bundle: Bundle,
     private_keys: Mapping[str, PrivateKey],

@@ -13,7 +13,7 @@ import dns.rrset
 import pytest
 
 from appliance import dnssec, synth
-from appliance.formats import parse_request, write_request
+from appliance.formats import parse_request, parse_response, write_request, write_response
 from appliance.model import Key, Response
 
 START = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -167,3 +167,35 @@ def test_refusals():
         synth.generate_request(START, n_bundles=0)
     with pytest.raises(ValueError, match="cannot generate RSASHA1"):
         synth.generate_request(START, algorithm=dnssec.RSASHA1)
+
+
+def test_generated_response_verifies_and_is_laid_out_like_kskm(generated):
+    request, _ = generated
+    response, ksk = synth.generate_response(request)
+    (ksk_key,) = {k for b in response.bundles for k in b.keys if k.flags == 257}
+    for asked, answered in zip(request.bundles, response.bundles, strict=True):
+        assert answered.keys == asked.keys + (ksk_key,)
+        (signature,) = answered.signatures
+        assert (signature.inception, signature.expiration) == (asked.inception, asked.expiration)
+        dnssec.verify_signature(signature, ksk_key, answered.keys)
+    written = write_response(response)
+    assert parse_response(written) == response
+    again, _ = synth.generate_response(request, ksk)
+    assert {k for b in again.bundles for k in b.keys if k.flags == 257} == {ksk_key}
+
+
+def test_root_policy_accepts_a_generated_chain(generated):
+    """The generator is only useful if a correct request it makes passes every check."""
+    from appliance.policy.config import load_policy
+    from appliance.policy.runner import validate_request
+
+    request, private_keys = generated
+    policy = load_policy("root")
+    now = START - timedelta(days=20)
+    assert validate_request(request, policy, now=now).violations == ()
+    previous, _ = synth.generate_response(request)
+    follow_up, _ = synth.generate_follow_up(request, private_keys)
+    assert validate_request(follow_up, policy, previous=previous, now=now + timedelta(days=90)).violations == ()
+    unrelated, _ = synth.generate_request(follow_up.bundles[0].inception)
+    chain = validate_request(unrelated, policy, previous=previous, now=now + timedelta(days=90))
+    assert {v.check for v in chain.violations} == {"KSR-CHAIN-KEYS"}
