@@ -1,0 +1,182 @@
+"""Response checks on every real SKR: all pass; one flipped bit in a signature, key or date fails.
+
+Signature verdicts are cross-checked against dnspython's validator (dns.dnssec.validate), an
+independent implementation, on the same bundles and on the same mutations.
+"""
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import dns.dnssec
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import pytest
+
+from appliance import dnssec
+from appliance.formats import parse_trust_anchors
+from appliance.policy import validate_response
+from appliance.policy.request_checks import bundle_signature_problems
+from appliance.policy.runner import ANSWER_CHECKS, CLOCK_CHECKS, RESPONSE_CHECKS, TRUST_ANCHOR_CHECKS
+from tests.policy.realdata import (
+    KEYTOOLS,
+    KSR_2017_Q2,
+    ROOT_ANCHORS,
+    ROOT_DNSKEYS,
+    SKR_2017_Q2,
+    SKR_2018_Q1,
+    BAD_SWAPPED,
+    bundle_numbers,
+    flip_bit,
+    real_ksrs,
+    real_skrs,
+    request,
+    response,
+    with_bundle,
+)
+
+PRODUCTION = [p for p in real_skrs() if p.parent == KEYTOOLS]
+ANCHOR_FILES = {"xml": ROOT_ANCHORS, "dnskey-lines": ROOT_DNSKEYS}
+
+
+def _anchors(kind):
+    return parse_trust_anchors(ANCHOR_FILES[kind].read_bytes())
+
+
+def test_every_response_check_is_exercised_here():
+    ids = {c for c, _ in RESPONSE_CHECKS + TRUST_ANCHOR_CHECKS + ANSWER_CHECKS + CLOCK_CHECKS}
+    assert ids == {"SKR-VERIFY", "SKR-TRUST-ANCHOR", "SKR-MATCHES-KSR", "SKR-HORIZON"}
+
+
+@pytest.mark.parametrize("path", real_skrs(), ids=lambda p: p.name)
+def test_every_real_response_verifies(path):
+    verdict = validate_response(response(path))
+    assert verdict.valid, verdict.violations
+    assert verdict.checks_run == ("SKR-VERIFY",)
+
+
+@pytest.mark.parametrize("kind", ANCHOR_FILES)
+@pytest.mark.parametrize("path", PRODUCTION, ids=lambda p: p.name)
+def test_production_responses_are_signed_by_the_root_trust_anchors(path, kind):
+    assert validate_response(response(path), _anchors(kind)).valid
+
+
+@pytest.mark.parametrize("path", [p for p in real_skrs() if p not in PRODUCTION], ids=lambda p: p.name)
+def test_test_key_responses_fail_the_root_trust_anchors(path):
+    verdict = validate_response(response(path), _anchors("xml"))
+    failures = verdict.failed("SKR-TRUST-ANCHOR")
+    assert bundle_numbers(v.message for v in failures) == set(range(1, len(response(path).bundles) + 1))
+
+
+def test_trust_anchor_not_yet_valid_does_not_count():
+    """KSK-2017's anchor is valid from 2017-02-02: a bundle it signs before then is not trusted."""
+    skr = response(SKR_2018_Q1)
+    early = with_bundle(skr, 1, inception=datetime.fromisoformat("2017-01-11T00:00:00+00:00"))
+    verdict = validate_response(early, _anchors("xml"))
+    assert bundle_numbers(v.message for v in verdict.failed("SKR-TRUST-ANCHOR")) == {2}
+
+
+def test_response_answers_its_request():
+    assert validate_response(response(SKR_2017_Q2), request=request(KSR_2017_Q2)).valid
+    other = request(KEYTOOLS / "ksr-root-2018-q1-0-d_to_e.xml")
+    failures = validate_response(response(SKR_2017_Q2), request=other).failed("SKR-MATCHES-KSR")
+    assert any("is not the request's id" in v.message for v in failures)
+    assert bundle_numbers(v.message for v in failures) == set(range(1, 10))
+
+
+def test_response_with_a_dropped_zsk_does_not_answer_its_request():
+    skr = response(SKR_2017_Q2)
+    gone = skr.bundles[0].keys[0]
+    dropped = with_bundle(skr, 0, keys=skr.bundles[0].keys[1:])
+    failures = validate_response(dropped, request=request(KSR_2017_Q2)).failed("SKR-MATCHES-KSR")
+    assert len(failures) == 1
+    assert f"bundle 1 ({skr.bundles[0].id}): requested ZSK key {gone.key_tag} " in failures[0].message
+
+
+def test_horizon_with_now():
+    skr = response(SKR_2017_Q2)
+    assert validate_response(skr, now=skr.bundles[0].inception).valid
+    late = validate_response(skr, now=skr.bundles[0].expiration)
+    assert bundle_numbers(v.message for v in late.failed("SKR-HORIZON")) == {1}
+    early = validate_response(skr, now=skr.bundles[0].inception - timedelta(days=100))
+    assert early.failed("SKR-HORIZON")
+
+
+# -- one flipped bit anywhere that matters
+
+
+def _mutations(container):
+    """(name, mutated container) for a bit flip in every signature, every public key and every date."""
+    for b, bundle in enumerate(container.bundles):
+        for s, signature in enumerate(bundle.signatures):
+            signatures = list(bundle.signatures)
+            signatures[s] = replace(signature, signature_data=flip_bit(signature.signature_data, 8 * s + 3 + b))
+            yield f"bundle {b + 1} signature {s + 1} data", with_bundle(container, b, signatures=tuple(signatures))
+            for field in ("inception", "expiration"):
+                signatures = list(bundle.signatures)
+                moved = getattr(signature, field) + timedelta(seconds=1 << (b % 20))
+                signatures[s] = replace(signature, **{field: moved})
+                yield f"bundle {b + 1} signature {s + 1} {field}", with_bundle(container, b, signatures=tuple(signatures))
+        for k, key in enumerate(bundle.keys):
+            keys = list(bundle.keys)
+            keys[k] = replace(key, public_key=flip_bit(key.public_key, 8 * (k + 5) + b))
+            yield f"bundle {b + 1} key {k + 1} public key", with_bundle(container, b, keys=tuple(keys))
+        for field in ("inception", "expiration"):
+            moved = getattr(bundle, field) + timedelta(seconds=1 << (b % 20))
+            yield f"bundle {b + 1} {field}", with_bundle(container, b, **{field: moved})
+
+
+@pytest.mark.parametrize("path", real_skrs(), ids=lambda p: p.name)
+def test_any_flipped_bit_fails_verification(path):
+    for name, mutated in _mutations(response(path)):
+        verdict = validate_response(mutated)
+        assert verdict.failed("SKR-VERIFY"), name
+        bundle = int(name.split()[1])
+        assert bundle_numbers(v.message for v in verdict.violations) == {bundle}, name
+
+
+# -- dnspython as an independent judge
+
+
+def _dnspython_accepts(bundle) -> bool:
+    """True when dnspython validates every signature of the bundle with the bundle's keys."""
+    owner = dns.name.root
+    keys = dns.rrset.RRset(owner, dns.rdataclass.IN, dns.rdatatype.DNSKEY)
+    for key in bundle.keys:
+        rdata = dnssec.dnskey_rdata(key)
+        keys.add(dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.DNSKEY, rdata, 0, len(rdata)), key.ttl)
+    for signature in bundle.signatures:
+        wire = dnssec.rrsig_rdata_prefix(signature) + signature.signature_data
+        rrsig = dns.rrset.RRset(owner, dns.rdataclass.IN, dns.rdatatype.RRSIG)
+        rrsig.add(dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RRSIG, wire, 0, len(wire)), signature.ttl)
+        try:
+            dns.dnssec.validate(keys, rrsig, {owner: keys}, now=signature.inception.timestamp() + 1)
+        except dns.dnssec.ValidationFailure:
+            return False
+    return bool(bundle.signatures)
+
+
+def _all_bundles():
+    for path in real_skrs() + real_ksrs() + [BAD_SWAPPED]:
+        container = response(path) if path in real_skrs() else request(path)
+        for index, bundle in enumerate(container.bundles):
+            yield f"{path.name}#{index + 1}", bundle
+
+
+@pytest.mark.parametrize("name,bundle", list(_all_bundles()), ids=lambda v: v if isinstance(v, str) else "")
+def test_our_signature_verdict_agrees_with_dnspython(name, bundle):
+    ours = not list(bundle_signature_problems(name, bundle))
+    assert ours == _dnspython_accepts(bundle)
+    expected_bad = name.startswith(BAD_SWAPPED.name) and name.endswith("#1")
+    assert ours is not expected_bad
+
+
+def test_dnspython_agrees_on_mutations():
+    for name, mutated in _mutations(response(SKR_2017_Q2)):
+        if "signature" not in name and "public key" not in name:
+            continue  # a bundle's own dates are in no RRSIG; only our date-match rule sees them
+        bundle = mutated.bundles[int(name.split()[1]) - 1]
+        assert list(bundle_signature_problems(name, bundle)), name
+        assert not _dnspython_accepts(bundle), name
