@@ -52,6 +52,8 @@ def generate_request(
     if n_bundles < 1:
         raise ValueError("a request needs at least one bundle")
     chosen: list[tuple[str | None, PrivateKey]] = list((zsks or {}).items())
+    if len(chosen) > 3:
+        raise ValueError("a request rolls three ZSKs; give at most three")
     while len(chosen) < 3:
         taken = [_key(secret, algorithm, name) for name, secret in chosen]
         chosen.append((None, _fresh_key(algorithm, rsa_bits, rsa_exponent, taken)))
@@ -75,7 +77,7 @@ def generate_request(
         id=str(uuid.uuid4()),
         serial=serial,
         domain=domain,
-        zsk_policy=_policy(current, rsa_bits, rsa_exponent, interval, validity),
+        zsk_policy=_zsk_policy(current, interval, validity),
         bundles=signed,
     )
     return request, by_identifier
@@ -137,7 +139,7 @@ def generate_response(
         min_signature_validity=timedelta(days=21),
         max_validity_overlap=timedelta(days=16),
         min_validity_overlap=timedelta(days=9),
-        algorithms=(_policy(ksk_key, 2048, 65537, timedelta(0), timedelta(0)).algorithms[0],),
+        algorithms=(_algorithm_policy(ksk_key),),
     )
     response = Response(request.id, request.serial, request.domain, ksk_policy, request.zsk_policy, tuple(bundles))
     return response, ksk
@@ -208,14 +210,19 @@ def _key(private_key: PrivateKey, algorithm: int, identifier: str | None = None)
     return replace(unnamed, key_identifier=identifier or f"ZSK-{tag}", key_tag=tag)
 
 
-def _policy(key: Key, rsa_bits: int, rsa_exponent: int, interval: timedelta, validity: timedelta) -> KeyPolicy:
-    """The ZSK policy the request declares; overlaps bracket validity - interval as root's P9D..P12D do 11 days."""
-    overlap = validity - interval
+def _algorithm_policy(key: Key) -> AlgorithmPolicy:
+    """The <SignatureAlgorithm> that describes `key`."""
+    size = dnssec.key_size(key.algorithm, key.public_key)
     if key.algorithm in _RSA_ALGORITHMS:
-        parameters = AlgorithmPolicy(key.algorithm, rsa_size=rsa_bits, rsa_exponent=rsa_exponent)
-    else:
-        # ksr.rnc has only <RSA> and <ECDSA>; for Ed25519 the ECDSA size carries the curve bits.
-        parameters = AlgorithmPolicy(key.algorithm, ecdsa_size=dnssec.key_size(key.algorithm, key.public_key))
+        return AlgorithmPolicy(key.algorithm, rsa_size=size, rsa_exponent=dnssec.rsa_exponent(key.public_key))
+    # ksr.rnc has only <RSA> and <ECDSA>; for Ed25519 the ECDSA size carries the curve bits.
+    return AlgorithmPolicy(key.algorithm, ecdsa_size=size)
+
+
+def _zsk_policy(key: Key, interval: timedelta, validity: timedelta) -> KeyPolicy:
+    """The ZSK policy the request declares; the overlap limits bracket validity - interval
+    as the root's P9D..P12D bracket its 11 days."""
+    overlap = validity - interval
     return KeyPolicy(
         publish_safety=timedelta(days=10),
         retire_safety=timedelta(days=10),
@@ -223,5 +230,5 @@ def _policy(key: Key, rsa_bits: int, rsa_exponent: int, interval: timedelta, val
         min_signature_validity=validity,
         max_validity_overlap=overlap + timedelta(days=1),
         min_validity_overlap=max(overlap - timedelta(days=2), timedelta(0)),
-        algorithms=(parameters,),
+        algorithms=(_algorithm_policy(key),),
     )
