@@ -1,21 +1,8 @@
-"""Shared fixtures for the formats tests: the real ICANN files and their manifest."""
-
-import csv
-from pathlib import Path
+"""Fixtures for the formats tests: two real files most tests mutate."""
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "ceremony-data"
-
-
-def manifest() -> list[dict[str, str]]:
-    with open(DATA / "MANIFEST.tsv", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
-
-
-def real_files(kind: str) -> list[str]:
-    """Paths (relative to DATA) of every real file of `kind` ("KSR" or "SKR") in the manifest."""
-    return [row["file"] for row in manifest() if row["type"] == kind]
+from tests.formats.realfiles import DATA
 
 
 @pytest.fixture

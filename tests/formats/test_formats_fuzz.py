@@ -3,12 +3,12 @@ and whatever they accept writes back to the same model."""
 
 import re
 
-from conftest import DATA, manifest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from appliance.errors import FormatError
 from appliance.formats import TrustAnchor, parse_request, parse_response, parse_trust_anchors, write_request, write_response
+from tests.formats.realfiles import DATA, manifest
 
 ORIGINALS = {row["file"]: ((DATA / row["file"]).read_bytes(), row["type"]) for row in manifest()}
 ELEMENT = re.compile(rb"<(\w+)[^>]*?(?:/>|>.*?</\1>)", re.S)

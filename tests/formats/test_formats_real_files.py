@@ -4,7 +4,6 @@ import re
 from dataclasses import replace
 
 import pytest
-from conftest import DATA, manifest
 
 from appliance.formats import (
     KSKM_SKR,
@@ -17,6 +16,7 @@ from appliance.formats import (
     write_request,
     write_response,
 )
+from tests.formats.realfiles import DATA, manifest
 
 ROWS = {row["file"]: row for row in manifest()}
 

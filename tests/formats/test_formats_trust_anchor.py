@@ -4,11 +4,11 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
-from conftest import DATA
 
 from appliance.errors import FormatError
 from appliance.formats import parse_response
 from appliance.formats.trust_anchor import TrustAnchor, anchor_from_key, parse_trust_anchors, write_trust_anchor_xml
+from tests.formats.realfiles import DATA
 
 XML = (DATA / "root-anchors.xml").read_bytes()
 LINES = (DATA / "root-ksk-dnskeys.txt").read_bytes()
