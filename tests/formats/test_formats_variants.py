@@ -1,10 +1,11 @@
 """Spellings that XML or xsd treat as the same document give the same model."""
 
 import re
+from datetime import datetime, timezone
 
 import pytest
 
-from appliance.formats import parse_request, parse_response
+from appliance.formats import parse_request, parse_response, write_request, write_response
 
 
 @pytest.fixture
@@ -70,3 +71,30 @@ def test_xml_declaration_and_crlf(skr_2017_q1):
     crlf = skr_2017_q1.replace(b"\n", b"\r\n")
     no_declaration = skr_2017_q1.split(b"\n", 1)[1]
     assert parse_response(crlf) == parse_response(skr_2017_q1) == parse_response(no_declaration)
+
+
+def test_optional_timestamp_and_signers_round_trip(ksr_2017_q2, skr_2017_q1):
+    stamped = ksr_2017_q2.replace(b"<Request>", b'<Request timestamp="2017-01-01T00:15:00Z">', 1)
+    signed_by = stamped.replace(
+        b"<Expiration>2017-04-22T00:00:00</Expiration>",
+        b'<Expiration>2017-04-22T00:00:00</Expiration><Signer keyIdentifier="KSK-2010"/><Signer keyIdentifier="KSK-2017"/>',
+        1,
+    )
+    request = parse_request(signed_by)
+    assert request.timestamp == datetime(2017, 1, 1, 0, 15, tzinfo=timezone.utc)
+    assert request.bundles[0].signers == ("KSK-2010", "KSK-2017")
+    assert request.bundles[1].signers == ()
+    written = write_request(request)
+    assert b'<Request timestamp="2017-01-01T00:15:00+00:00">' in written
+    assert b'<Signer keyIdentifier="KSK-2010"/>' in written
+    assert parse_request(written) == request
+    response = parse_response(skr_2017_q1.replace(b"<Response>", b'<Response timestamp="2017-01-02T00:00:00">'))
+    assert response.timestamp == datetime(2017, 1, 2, tzinfo=timezone.utc)
+    assert parse_response(write_response(response)) == response
+
+
+def test_escaping_in_identifiers_round_trips(ksr_2017_q2):
+    odd = ksr_2017_q2.replace(b'id="23e34059-7725-46a8-a7d2-662d657aab2b"', b'id="a&amp;b&lt;c&quot;d&#10;e"', 1)
+    request = parse_request(odd)
+    assert request.id == 'a&b<c"d\ne'
+    assert parse_request(write_request(request)) == request
