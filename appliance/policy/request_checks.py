@@ -132,5 +132,5 @@ def bundle_signature_problems(label: str, bundle: Bundle) -> Iterator[str]:
             continue
         try:
             dnssec.verify_signature(signature, key, bundle.keys)
-        except dnssec.SignatureInvalid as exc:
+        except (dnssec.SignatureInvalid, ValueError) as exc:  # ValueError: a signer name not encodable
             yield f"{label}: {key_label(key)}: {exc}"
