@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from appliance import dnssec
 from appliance.hsm import HsmKey
 from appliance.model import Key, KeyPolicy, Request, Response
-from appliance.policy.context import bundle_label, duration, is_zsk, timestamp
+from appliance.policy.context import bundle_label, duration, first_occurrences, is_zsk, timestamp
 from appliance.signer import PlannedBundle
 from appliance.signing_config import KskDefinition
 
@@ -61,11 +61,10 @@ def ksk_mismatch(ctx: SigningContext) -> Iterator[str]:
 
 def rrset_ttl(ctx: SigningContext) -> Iterator[str]:
     """SKR-TTL: the request's keys carry the KSK TTL, since one RRset has one TTL."""
-    for index, bundle in enumerate(ctx.request.bundles):
-        for key in bundle.keys:
-            if key.ttl != ctx.ksk_ttl:
-                yield (f"{bundle_label(index, bundle)}: key {key.key_tag} has TTL {key.ttl}, "
-                       f"the signing configuration's KSK TTL is {ctx.ksk_ttl}")
+    for index, bundle, key in first_occurrences(ctx.request):
+        if key.ttl != ctx.ksk_ttl:
+            yield (f"{bundle_label(index, bundle)}: key {key.key_tag} has TTL {key.ttl}, "
+                   f"the signing configuration's KSK TTL is {ctx.ksk_ttl}")
 
 
 def signers_stay_published(ctx: SigningContext) -> Iterator[str]:
