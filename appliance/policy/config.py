@@ -37,6 +37,29 @@ def _days(n: int) -> timedelta:
     return timedelta(days=n)
 
 
+# Checks a policy file may switch off ([checks] skip). The others establish that the request is
+# what it claims to be (it parses, its bundles are distinct, its keys are consistent and held by
+# the requester, the previous response is genuine); no policy may skip those.
+SKIPPABLE_CHECKS = frozenset(
+    {
+        "KSR-DOMAIN",
+        "KSR-BUNDLE-COUNT",
+        "KSR-BUNDLE-CYCLE-DURATION",
+        "KSR-POLICY-KEYS",
+        "KSR-POLICY-BUNDLE-INTERVALS",
+        "KSR-POLICY-ALG",
+        "KSR-POLICY-SIG-VALIDITY",
+        "KSR-POLICY-SIG-OVERLAP",
+        "KSR-POLICY-TTL",
+        "KSR-POLICY-SIG-HORIZON",
+        "KSR-CHAIN-ID",
+        "KSR-CHAIN-KEYS",
+        "KSR-CHAIN-OVERLAP",
+    }
+)
+NEVER_SKIPPED = frozenset({"KSR-XML", "KSR-BUNDLE-UNIQUE", "KSR-BUNDLE-KEYS", "KSR-BUNDLE-POP", "SKR-VERIFY"})
+
+
 @dataclass(frozen=True)
 class Policy:
     """Every knob of the request checks; defaults are the root zone's (policies/root.toml)."""
@@ -61,6 +84,8 @@ class Policy:
     overlap: Range = field(default_factory=lambda: Range(_days(9), _days(12)))
     enforce_request_claims: bool = True
     horizon: timedelta = field(default_factory=lambda: _days(180))
+    # Check IDs not run at all (from SKIPPABLE_CHECKS); each is shown as a NOTE.
+    skip: tuple[str, ...] = ()
 
     def relaxations(self) -> list[str]:
         """Knobs set weaker than the safe default, for the screen and the log."""
@@ -75,6 +100,7 @@ class Policy:
                 "keys.exponent_must_match_request = false: a key's RSA exponent may differ from the "
                 "one the request declares (it must still be in keys.rsa_exponents)"
             )
+        notes += [f"checks.skip: {check} is not run" for check in self.skip]
         return notes
 
 
@@ -110,6 +136,17 @@ def _duration(value, where):
         return parse_duration(value)
     except ValueError as exc:
         raise UsageError(f"{where}: {exc}") from None
+
+
+def _check_ids(value, where):
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{where} must be a list of check IDs")
+    for check in value:
+        if check in NEVER_SKIPPED:
+            raise UsageError(f"{where}: {check} cannot be skipped; it shows the request is genuine")
+        if check not in SKIPPABLE_CHECKS:
+            raise UsageError(f"{where}: unknown check {check!r}")
+    return tuple(dict.fromkeys(value))
 
 
 _ALGORITHMS_BY_NAME = {name.upper(): number for number, name in dnssec.ALGORITHM_NAMES.items()}
@@ -149,6 +186,7 @@ _LAYOUT = {
     ("signatures", "overlap_max"): ("overlap.high", _duration),
     ("signatures", "enforce_request_claims"): ("enforce_request_claims", _bool),
     ("signatures", "horizon"): ("horizon", _duration),
+    ("checks", "skip"): ("skip", _check_ids),
 }
 _TABLES = {table for table, _ in _LAYOUT if table}
 

@@ -70,7 +70,7 @@ def validate_request(
     """Every request check, and the chain checks when the previous response is given."""
     context = RequestContext(request, policy, now or datetime.now(UTC), previous)
     checks = REQUEST_CHECKS + (CHAIN_CHECKS if previous is not None else ())
-    return run_checks(checks, context)
+    return run_checks([c for c in checks if c[0] not in policy.skip], context)
 
 
 def validate_response(

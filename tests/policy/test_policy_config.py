@@ -7,7 +7,18 @@ from importlib import resources
 import pytest
 
 from appliance.errors import UsageError
-from appliance.policy.config import Policy, Range, load_policy, policy_from_toml, shipped_policy_names
+from appliance.policy import validate_request
+from appliance.policy.config import (
+    NEVER_SKIPPED,
+    SKIPPABLE_CHECKS,
+    Policy,
+    Range,
+    load_policy,
+    policy_from_toml,
+    shipped_policy_names,
+)
+from appliance.policy.runner import CHAIN_CHECKS, REQUEST_CHECKS, RESPONSE_CHECKS
+from tests.policy.realdata import KSR_2017_Q2, NOW_2017_Q2, SKR_2018_Q1, request, response
 
 ROOT_TOML = resources.files("appliance").joinpath("policies", "root.toml").read_text("utf-8")
 
@@ -29,7 +40,7 @@ def test_each_era_file_sets_every_knob_and_explains_itself(name):
     assert "era:" in joined and "sources:" in joined and "strict" in joined
     # Explicit rather than inherited: a reader of the file sees every value that applies.
     keys = {line.split("=")[0].strip() for line in text.splitlines() if "=" in line and not line.startswith("#")}
-    assert len(keys) == 19
+    assert len(keys) == 20
 
 
 def test_era_values():
@@ -79,6 +90,10 @@ def test_algorithms_by_name_or_number():
         ('domains = "."\n', "domains"),
         ("keys = 3\n", "[keys] must be a table"),
         ("[keys\n", "not valid TOML"),
+        ('[checks]\nskip = ["KSR-BUNDLE-POP"]\n', "KSR-BUNDLE-POP cannot be skipped"),
+        ('[checks]\nskip = ["KSR-XML"]\n', "KSR-XML cannot be skipped"),
+        ('[checks]\nskip = ["KSR-FOO"]\n', "unknown check 'KSR-FOO'"),
+        ('[checks]\nskip = "KSR-DOMAIN"\n', "checks.skip"),
     ],
 )
 def test_mistakes_are_usage_errors_naming_the_key(text, named):
@@ -122,9 +137,24 @@ def test_every_policy_field_is_reachable_from_toml():
         ('overlap_max = "P12D"', 'overlap_max = "P13D"'),
         ("enforce_request_claims = true", "enforce_request_claims = false"),
         ('horizon = "P180D"', 'horizon = "P90D"'),
+        ("skip = []", 'skip = ["KSR-CHAIN-OVERLAP"]'),
     ]:
         assert old in changed
         changed = changed.replace(old, new)
     everything_changed = policy_from_toml(changed, "changed")
     for f in fields(Policy):
         assert getattr(everything_changed, f.name) != getattr(Policy(), f.name), f.name
+
+
+def test_every_check_is_either_skippable_or_never_skipped():
+    ids = {c for c, _ in REQUEST_CHECKS + CHAIN_CHECKS + RESPONSE_CHECKS} | {"KSR-XML"}
+    assert SKIPPABLE_CHECKS | NEVER_SKIPPED == ids
+    assert not SKIPPABLE_CHECKS & NEVER_SKIPPED
+
+
+def test_a_skipped_check_is_not_run_and_is_noted():
+    policy = policy_from_toml('[checks]\nskip = ["KSR-CHAIN-KEYS", "KSR-CHAIN-OVERLAP"]\n', "skips")
+    verdict = validate_request(request(KSR_2017_Q2), policy, response(SKR_2018_Q1), NOW_2017_Q2)
+    assert "KSR-CHAIN-KEYS" not in verdict.checks_run and not verdict.failed("KSR-CHAIN-KEYS")
+    assert "KSR-CHAIN-ID" in verdict.checks_run
+    assert "checks.skip: KSR-CHAIN-KEYS is not run" in policy.relaxations()
