@@ -124,7 +124,7 @@ def _read_key_digest(element: Element, zone: str) -> TrustAnchor:
     algorithm = element.child("Algorithm").integer(0xFF)
     digest_type = element.child("DigestType").integer(0xFF)
     digest_element = element.child("Digest")
-    digest = digest_element.convert(digest_element.text(), _parse_hex)
+    digest = digest_element.convert(digest_element.text(), lambda text: _parse_digest(digest_type, text))
     key = None
     if element.next_tag() == "PublicKey":  # RFC 9718 may add the key itself, then its flags
         public_key = element.child("PublicKey").base64()
@@ -137,11 +137,18 @@ def _read_key_digest(element: Element, zone: str) -> TrustAnchor:
     return anchor
 
 
-def _parse_hex(text: str) -> bytes:
+def _parse_digest(digest_type: int, text: str) -> bytes:
+    """A hex digest of a type we can compute, and of that type's length."""
     compact = "".join(text.split())
     if not _HEX.fullmatch(compact) or len(compact) % 2:
         raise ValueError(f"{text.strip()[:40]!r} is not a hexadecimal digest")
-    return bytes.fromhex(compact)
+    if digest_type not in _DIGESTS:
+        raise ValueError(f"digest type {digest_type} is not supported (1 SHA-1, 2 SHA-256, 4 SHA-384)")
+    digest = bytes.fromhex(compact)
+    size = _DIGESTS[digest_type]().digest_size
+    if len(digest) != size:
+        raise ValueError(f"a type {digest_type} digest has {size} bytes, this one {len(digest)}")
+    return digest
 
 
 # -- DNSKEY / DS lines
@@ -220,7 +227,7 @@ def _ds_anchor(owner: str, rdata: list[str]) -> TrustAnchor:
     if len(rdata) < 4:
         raise ValueError("DS: want key tag, algorithm, digest type and the hex digest")
     key_tag, algorithm, digest_type = (parse_integer(field, limit) for field, limit in zip(rdata[:3], (0xFFFF, 0xFF, 0xFF)))
-    return TrustAnchor(owner, key_tag, algorithm, digest_type, _parse_hex("".join(rdata[3:])))
+    return TrustAnchor(owner, key_tag, algorithm, digest_type, _parse_digest(digest_type, "".join(rdata[3:])))
 
 
 def _error(message: str) -> FormatError:

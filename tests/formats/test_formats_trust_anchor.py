@@ -1,5 +1,6 @@
 """Trust anchors from root-anchors.xml (RFC 7958) and root-ksk-dnskeys.txt (DNSKEY/DS lines)."""
 
+import base64
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -122,6 +123,9 @@ def test_ds_only_lines():
         (b". DNSKEY 385 3 8 AwEAAQ==\n", r"line 1: a revoked key"),
         (b". DNSKEY 257 3\n", r"line 1: DNSKEY: want flags"),
         (b". DS 1 8 2 XYZ\n", r"line 1: 'XYZ' is not a hexadecimal digest"),
+        (b". DS 1 8 3 ABCD\n", r"line 1: digest type 3 is not supported"),
+        (b". DS 1 8 2 ABCD\n", r"line 1: a type 2 digest has 32 bytes, this one 2"),
+        (XML.replace(b"<DigestType>2</DigestType>", b"<DigestType>1</DigestType>", 1), r"line 8, <Digest>: a type 1 digest has 20 bytes, this one 32"),
         (b"; nothing\n\n", r"^TRUST-ANCHOR: the file holds no trust anchor"),
         (b". DNSKEY ( 257 3 8 AwEAAQ==\n", r"line 1: unbalanced parentheses"),
         (b"\xff\xfe", r"not UTF-8"),
@@ -150,3 +154,17 @@ def test_size_cap():
 def test_anchor_from_key_round_trips_through_lines():
     key = parse_trust_anchors(LINES)[1].key
     assert anchor_from_key(key) == parse_trust_anchors(LINES)[1]
+
+
+@pytest.mark.parametrize("algorithm", ["SHA1", "SHA256", "SHA384"])
+def test_ds_of_every_supported_digest_type_matches_as_dnspython_computes_it(algorithm):
+    import dns.dnssec
+    import dns.name
+    import dns.rdata
+
+    key = parse_trust_anchors(LINES)[1].key
+    dnskey = dns.rdata.from_text("IN", "DNSKEY", f"{key.flags} {key.protocol} {key.algorithm} {base64.b64encode(key.public_key).decode()}")
+    ds = dns.dnssec.make_ds(dns.name.root, dnskey, algorithm)
+    (anchor,) = parse_trust_anchors(f". 172800 IN DS {ds.to_text()}\n".encode())
+    assert anchor.matches(key)
+    assert not anchor.matches(replace(key, flags=256))
