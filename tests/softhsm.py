@@ -13,7 +13,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from appliance.hsm import HsmProfile, profile_from_table
+from appliance import dnssec
+from appliance.hsm import Hsm, HsmProfile, profile_from_table
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -115,3 +116,34 @@ def make_token(directory: Path, label: str = TOKEN_LABEL, disabled_mechanisms: t
     if with_test_ksks:
         token.import_test_ksks()
     return token
+
+
+# The root zone's KSK policy (every real response since 2017 carries these values).
+ROOT_KSK_POLICY = """[ksk_policy]
+publish_safety = "PT0S"
+retire_safety = "P28D"
+max_signature_validity = "P21D"
+min_signature_validity = "P21D"
+max_validity_overlap = "P16D"
+min_validity_overlap = "P9D"
+ttl = 172800
+"""
+
+
+def fresh_ksk_config(directory: Path, token: SoftHsmToken, label: str = "KSK-TEST") -> Path:
+    """A signing configuration (root policy) whose only KSK, `current`, is generated on the token now."""
+    with Hsm(token.profile(), writable=True) as hsm:
+        dnskey = hsm.generate_key(label, dnssec.RSASHA256).dnskey()
+    path = directory / "fresh.toml"
+    path.write_text(f"""policy = "root"
+{token.profile_toml()}
+{ROOT_KSK_POLICY}
+[keys.current]
+label = "{label}"
+key_tag = {dnskey.key_tag}
+algorithm = "RSASHA256"
+size = 2048
+ds_sha256 = "{dnssec.ds_sha256(dnskey).hex()}"
+valid_from = 2017-01-01T00:00:00Z
+""")
+    return path

@@ -18,8 +18,7 @@ import pytest
 from appliance import cli, dnssec
 from appliance.formats import parse_response
 from appliance.formats.trust_anchor import parse_trust_anchors
-from appliance.hsm import Hsm
-from tests.softhsm import SHARED, make_token
+from tests.softhsm import SHARED, fresh_ksk_config, make_token
 
 pytestmark = pytest.mark.softhsm
 
@@ -89,32 +88,6 @@ def test_golden_legacy_responses(legacy_token, tmp_path, capsys, response, reque
 
 
 # --- a real request, signed with a fresh KSK ----------------------------------------------------
-
-
-def fresh_ksk_config(tmp_path, token, label="KSK-TEST") -> Path:
-    with Hsm(token.profile(), writable=True) as hsm:
-        dnskey = hsm.generate_key(label, dnssec.RSASHA256).dnskey()
-    path = tmp_path / "fresh.toml"
-    path.write_text(f"""policy = "root"
-{token.profile_toml()}
-[ksk_policy]
-publish_safety = "PT0S"
-retire_safety = "P28D"
-max_signature_validity = "P21D"
-min_signature_validity = "P21D"
-max_validity_overlap = "P16D"
-min_validity_overlap = "P9D"
-ttl = 172800
-
-[keys.current]
-label = "{label}"
-key_tag = {dnskey.key_tag}
-algorithm = "RSASHA256"
-size = 2048
-ds_sha256 = "{dnssec.ds_sha256(dnskey).hex()}"
-valid_from = 2017-01-01T00:00:00Z
-""")
-    return path
 
 
 def dnspython_validates(response) -> None:
