@@ -243,3 +243,10 @@ def test_the_installed_command_runs(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["valid"] is True
+
+
+def test_request_given_as_previous_response_is_refused(capsys):
+    code, report = run_json(capsys, "verify-ksr", KSR_2017_Q2, "--previous-skr", KSR_2017_Q2, "--now", NOW)
+    assert code == 1
+    assert [v["check"] for v in report["violations"]] == ["KSR-XML"]
+    assert report["violations"][0]["message"].startswith("previous response: line 1, <KSR>:")
