@@ -10,6 +10,7 @@ file, atomically. Any failure before the rename leaves no output file.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from appliance.hsm import Hsm, HsmKey
 from appliance.model import Key, Request, Response, Verdict
 from appliance.policy import check_request_bytes, load_policy, validate_response
 from appliance.policy.runner import run_checks
-from appliance.report import bundle_table, summary_line, verdict_lines
+from appliance.report import bundle_table, report_json, summary_line, verdict_lines
 from appliance.signer import PlannedBundle, Schema, build_response, plan_bundles, revoked
 from appliance.signer_checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext
 from appliance.signing_config import DEFAULT_CONFIG, SigningConfig, load_signing_config
@@ -44,6 +45,8 @@ def register(subparsers) -> None:
     parser.add_argument("--policy", metavar="FILE", help="request policy instead of the configuration's (shown)")
     parser.add_argument("--now", metavar="TIME", help="UTC time the checks use (default: the clock)")
     parser.add_argument("--yes", action="store_true", help="do not ask for the typed confirmation (tests, demos)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object on stdout (the report goes to stderr); needs --yes")
     parser.set_defaults(handler=run)
 
 
@@ -54,8 +57,10 @@ def _read(path: Path, what: str) -> bytes:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
-def _say(*lines: str) -> None:
-    print("\n".join(lines), flush=True)
+def _printer(stream):
+    def say(*lines: str) -> None:
+        print("\n".join(lines), file=stream, flush=True)
+    return say
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,9 @@ def confirm(prompt: str = 'Type "yes" to sign with the HSM, anything else aborts
 
 
 def run(args) -> int:
+    _say = _printer(sys.stderr if args.json else sys.stdout)  # the report; stdout keeps the one JSON object
+    if args.json and not args.yes:
+        raise UsageError("--json needs --yes: the typed confirmation is for a person at the console")
     config = load_signing_config(args.config)
     if args.output.exists():
         raise UsageError(f"{args.output} already exists; a response is never overwritten")
@@ -186,6 +194,8 @@ def run(args) -> int:
          f"Check time: {now.strftime('%Y-%m-%dT%H:%M:%SZ')}")
     if outcome.request is None:
         _say(*verdict_lines(outcome.verdict), "", request_fingerprint.render("Fingerprint of the request file"))
+        if args.json:
+            return _json(outcome.verdict, request_fingerprint, None, None)
         raise RefusedError(f"{summary_line(outcome.verdict, 'REQUEST')}; nothing signed, no output written")
     previous = None
     if previous_data is not None and not any(v.check == "KSR-XML" for v in outcome.verdict.violations):
@@ -202,13 +212,24 @@ def run(args) -> int:
         _say("", *verdict_lines(plan.verdict), *(f"NOTE  {note}" for note in notes), "",
              summary_line(plan.verdict, "REQUEST"), "", request_fingerprint.render("Fingerprint of the request file"))
         if not plan.verdict.valid:
+            if args.json:
+                return _json(plan.verdict, request_fingerprint, [p.preview() for p in plan.bundles], None)
             raise RefusedError(f"{summary_line(plan.verdict, 'REQUEST')}; nothing signed, no output written")
         if not args.yes:
             confirm()
         data = sign_plan(config, hsm, plan)
     write_atomically(args.output, data)
     signatures = sum(len(planned.signers) for planned in plan.bundles)
+    response_fingerprint = Fingerprint.of(data)
     _say("", f"Signed {len(plan.bundles)} bundles ({signatures} signatures, each verified); wrote {args.output}",
-         "", Fingerprint.of(data).render("Fingerprint of the response file"))
-    sys.stdout.flush()
+         "", response_fingerprint.render("Fingerprint of the response file"))
+    if args.json:
+        return _json(plan.verdict, request_fingerprint, parse_response(data).bundles,
+                     {"file": str(args.output), "sha256": response_fingerprint.hex, "words": response_fingerprint.words})
     return 0
+
+
+def _json(verdict: Verdict, fingerprint: Fingerprint, bundles, response: dict | None) -> int:
+    """verify-ksr's object (valid, sha256 and words of the request, bundles, violations) plus "response"."""
+    print(json.dumps({**report_json(verdict, fingerprint, bundles), "response": response}), flush=True)
+    return 0 if response is not None else 1

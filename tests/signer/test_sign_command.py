@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -229,3 +230,20 @@ def test_keys_list_generate_and_export(legacy_token, tmp_path, capsys):
     assert anchor.key is not None and dnskey_line.endswith(base64.b64encode(anchor.key.public_key).decode())
     code, out, err = ceremony(capsys, "keys", "export", "KSK3", "--config", config, "--xml", tmp_path / "k3.xml")
     assert code == 2 and "--valid-from is needed" in err
+
+
+def test_json_output_is_one_object_and_the_report_goes_to_stderr(legacy_token, tmp_path, capsys):
+    output = tmp_path / "skr.xml"
+    base = ["sign", KSRS / "ksr-root-2010-q1-0.xml", "--output", output, "--config", FIXTURE / "ceremony.toml", "--json"]
+    code, out, err = ceremony(capsys, *base)
+    assert code == 2 and "--json needs --yes" in err
+    code, out, err = ceremony(capsys, *base, "--yes", "--now", "2009-12-20")
+    result = json.loads(out)
+    assert code == 0 and result["valid"] and result["violations"] == []
+    assert result["response"]["sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert [b["ksk_tags"] for b in result["bundles"]] == [[5017]] * 9 and "PASS  KSK-MISMATCH" in err
+    output.unlink()
+    code, out, err = ceremony(capsys, *base, "--yes", "--now", "2011-01-01")
+    result = json.loads(out)
+    assert code == 1 and not result["valid"] and result["response"] is None and not output.exists()
+    assert {v["check"] for v in result["violations"]} == {"KSR-POLICY-SIG-HORIZON"}
