@@ -16,8 +16,9 @@ from appliance.digest import Fingerprint
 from appliance.errors import FormatError, UsageError
 from appliance.formats import TrustAnchor, parse_request, parse_response, parse_trust_anchors
 from appliance.formats.timefmt import parse_datetime
-from appliance.model import Verdict, Violation
+from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy, validate_response
+from appliance.policy.runner import parse_failure
 from appliance.report import render_text, report_json
 
 
@@ -99,8 +100,7 @@ def _load_or_violation(parse, data: bytes, what: str):
     try:
         return parse(data), None
     except FormatError as exc:
-        message = str(exc).removeprefix(f"{exc.check}: ")
-        return None, Violation(exc.check, f"{what}: {message}")
+        return None, parse_failure(exc, what)
 
 
 def run_verify_skr(args) -> int:

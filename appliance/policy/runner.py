@@ -96,10 +96,10 @@ class RequestOutcome:
     verdict: Verdict
 
 
-def _format_violation(exc: FormatError) -> Violation:
-    message = str(exc)
-    prefix = f"{exc.check}: "
-    return Violation(exc.check, message[len(prefix):] if message.startswith(prefix) else message)
+def parse_failure(exc: FormatError, what: str | None = None) -> Violation:
+    """A parse error as a violation of its check, optionally saying which file it was."""
+    message = str(exc).removeprefix(f"{exc.check}: ")
+    return Violation(exc.check, f"{what}: {message}" if what else message)
 
 
 def check_request_bytes(
@@ -113,15 +113,14 @@ def check_request_bytes(
     try:
         request = parse_request(data)
     except FormatError as exc:
-        return RequestOutcome(None, Verdict(checks_run=(exc.check,), violations=(_format_violation(exc),)))
+        return RequestOutcome(None, Verdict(checks_run=(exc.check,), violations=(parse_failure(exc),)))
     parse_faults: list[Violation] = []
     previous = None
     if previous_data is not None:
         try:
             previous = parse_response(previous_data)
         except FormatError as exc:
-            violation = _format_violation(exc)
-            parse_faults.append(Violation(violation.check, f"previous response: {violation.message}"))
+            parse_faults.append(parse_failure(exc, "previous response"))
     verdict = validate_request(request, policy, previous, now)
     run = tuple(dict.fromkeys(("KSR-XML", *(v.check for v in parse_faults), *verdict.checks_run)))
     return RequestOutcome(request, Verdict(run, tuple(parse_faults) + verdict.violations))
