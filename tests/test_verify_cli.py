@@ -137,6 +137,7 @@ def test_relaxations_are_shown(capsys):
         (["verify-ksr", KSR_2017_Q2, "--previous-skr", "/nonexistent.xml"], "cannot read previous response"),
         (["verify-skr", "/nonexistent/skr.xml"], "cannot read response"),
         (["verify-skr", SKR_2017_Q2, "--trust-anchor", KSR_2017_Q2], "trust anchor file"),
+        (["verify-skr", KSR_2017_Q2, "--ksr", "/nonexistent.xml"], "cannot read request"),
     ],
 )
 def test_usage_errors_exit_2(capsys, argv, message):
@@ -250,3 +251,11 @@ def test_request_given_as_previous_response_is_refused(capsys):
     assert code == 1
     assert [v["check"] for v in report["violations"]] == ["KSR-XML"]
     assert report["violations"][0]["message"].startswith("previous response: line 1, <KSR>:")
+
+
+def test_request_that_does_not_parse_is_named(capsys, tmp_path):
+    broken = tmp_path / "ksr.xml"
+    broken.write_bytes(b"<KSR/>")
+    code, report = run_json(capsys, "verify-skr", SKR_2017_Q2, "--ksr", broken)
+    assert code == 1 and report["bundles"] == []
+    assert report["violations"][0]["message"].startswith(f"request {broken}: ")

@@ -108,11 +108,11 @@ def run_verify_skr(args) -> int:
     data = _read(args.skr, "response")
     fingerprint = Fingerprint.of(data)
     anchors = _trust_anchors(args.trust_anchor) if args.trust_anchor else None
+    request_data = _read(args.ksr, "request") if args.ksr else None
     response, fault = _load_or_violation(parse_response, data, "response")
-    if fault is None and args.ksr:
-        request, fault = _load_or_violation(parse_request, _read(args.ksr, "request"), f"request {args.ksr}")
-    else:
-        request = None
+    request = None
+    if fault is None and request_data is not None:
+        request, fault = _load_or_violation(parse_request, request_data, f"request {args.ksr}")
     title = f"Response {args.skr}"
     if fault is not None:
         verdict = Verdict(checks_run=(fault.check,), violations=(fault,))
