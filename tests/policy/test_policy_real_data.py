@@ -27,7 +27,7 @@ def test_every_real_request_has_an_era():
 
 
 @pytest.mark.parametrize("path", real_ksrs(), ids=lambda p: p.name)
-@pytest.mark.parametrize("days_before_start", [0, 20])
+@pytest.mark.parametrize("days_before_start", [0, 20, 60])  # quarter start, ceremony weeks
 def test_real_request_accepted_under_its_era(path, days_before_start):
     era, previous = ERAS[path.name]
     now = start_of(request(path)) - timedelta(days=days_before_start)
