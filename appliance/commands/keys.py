@@ -47,7 +47,7 @@ def register(subparsers) -> None:
                           help="RSASHA256 (RSA-2048, the default) or ECDSAP256SHA256")
     common(generate)
     export = actions.add_parser("export", help="a KSK's DNSKEY, DS and RFC 7958 trust-anchor XML")
-    export.add_argument("label", help="CKA_LABEL of the key")
+    export.add_argument("label", nargs="?", help="CKA_LABEL of the key (default: the object= of the profile's URI)")
     export.add_argument("--ttl", type=int, default=172800, help="TTL of the DNSKEY line (default 172800)")
     export.add_argument("--xml", type=Path, metavar="FILE", help="write the trust-anchor XML to FILE")
     export.add_argument("--valid-from", metavar="TIME", help="validFrom of the XML (default: the key's definition)")
@@ -141,6 +141,9 @@ def _generate(hsm: Hsm, args, definitions: dict[str, KskDefinition]) -> int:
 
 
 def _export(hsm: Hsm, args, definitions: dict[str, KskDefinition]) -> int:
+    args.label = args.label or hsm.profile.key_label
+    if args.label is None:
+        raise UsageError("name the key to export (or give the profile's token URI an object=)")
     key = hsm.find_key(args.label)
     definition = definitions.get(args.label)
     algorithm = definition.algorithm if definition else key.algorithm

@@ -206,6 +206,11 @@ def run(args) -> int:
     with Hsm(config.hsm, pin_prompt=getpass.getpass) as hsm:
         _say("", "HSM:", *("  " + line for line in hsm.identity.lines()))
         plan = prepare(config, hsm, outcome.request, outcome.verdict, previous, args.schema)
+        for name, key in plan.hsm_keys.items():
+            definition = config.keys[name]
+            _say(f"KSK {name}: HSM label {key.label!r}, id {key.id.hex()}, {key.key_type} {key.curve or key.size}; "
+                 f"defined as tag {definition.key_tag}, {dnssec.algorithm_name(definition.algorithm)}"
+                 + (f" ({definition.description})" if definition.description else ""))
         _say("", f"Schema: {plan.schema.name}" + (f" ({plan.schema.description})" if plan.schema.description else ""))
         if plan.bundles:
             _say("", *bundle_table([planned.preview() for planned in plan.bundles]))

@@ -247,3 +247,13 @@ def test_json_output_is_one_object_and_the_report_goes_to_stderr(legacy_token, t
     result = json.loads(out)
     assert code == 1 and not result["valid"] and result["response"] is None and not output.exists()
     assert {v["check"] for v in result["violations"]} == {"KSR-POLICY-SIG-HORIZON"}
+
+
+def test_export_defaults_to_the_key_the_profile_uri_names(legacy_token, tmp_path, capsys):
+    profile = tmp_path / "hsm.toml"
+    profile.write_text(legacy_token.profile_toml(token="pkcs11:token=ceremony-test;object=KSK2"))
+    code, out, err = ceremony(capsys, "keys", "export", "--config", profile)
+    assert code == 0 and ". IN DS 55186 8 2 567C45ED" in out
+    profile.write_text(legacy_token.profile_toml())
+    code, out, err = ceremony(capsys, "keys", "export", "--config", profile)
+    assert code == 2 and "name the key to export" in err
