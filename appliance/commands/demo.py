@@ -1,0 +1,245 @@
+"""`ceremony demo`: a whole ceremony on any machine, against a throwaway SoftHSM token.
+
+It makes what a real ceremony starts with: an HSM (a SoftHSM token in a temporary directory,
+reached through SOFTHSM2_CONF, with a KSK generated inside it), a configuration pinning that
+KSK, last quarter's request and the response signed for it, and this quarter's request
+(fresh ZSKs, chained to last quarter's) on a "stick" folder. Then it runs the real console on
+them, and at the end checks the response with the real `ceremony verify-skr`.
+
+With --unattended the autopilot types the answers through the console's own input path, for
+scripts and CI. Nothing here is for production: the PIN is printed and the token is a file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from appliance import dnssec, synth
+from appliance.clock import CeremonyClock
+from appliance.commands.run import media_source
+from appliance.commands.sign import prepare, sign_plan
+from appliance.console import run_console
+from appliance.console.flow import Settings
+from appliance.console.sticks import StickWatch
+from appliance.errors import UsageError
+from appliance.formats import write_request
+from appliance.hsm import DEFAULT_MODULE, Hsm
+from appliance.model import Verdict
+from appliance.signing_config import load_signing_config
+
+TOKEN_LABEL = "ceremony-demo"
+KSK_LABEL = "KSK-demo"
+PIN = "123456"  # a demo token: the PIN is no secret, and is printed
+STICK = "KSR-STICK"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("demo", help="a whole ceremony against a throwaway SoftHSM token")
+    parser.add_argument("--unattended", action="store_true",
+                        help="answer every question automatically (scripts, CI); the same console runs")
+    parser.add_argument("--dir", type=Path, metavar="DIR",
+                        help="where to make the demo (default: a new temporary directory, kept)")
+    parser.set_defaults(handler=run)
+
+
+@dataclass(frozen=True)
+class Demo:
+    directory: Path
+    media: Path  # the folder whose subfolders are sticks
+    stick: Path
+    config: Path
+    request: str  # file names on the stick
+    previous: str
+    trust_anchor: Path  # the demo KSK as a DNSKEY line, for verify-skr --trust-anchor
+
+    @property
+    def response(self) -> str:
+        return "skr" + self.request[3:]
+
+
+def prepare_demo(directory: Path, now: datetime | None = None) -> Demo:
+    """Token, KSK, configuration, last quarter's request and response, and this quarter's request."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = _make_token(directory)
+    ksk = _generate_ksk(conf)
+    config = directory / "ceremony.toml"
+    config.write_text(_config_text(conf, ksk, now), "utf-8")
+    # Last quarter began 40 days ago, so this quarter's request starts 30 days from now and ends
+    # well inside the 180-day horizon; last quarter's response signed it with the same KSK.
+    start = (now - timedelta(days=40)).replace(hour=0, minute=0, second=0)
+    previous_request, zsk_keys = synth.generate_request(start)
+    request, _ = synth.generate_follow_up(previous_request, zsk_keys)
+    previous_response = _sign_previous(config, previous_request)
+    stick = directory / "media" / STICK
+    stick.mkdir(parents=True, exist_ok=True)
+    quarter = f"{request.bundles[0].inception:%Y}-q{(request.bundles[0].inception.month - 1) // 3 + 1}"
+    request_name, previous_name = f"ksr-demo-{quarter}-0.xml", f"skr-demo-{quarter}-previous.xml"
+    (stick / request_name).write_bytes(write_request(request))
+    (stick / previous_name).write_bytes(previous_response)
+    anchor = directory / "ksk-demo.dnskey"
+    anchor.write_text(f". {ksk.ttl} IN DNSKEY {ksk.flags} {ksk.protocol} {ksk.algorithm} "
+                      f"{_base64(ksk.public_key)}\n", "utf-8")
+    return Demo(directory, directory / "media", stick, config, request_name, previous_name, anchor)
+
+
+def _make_token(directory: Path) -> Path:
+    tokens = directory / "softhsm-tokens"
+    tokens.mkdir(exist_ok=True)
+    conf = directory / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n", "utf-8")
+    try:
+        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN_LABEL,
+                        "--so-pin", secrets.token_hex(8), "--pin", PIN],
+                       env={**os.environ, "SOFTHSM2_CONF": str(conf)}, check=True, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise UsageError("the demo needs SoftHSM: install the Debian package softhsm2 (make setup does, as root)")
+    except subprocess.CalledProcessError as exc:
+        raise UsageError(f"softhsm2-util could not make the demo token: {exc.stderr.strip()}") from None
+    return conf
+
+
+def _profile_table(conf: Path) -> dict:
+    return {"module": DEFAULT_MODULE, "token": TOKEN_LABEL, "environment": {"SOFTHSM2_CONF": str(conf)}}
+
+
+def _generate_ksk(conf: Path):
+    from appliance.hsm import profile_from_table
+
+    profile = profile_from_table(_profile_table(conf), conf.parent)
+    with Hsm(profile, pin_prompt=lambda text: PIN, writable=True) as hsm:
+        key = hsm.generate_key(KSK_LABEL, dnssec.RSASHA256)
+        return key.dnskey(ttl=172800)
+
+
+def _config_text(conf: Path, ksk, now: datetime) -> str:
+    ds = dnssec.ds_sha256(ksk).hex().upper()
+    valid_from = (now - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"""# ceremony demo: a throwaway SoftHSM token, NEVER for production.
+policy = "root"
+default_schema = "normal"
+
+[hsm]
+module = "{DEFAULT_MODULE}"
+token = "{TOKEN_LABEL}"
+# No pin_file: the PIN ({PIN}) is typed at the console, as on the appliance.
+[hsm.environment]
+SOFTHSM2_CONF = "{conf}"
+
+[ksk_policy]
+publish_safety = "PT0S"
+retire_safety = "P28D"
+max_signature_validity = "P21D"
+min_signature_validity = "P21D"
+max_validity_overlap = "P16D"
+min_validity_overlap = "P9D"
+ttl = 172800
+
+[keys.current]
+label = "{KSK_LABEL}"
+key_tag = {ksk.key_tag}
+algorithm = "RSASHA256"
+size = 2048
+ds_sha256 = "{ds}"
+valid_from = "{valid_from}"
+description = "generated for this demo inside its SoftHSM token"
+"""
+
+
+def _sign_previous(config_path: Path, request) -> bytes:
+    """Last quarter's response, as last quarter's ceremony made it: planned and signed by the signer.
+
+    Last quarter's request has partly expired by now, so it is not put through today's checks.
+    """
+    config = load_signing_config(config_path)
+    with Hsm(config.hsm, pin_prompt=lambda text: PIN) as hsm:
+        plan = prepare(config, hsm, request, Verdict(()), None, None)
+        if not plan.verdict.valid:
+            raise UsageError("demo: last quarter's request cannot be planned: "
+                             + "; ".join(str(v) for v in plan.verdict.violations))
+        return sign_plan(config, hsm, plan)
+
+
+def _base64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def unattended_answers(demo: Demo) -> dict:
+    """What an operator types in the demo, by question."""
+    return {
+        "clock.time": lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "clock.confirm": "yes",
+        "hsm.pin": PIN,
+        "hsm.seen": "",
+        "request.choose": "1",
+        "request.previous": "1",
+        "request.accepted": "",
+        "verbal.confirm": "yes",
+        "sign.where": "",
+        "sign.done": "",
+        "next": "shutdown",
+        "shutdown.done": "",
+    }
+
+
+def run_unattended(demo: Demo) -> tuple[int, object]:
+    """The real console on a pipe input, its screen rendered into memory, the autopilot typing."""
+    import io
+
+    from prompt_toolkit.data_structures import Size
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output.vt100 import Vt100_Output
+
+    from appliance.console.autopilot import Autopilot, by_key
+
+    watch = StickWatch()
+    screen = io.StringIO()
+    output = Vt100_Output(screen, lambda: Size(rows=25, columns=80), term="linux", enable_cpr=False)
+    with create_pipe_input() as pipe, media_source(demo.media, watch) as media:
+        pilot = Autopilot(pipe, by_key(unattended_answers(demo)))
+        return run_console(Settings(demo.config, None, None), media, watch, CeremonyClock(set_system=False),
+                           input=pipe, output=output, on_ask=pilot)
+
+
+def run(args) -> int:
+    unattended = args.unattended
+    if not unattended and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("ceremony demo: no terminal, so running unattended (--unattended)", flush=True)
+        unattended = True
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="ceremony-demo-"))
+    print(f"Preparing the demo in {directory}: SoftHSM token, KSK, requests ...", flush=True)
+    demo = prepare_demo(directory)
+    print(f"  HSM:     SoftHSM token {TOKEN_LABEL!r} (SOFTHSM2_CONF={directory / 'softhsm2.conf'}), PIN {PIN}",
+          f"  Config:  {demo.config}",
+          f"  Stick:   {demo.stick} with {demo.request} and {demo.previous}", sep="\n", flush=True)
+    if unattended:
+        code, ceremony = run_unattended(demo)
+    else:
+        input(f"\nIn the console: type the UTC time, then the PIN {PIN}; answer 'yes' at the checks.\n"
+              "Press Enter to start ... ")
+        watch = StickWatch()
+        with media_source(demo.media, watch) as media:
+            code, ceremony = run_console(Settings(demo.config, None, None), media, watch,
+                                         CeremonyClock(set_system=False))
+    print(f"\nThe console ended (exit {code}). Requests signed: {ceremony.requests_signed}.")
+    for line in ceremony.outputs:
+        print(f"  written: {line}")
+    response = demo.stick / demo.response
+    log = demo.stick / ceremony.log.filename
+    print(f"Response: {response if response.exists() else 'none was written'}")
+    print(f"Log:      {log if log.exists() else 'none was written'}")
+    if not response.exists():
+        return 1
+    command = [sys.executable, "-m", "appliance.cli", "verify-skr", str(response),
+               "--ksr", str(demo.stick / demo.request), "--trust-anchor", str(demo.trust_anchor)]
+    print(f"\nChecking it with the real command: ceremony {' '.join(command[3:])}", flush=True)
+    return subprocess.run(command).returncode

@@ -1,0 +1,79 @@
+"""The ceremony console: a full-screen prompt_toolkit application, one module per step.
+
+    flow.py          the steps, their order and allowed transitions, and what they share
+    app.py           the terminal: title, body, prompt line, status line
+    sticks.py        waiting for, choosing and writing to sticks, surviving a pulled stick
+    checking.py      a request's bytes -> every check's verdict and the bundle table
+    step_*.py        one module per step: clock, hsm, request, verbal, sign, next, shutdown
+    autopilot.py     answers the questions through the real input path (demo --unattended, tests)
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from appliance.ceremonylog import CeremonyLog
+from appliance.clock import CeremonyClock
+from appliance.console import (
+    sticks,
+    step_clock,
+    step_hsm,
+    step_next,
+    step_request,
+    step_shutdown,
+    step_sign,
+    step_verbal,
+)
+from appliance.console.app import ConsoleUI
+from appliance.console.flow import Ceremony, Settings, Step, run_ceremony
+from appliance.media import MediaSource
+
+STEPS = {
+    Step.CLOCK: step_clock.run,
+    Step.HSM: step_hsm.run,
+    Step.REQUEST: step_request.run,
+    Step.VERBAL: step_verbal.run,
+    Step.SIGN: step_sign.run,
+    Step.NEXT: step_next.run,
+    Step.SHUTDOWN: step_shutdown.run,
+}
+
+
+def run_console(
+    settings: Settings,
+    media: MediaSource,
+    watch: sticks.StickWatch,
+    clock: CeremonyClock,
+    *,
+    input=None,
+    output=None,
+    on_ask=None,
+) -> tuple[int, Ceremony]:
+    """Runs a whole ceremony on the terminal (or the given input/output); returns (exit code, state).
+
+    `media` must be started, and must deliver its events to `watch`.
+    """
+    log = CeremonyLog(clock.now)
+    ceremony: Ceremony | None = None
+    ui = ConsoleUI(log, lambda: ceremony.status(), input=input, output=output, on_ask=on_ask)
+    ceremony = Ceremony(ui, log, clock, media, settings, watch)
+    log.note(f"Console started; media: {type(media).__name__}; "
+             f"configuration: {settings.config or 'from the image or a stick'}")
+
+    async def whole_ceremony() -> int:
+        watch.attach()
+        try:
+            return await run_ceremony(ceremony, STEPS)
+        except Exception:
+            # A bug must not cost the record of the ceremony: show it, and save the log if we can.
+            details = traceback.format_exc()
+            log.error("Internal error: the ceremony stops", details)
+            ui.show("INTERNAL ERROR", ["The ceremony stopped on an internal error:"]
+                    + details.strip().splitlines()[-3:])
+            await sticks.write_log(ceremony, "error.log", None)
+            raise
+        finally:
+            if ceremony.hsm is not None:
+                ceremony.hsm.close()
+
+    return ui.run(whole_ceremony), ceremony

@@ -1,0 +1,69 @@
+"""Answers the console's questions by typing them, through the same input path as a keyboard.
+
+`ceremony demo --unattended` and the acceptance tests run the real application on a
+prompt_toolkit pipe input; the autopilot is told the key of each question as it is asked and
+types the answer followed by Enter. An answer may be None (type nothing: the step is waiting
+for a stick, which the caller provides) or a callable that acts first (pulls a stick, say).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+Answer = str | None | Callable[[], str | None]
+
+
+class AutopilotError(RuntimeError):
+    """A question the script did not expect: the run stops instead of guessing."""
+
+
+class Autopilot:
+    def __init__(self, pipe_input, answers: Callable[[str, str], Answer]):
+        self._input = pipe_input
+        self._answers = answers
+        self.asked: list[tuple[str, str]] = []  # every (key, prompt), in order
+
+    def __call__(self, key: str, prompt: str, app) -> None:
+        self.asked.append((key, prompt))
+        try:
+            answer = self._answers(key, prompt)
+            if callable(answer):
+                answer = answer()
+        except AutopilotError as exc:
+            app.exit(exception=exc)
+            return
+        if answer is None:
+            return
+
+        def type_answer(_app) -> None:
+            # Only once the question is on the screen, as a person would: every screen is drawn.
+            app.after_render.remove_handler(type_answer)
+            self._input.send_text(answer + "\r")
+
+        app.after_render.add_handler(type_answer)
+
+
+def by_key(answers: Mapping[str, Answer]) -> Callable[[str, str], Answer]:
+    """The same answer each time a question is asked (the demo's way)."""
+
+    def answer(key: str, prompt: str) -> Answer:
+        if key not in answers:
+            raise AutopilotError(f"no answer for question {key!r} ({prompt.strip()})")
+        return answers[key]
+
+    return answer
+
+
+def in_order(script: Iterable[tuple[str, Answer]]) -> Callable[[str, str], Answer]:
+    """Exactly these questions in exactly this order (the tests' way)."""
+    pending = list(script)
+
+    def answer(key: str, prompt: str) -> Answer:
+        if not pending:
+            raise AutopilotError(f"unexpected question {key!r} ({prompt.strip()}): the script has ended")
+        expected, value = pending.pop(0)
+        if expected != key:
+            raise AutopilotError(f"expected question {expected!r}, was asked {key!r} ({prompt.strip()})")
+        return value
+
+    return answer

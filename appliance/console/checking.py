@@ -1,0 +1,72 @@
+"""A request's bytes (and the previous response's) -> every check's verdict and the screen showing it.
+
+The same functions as `ceremony verify-ksr` and `ceremony sign`: the request checks, then, with
+the HSM, the KSKs matched to their definitions, the bundles planned from the schema, and the
+checks that need them. What the console accepts is what the command line accepts. Runs in the
+console's worker thread (it talks to the HSM): no UI calls here.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from appliance.commands.sign import Plan, prepare, sign_plan
+from appliance.errors import FormatError
+from appliance.formats import parse_response
+from appliance.model import Request, Response, Verdict
+from appliance.policy import check_request_bytes, load_policy
+from appliance.report import bundle_table, summary_line
+
+
+@dataclass(frozen=True)
+class Outcome:
+    request: Request | None  # None when the file is not a readable request
+    previous: Response | None
+    plan: Plan | None  # None when the request could not be planned (unreadable)
+    verdict: Verdict
+    lines: list[str]  # the screen: policy, schema, bundle table, verdicts, summary
+
+
+def check(ceremony, current) -> Outcome:
+    config = ceremony.config
+    policy = load_policy(ceremony.settings.policy or config.policy)
+    now = ceremony.clock.now()
+    result = check_request_bytes(current.data, policy, current.previous_data, now=now)
+    previous = None
+    if current.previous_data is not None:
+        try:
+            previous = parse_response(current.previous_data)
+        except FormatError:
+            previous = None  # already a violation in the verdict
+    lines = [f"Request {current.name}" + (f", previous response {current.previous_name}"
+                                          if current.previous_name else ", no previous response"),
+             f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
+    lines += [f"NOTE: {note}" for note in policy.relaxations()]
+    plan = None
+    verdict = result.verdict
+    if result.request is not None:
+        plan = prepare(config, ceremony.hsm, result.request, result.verdict, previous, ceremony.settings.schema)
+        verdict = plan.verdict
+        schema = plan.schema
+        lines.append(f"Schema: {schema.name}" + (f" ({schema.description})" if schema.description else ""))
+        bundles = [planned.preview() for planned in plan.bundles] or list(result.request.bundles)
+        lines += [""] + bundle_table(bundles)
+    lines += [""] + verdict_lines(verdict) + ["", summary_line(verdict, "REQUEST")]
+    return Outcome(result.request, previous, plan, verdict, lines)
+
+
+def sign(ceremony, current) -> bytes:
+    """The response's bytes: every bundle signed in the HSM, each signature and the whole verified."""
+    return sign_plan(ceremony.config, ceremony.hsm, current.plan)
+
+
+def verdict_lines(verdict: Verdict) -> list[str]:
+    """Every check's verdict, compact enough for 25 rows: passes listed together, each failure alone."""
+    passed = [c for c in verdict.checks_run if not verdict.failed(c)]
+    # 76 columns: the log indents screen text by four and still prints within 80.
+    lines = textwrap.wrap("PASS  " + ", ".join(passed), 76, subsequent_indent="      ",
+                          break_on_hyphens=False) if passed else []
+    for violation in verdict.violations:
+        lines.append(f"FAIL  {violation.check}: {violation.message}")
+    return lines

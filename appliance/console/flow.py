@@ -1,0 +1,115 @@
+"""The ceremony's state machine: which step comes next, and what the steps share.
+
+Each step is a coroutine in its own module taking the Ceremony and returning the next Step. The
+order and every possible transition are written down here, in one table, so a reader sees the
+whole ceremony at once and a step cannot jump somewhere unplanned:
+
+    CLOCK -> HSM -> REQUEST -> VERBAL -> SIGN -> NEXT -> REQUEST ... or -> SHUTDOWN
+                    REQUEST (refused, no request) -> NEXT
+                    VERBAL ("no")                 -> NEXT
+             HSM (login given up)                 -> SHUTDOWN
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.ceremonylog import CeremonyLog
+from appliance.clock import CeremonyClock
+from appliance.media import MediaSource, Stick
+
+
+class Step(enum.Enum):
+    CLOCK = "Set the clock"
+    HSM = "Activate the HSM"
+    REQUEST = "Import and check the request"
+    VERBAL = "Verbal check of the request hash"
+    SIGN = "Sign and write the response"
+    NEXT = "Another request, or shut down"
+    SHUTDOWN = "Shut down"
+
+    @property
+    def heading(self) -> str:
+        if self is Step.SHUTDOWN:
+            return self.value  # the end, not a numbered step
+        return f"Step {list(Step).index(self) + 1} of {len(Step) - 1}: {self.value}"
+
+
+# Every transition a step may make; anything else is a bug, caught at once.
+TRANSITIONS: dict[Step, frozenset[Step]] = {
+    Step.CLOCK: frozenset({Step.HSM}),
+    Step.HSM: frozenset({Step.REQUEST, Step.SHUTDOWN}),
+    Step.REQUEST: frozenset({Step.VERBAL, Step.NEXT}),
+    Step.VERBAL: frozenset({Step.SIGN, Step.NEXT}),
+    Step.SIGN: frozenset({Step.NEXT}),
+    Step.NEXT: frozenset({Step.REQUEST, Step.SHUTDOWN}),
+    Step.SHUTDOWN: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What `ceremony run` was told on its command line."""
+
+    config: Path | None  # ceremony configuration (HSM profile, KSKs); None: look on the image/stick
+    policy: Path | None  # request policy file; None: the configuration's or the built-in root policy
+    schema: str | None  # signing schema name; None: the configuration's default
+    hsm_attempts: int = 3  # PIN tries before the ceremony gives up (the token may lock sooner)
+
+
+@dataclass
+class Imported:
+    """The request in hand: where it came from, its bytes, and what the checks said."""
+
+    stick: Stick
+    name: str
+    data: bytes
+    previous_name: str | None = None
+    previous_data: bytes | None = None
+    request: object | None = None  # model.Request, once parsed
+    previous: object | None = None  # model.Response, once parsed
+    verdict: object | None = None  # model.Verdict, once checked
+    plan: object | None = None  # commands.sign.Plan: the bundles to sign and by which KSKs
+
+
+@dataclass
+class Ceremony:
+    """Everything the steps share. Only the steps change it, one at a time."""
+
+    ui: object  # console.app.ConsoleUI (or anything with the same methods)
+    log: CeremonyLog
+    clock: CeremonyClock
+    media: MediaSource
+    settings: Settings
+    watch: object  # console.sticks.StickWatch: wakes a step waiting for a stick
+    hsm: object | None = None  # hsm.Hsm once logged in
+    hsm_state: str = "not connected"
+    config: object | None = None  # the loaded ceremony configuration
+    current: Imported | None = None
+    outputs: list[str] = field(default_factory=list)  # "name on stick", for the closing screen
+    requests_signed: int = 0
+
+    def status(self) -> str:
+        """The status line: clock, HSM, sticks. Plain words, never colour alone."""
+        sticks = ", ".join(s.name for s in self.media.sticks()) or "none"
+        text = f"{self.clock.now():%Y-%m-%d %H:%M:%S} UTC | HSM: {self.hsm_state} | Sticks: {sticks}"
+        return text[:79]
+
+
+StepFunction = Callable[[Ceremony], Awaitable[Step]]
+
+
+async def run_ceremony(ceremony: Ceremony, steps: dict[Step, StepFunction], first: Step = Step.CLOCK) -> int:
+    """Runs steps until SHUTDOWN; returns the exit code of `ceremony run` (0: a clean end)."""
+    step = first
+    while True:
+        ceremony.log.step(step.heading)
+        following = await steps[step](ceremony)
+        if step is Step.SHUTDOWN:
+            return 0
+        if following not in TRANSITIONS[step]:
+            raise RuntimeError(f"{step.name} may not lead to {following.name}")
+        step = following

@@ -1,0 +1,149 @@
+"""Step 3: the request from a stick, the previous response beside it, and every check's verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from appliance.console import checking, sticks
+from appliance.console.flow import Ceremony, Imported, Step
+from appliance.errors import CeremonyError, FormatError, MediaError
+from appliance.formats import DEFAULT_MAX_SIZE
+from appliance.formats.xmlsafe import parse_xml
+from appliance.media import Stick
+
+
+@dataclass
+class Survey:
+    """The *.xml files on a stick, sorted by what their root element says they are."""
+
+    requests: list[tuple[str, bytes]] = field(default_factory=list)
+    responses: list[tuple[str, bytes]] = field(default_factory=list)
+    unusable: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
+
+    def lines(self, stick: Stick) -> list[str]:
+        out = [f"On {stick.describe()}:"]
+        out.append("  Requests (KSR):" if self.requests else "  No request (KSR) on this stick.")
+        out += [f"    {n}. {name}  ({len(data)} bytes)" for n, (name, data) in enumerate(self.requests, 1)]
+        if self.responses:
+            out.append("  Responses (SKR), one may be the previous response:")
+            out += [f"    {n}. {name}  ({len(data)} bytes)" for n, (name, data) in enumerate(self.responses, 1)]
+        for name, why in self.unusable:
+            out.append(f"  Not used: {name}: {why}")
+        return out
+
+
+def survey(media, stick: Stick) -> Survey:
+    """Reads every *.xml file (each capped) and sorts it by its body element; runs in the worker.
+
+    Requests and responses share the root <KSR>; the first child, <Request> or <Response>, tells
+    them apart. Full parsing and every check come later, on the files the operator picks.
+    """
+    found = Survey()
+    for name in media.list_files(stick, "*.xml"):
+        try:
+            data = media.read_file(stick, name, DEFAULT_MAX_SIZE)
+            root = parse_xml(data)
+        except FormatError as exc:
+            found.unusable.append((name, str(exc)))
+            continue
+        body = root[0].tag if root.tag == "KSR" and len(root) else None
+        if body == "Request":
+            found.requests.append((name, data))
+        elif body == "Response":
+            found.responses.append((name, data))
+        else:
+            found.unusable.append((name, "neither a request (<KSR><Request>) nor a response "
+                                         "(<KSR><Response>)"))
+    return found
+
+
+async def run(ceremony: Ceremony) -> Step:
+    ui = ceremony.ui
+    ceremony.current = None
+    ui.show(Step.REQUEST.heading, ["Import the request.", ""])
+    while True:
+        stick = await sticks.choose_stick(ceremony, "request.stick", "with the request (KSR)")
+        if stick is None:
+            ui.add(["No request imported."])
+            return Step.NEXT
+        try:
+            found = await ui.work(f"Reading the *.xml files on {stick.describe()} ...", survey,
+                                  ceremony.media, stick)
+        except MediaError as exc:
+            ui.add([f"{exc}", "Nothing was imported. Insert the stick again."])
+            continue
+        ui.show(Step.REQUEST.heading, found.lines(stick))
+        if not found.requests:
+            how, answer = await ui.ask_or_wait(
+                "request.none", "Insert another stick (or type 'cancel'):",
+                ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
+            if how == "typed" and answer.lower() == sticks.CANCEL:
+                ui.add(["No request imported."])
+                return Step.NEXT
+            continue
+        chosen = await _choose_files(ceremony, found)
+        if chosen is None:
+            ui.add(["No request imported."])
+            return Step.NEXT
+        (name, data), previous = chosen
+        ceremony.current = Imported(stick, name, data, *(previous or (None, None)))
+        return await _check(ceremony)
+
+
+async def _choose_files(ceremony: Ceremony, found: Survey):
+    """((request name, bytes), (previous name, bytes) or None), or None if cancelled."""
+    ui = ceremony.ui
+    while True:
+        answer = await ui.ask("request.choose", "Number of the request to import (or 'cancel'):")
+        if answer.lower() == sticks.CANCEL:
+            return None
+        if answer.isdigit() and 1 <= int(answer) <= len(found.requests):
+            request = found.requests[int(answer) - 1]
+            break
+        ui.add([f"'{answer}' is not one of the request numbers shown."])
+    ui.add([f"Request: {request[0]}"])
+    while True:
+        if found.responses:
+            prompt = "Number of the previous response, or 'none':"
+        else:
+            prompt = "No response on this stick. Type 'none' to go on without one (or 'cancel'):"
+        answer = await ui.ask("request.previous", prompt)
+        if answer.lower() == sticks.CANCEL:
+            return None
+        if answer.isdigit() and 1 <= int(answer) <= len(found.responses):
+            previous = found.responses[int(answer) - 1]
+            ui.add([f"Previous response: {previous[0]}"])
+            return request, previous
+        if answer.lower() == "none":
+            ui.add(["Without the previous response, the chain checks (KSR-CHAIN-*, SKR-VERIFY) "
+                    "cannot be run."])
+            sure = await ui.ask("request.no_previous", "Go on without a previous response? Type 'yes':")
+            if sure.lower() == "yes":
+                ceremony.log.note("Operator confirmed: no previous response")
+                return request, None
+            continue
+        ui.add([f"'{answer}' is neither a response number shown nor 'none'."])
+
+
+async def _check(ceremony: Ceremony) -> Step:
+    ui = ceremony.ui
+    current = ceremony.current
+    try:
+        outcome = await ui.work(f"Checking {current.name} against the policy ...",
+                                checking.check, ceremony, current)
+    except CeremonyError as exc:
+        # A file that is not a request at all, or a configuration that cannot be used.
+        ui.show(Step.REQUEST.heading, [f"REFUSED: {current.name}", f"  {exc}"])
+        ceremony.log.error(f"Request {current.name} refused: {exc}")
+        await sticks.write_log(ceremony, "log.stick", current.stick)
+        return Step.NEXT
+    current.request, current.previous = outcome.request, outcome.previous
+    current.verdict, current.plan = outcome.verdict, outcome.plan
+    ui.show(Step.REQUEST.heading, outcome.lines)
+    if not outcome.verdict.valid:
+        ceremony.log.error(f"Request {current.name} refused by {len(outcome.verdict.violations)} failed check(s)")
+        ui.add(["", f"REFUSED: {current.name} will not be signed."])
+        await sticks.write_log(ceremony, "log.stick", current.stick)
+        return Step.NEXT
+    await ui.ask("request.accepted", "Press Enter for the verbal check of its hash:")
+    return Step.VERBAL

@@ -1,0 +1,51 @@
+"""Step 5: sign every bundle with the KSK in the HSM, then write the response and the log, verified."""
+
+from __future__ import annotations
+
+from appliance.console import checking, sticks
+from appliance.console.flow import Ceremony, Step
+from appliance.console.step_verbal import hash_screen
+from appliance.digest import Fingerprint
+from appliance.errors import CeremonyError
+
+
+def response_name(request_name: str) -> str:
+    """ICANN's naming: ksr-root-2017-q2-0.xml is answered by skr-root-2017-q2-0.xml."""
+    if request_name.lower().startswith("ksr"):
+        return "skr" + request_name[3:]
+    return "skr-" + request_name
+
+
+async def run(ceremony: Ceremony) -> Step:
+    ui = ceremony.ui
+    current = ceremony.current
+    signatures = sum(len(planned.signers) for planned in current.plan.bundles)
+    ui.show(Step.SIGN.heading, [f"Signing {current.name}: {len(current.plan.bundles)} bundles, "
+                                f"{signatures} signatures."])
+    try:
+        data = await ui.work("Signing with the HSM; every signature is verified in software ...",
+                             checking.sign, ceremony, current)
+    except CeremonyError as exc:
+        ui.add([f"SIGNING FAILED: {exc}", "Nothing was signed or written."])
+        ceremony.log.error(f"Signing {current.name} failed: {exc}")
+        await sticks.write_log(ceremony, "log.stick", current.stick)
+        return Step.NEXT
+    name = response_name(current.name)
+    fingerprint = Fingerprint.of(data)
+    ui.show(Step.SIGN.heading, hash_screen(fingerprint, f"{name} (the response, {len(data)} bytes)") + [
+        "",
+        f"Signed: {len(current.plan.bundles)} bundles, {signatures} signatures, each verified in software.",
+        "The response and the log go to the request's stick, or to another ('other').",
+    ])
+    where = await ui.ask("sign.where", f"Enter: write to {current.stick.name}; or type 'other':")
+    other = where.lower() == "other"
+    report = await sticks.write_until_done(
+        ceremony, "sign.stick", None if other else current.stick,
+        lambda: {name: data, ceremony.log.filename: ceremony.log.encode()},
+        "for the response and the log", exclude=current.stick if other else None)
+    if report is None:
+        ui.add(["The response was signed but is NOT on any stick. It is lost when the ceremony ends."])
+    else:
+        ceremony.requests_signed += 1
+    await ui.ask("sign.done", "Press Enter to continue:")
+    return Step.NEXT

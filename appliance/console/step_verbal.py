@@ -1,0 +1,40 @@
+"""Step 4: the request's SHA-256, large and numbered, read aloud and compared; typed 'yes' goes on.
+
+"Large" on an 80x25 text console means room: the hex in numbered groups of four digits, the
+32 PGP words in numbered rows of four, in capitals and well spaced, so two people can read it
+across a table, one saying the number, the other the group.
+"""
+
+from __future__ import annotations
+
+from appliance.console.flow import Ceremony, Step
+from appliance.digest import Fingerprint
+
+
+def hash_screen(fingerprint: Fingerprint, what: str) -> list[str]:
+    lines = [f"SHA-256 of {what}", ""]
+    groups = [fingerprint.hex[i : i + 4].upper() for i in range(0, 64, 4)]
+    for row in range(0, 16, 8):
+        lines.append("  " + "  ".join(f"{n + 1:>2}:{groups[n]}" for n in range(row, row + 8)))
+    lines.append("")
+    words = [w.upper() for w in fingerprint.words]
+    for row in range(0, 32, 4):
+        lines.append("  " + "".join(f"{n + 1:>2}. {words[n]:<14}  " for n in range(row, row + 4)).rstrip())
+    return lines
+
+
+async def run(ceremony: Ceremony) -> Step:
+    ui = ceremony.ui
+    current = ceremony.current
+    fingerprint = Fingerprint.of(current.data)
+    ui.show(Step.VERBAL.heading, hash_screen(fingerprint, f"{current.name} (the request)") + [
+        "",
+        "Read it aloud; the ZSK operator compares it with the hash they sent.",
+    ])
+    answer = await ui.ask("verbal.confirm", "Do they match? Type 'yes' to sign (anything else aborts):")
+    if answer.lower() != "yes":
+        ui.add([f"Answer was {answer!r}, not 'yes': ABORTED. Nothing is signed."])
+        ceremony.log.error(f"Verbal check not confirmed for {current.name}: nothing signed")
+        return Step.NEXT
+    ceremony.log.note(f"Verbal check confirmed for {current.name}, SHA-256 {fingerprint.hex}")
+    return Step.SIGN

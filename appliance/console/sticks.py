@@ -1,0 +1,175 @@
+"""Sticks as the operators meet them: waiting for one, choosing one, writing to one.
+
+A stick can be pulled at any moment. Every media call here is made through `ui.work` (off the
+event loop), and a MediaError never escapes: the operator is told what was and was not
+written and is asked for another stick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+
+from appliance.errors import MediaError
+from appliance.media import ADDED, REMOVED, UNUSABLE, MediaWriteError, Stick, StickEvent, WriteReport
+
+CANCEL = "cancel"
+
+
+class StickWatch:
+    """Carries the media watcher thread's events into the console's event loop."""
+
+    def __init__(self):
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._changed: asyncio.Event | None = None
+        self._unusable = 0  # sticks seen but refused: they change nothing in sticks(), yet must be told
+
+    def attach(self) -> None:
+        """Called once the event loop runs; sticks present before that are in sticks() anyway."""
+        self._loop = asyncio.get_running_loop()
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: StickEvent) -> None:
+        # The watcher thread: only hand over, never touch the console from here.
+        if event.kind == UNUSABLE:
+            self._unusable += 1
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        self._changed.set()
+        # Redraw the status line at once, not at the next clock tick.
+        from prompt_toolkit.application import get_app_or_none
+
+        app = get_app_or_none()
+        if app is not None:
+            app.invalidate()
+
+    async def change(self, media, seen: list[Stick]) -> None:
+        """Returns once the sticks present differ from `seen`, or an unusable stick was inserted.
+
+        Compares states rather than counting wake-ups, so an event that came earlier (and was
+        already acted on) never ends a later wait by itself.
+        """
+        unusable = self._unusable
+        while True:
+            self._changed.clear()
+            if media.sticks() != seen or self._unusable != unusable:
+                return
+            await self._changed.wait()
+
+
+def report_events(ceremony) -> None:
+    """Logs every stick that came or went, and shows the ones that cannot be used and why."""
+    for event in ceremony.media.events():
+        if event.kind == UNUSABLE:
+            ceremony.ui.add([f"{event.stick.describe()} cannot be used: {event.message}"])
+        elif event.kind in (ADDED, REMOVED):
+            ceremony.log.note(f"{event.stick.describe()} {event.kind}")
+
+
+async def choose_stick(ceremony, key: str, purpose: str, *, exclude: Stick | None = None) -> Stick | None:
+    """A stick for `purpose`: waits for one, or asks which when several are in.
+
+    Returns None when the operator types 'cancel'.
+    """
+    ui = ceremony.ui
+    asked_to_insert = False
+    while True:
+        report_events(ceremony)
+        present = ceremony.media.sticks()
+        candidates = [s for s in present if s != exclude]
+        if len(candidates) == 1:
+            ui.add([f"Using {candidates[0].describe()}."])
+            return candidates[0]
+        if not candidates:
+            if not asked_to_insert:
+                ui.add([f"Insert the stick {purpose}."])
+                asked_to_insert = True
+            how, answer = await ui.ask_or_wait(f"{key}.insert", f"Waiting for a stick (or type '{CANCEL}'):",
+                                               ceremony.watch.change(ceremony.media, present))
+            if how == "typed" and answer.lower() == CANCEL:
+                return None
+            continue
+        ui.add([f"Sticks present, choose the one {purpose}:"]
+               + [f"  {n}. {s.describe()}" for n, s in enumerate(candidates, 1)])
+        answer = await ui.ask(f"{key}.choose", f"Stick number (or '{CANCEL}'):")
+        if answer.lower() == CANCEL:
+            return None
+        chosen = _pick(answer, candidates)
+        if chosen is not None and chosen in ceremony.media.sticks():
+            ui.add([f"Using {chosen.describe()}."])
+            return chosen
+        ui.add([f"'{answer}' is not one of the numbers shown (or that stick was removed)."])
+
+
+def _pick(answer: str, items: list):
+    if answer.isdigit() and 1 <= int(answer) <= len(items):
+        return items[int(answer) - 1]
+    return None
+
+
+async def write_until_done(ceremony, key: str, first: Stick | None,
+                           contents: Callable[[], dict[str, bytes]], purpose: str,
+                           exclude: Stick | None = None) -> WriteReport | None:
+    """Writes the files `contents()` gives to a stick, verified; on a pull or a failure, to another.
+
+    `contents` is asked again for each attempt, so a log among the files also tells of the
+    failed attempts before it. Returns the report of the complete write, or None when the
+    operator typed 'cancel' (the screen and the log then say what is NOT on any stick).
+    """
+    ui = ceremony.ui
+    stick = first
+    while True:
+        if stick is None or stick not in ceremony.media.sticks():
+            stick = await choose_stick(ceremony, key, purpose, exclude=exclude)
+            if stick is None:
+                return _cancelled(ceremony, contents)
+        files = contents()
+        try:
+            # Overwrite: a second attempt on the same stick, or the growing log, replaces the old copy.
+            report = await ui.work(f"Writing {', '.join(files)} to {stick.describe()} ...",
+                                   functools.partial(ceremony.media.write_files, stick, files, overwrite=True))
+        except MediaError as exc:
+            told = exc.report.describe() if isinstance(exc, MediaWriteError) else f"Writing failed: {exc}"
+            ui.add(told.splitlines() + ["Everything will be written again, to the stick you give next."])
+            if stick not in ceremony.media.sticks():
+                stick = None  # pulled: ask for a stick
+                continue
+            # Still there (a read-only or failing stick): never retry in a loop on our own.
+            present = ceremony.media.sticks()
+            how, answer = await ui.ask_or_wait(
+                f"{key}.retry", f"Insert another stick, or Enter to try this one again (or '{CANCEL}'):",
+                ceremony.watch.change(ceremony.media, present))
+            if how == "typed" and answer.lower() == CANCEL:
+                return _cancelled(ceremony, contents)
+            if how == "event":
+                stick = None
+            continue
+        ui.add(report.describe().splitlines())
+        for written in report.verified:
+            line = f"{written.name} on {stick.describe()}"
+            if line not in ceremony.outputs:  # the log is rewritten in place; list it once
+                ceremony.outputs.append(line)
+        try:
+            await ui.work(f"Releasing {stick.describe()} ...", ceremony.media.release, stick)
+        except MediaError as exc:
+            ui.add([f"Releasing the stick failed ({exc}); the files were verified before that."])
+        ui.add([f"The stick {stick.name} may be removed now."])
+        return report
+
+
+def _cancelled(ceremony, contents) -> None:
+    names = ", ".join(contents())
+    ceremony.ui.add([f"Cancelled: NOT written to any stick: {names}"])
+    ceremony.log.error(f"Write cancelled by the operator; not written: {names}")
+    return None
+
+
+async def write_log(ceremony, key: str, first: Stick | None) -> WriteReport | None:
+    """The whole log so far, to a stick (the same file name each time: the newest copy wins)."""
+    ceremony.log.note(f"Writing this log as {ceremony.log.filename}")
+    return await write_until_done(ceremony, key, first,
+                                  lambda: {ceremony.log.filename: ceremony.log.encode()},
+                                  "for the ceremony log")

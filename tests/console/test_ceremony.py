@@ -1,0 +1,205 @@
+"""Acceptance: whole ceremonies through the real console application (pipe input, vt100 output at
+80x25), a SoftHSM token with a fresh KSK, and folder sticks. Each ends with the right message, a
+complete log on a stick, and no response where none was made."""
+
+import shutil
+
+import pytest
+
+from appliance.digest import Fingerprint
+from appliance.formats import parse_request, parse_response
+from appliance.formats.trust_anchor import parse_trust_anchors
+from appliance.policy import validate_response
+from tests.console.conftest import real
+from tests.console.harness import files_on, flat, now_typed, run_script, written_log
+from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
+
+pytestmark = pytest.mark.softhsm
+
+WRITE_AND_GO_ON = [("sign.where", ""), ("sign.done", "")]
+
+
+def verify(stick, demo, request_bytes):
+    response = parse_response((stick / demo.response).read_bytes())
+    anchors = parse_trust_anchors(demo.trust_anchor.read_bytes())
+    verdict = validate_response(response, anchors, parse_request(request_bytes))
+    assert verdict.valid, verdict.violations
+    assert len(response.bundles) == 9
+
+
+def test_happy_path(demo, sticks):
+    request_bytes = (demo.stick / demo.request).read_bytes()
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM + WRITE_AND_GO_ON
+                     + SHUT_DOWN, config=demo.config)
+    assert run.code == 0
+    log_name = run.ceremony.log.filename
+    assert files_on(demo.stick) == sorted([demo.request, demo.previous, demo.response, log_name])
+    verify(demo.stick, demo, request_bytes)
+    log = written_log(demo.stick, run)
+    text = flat(log)
+    # Every step, the HSM identity and its KSK, the table and the verdicts, both hashes, the outputs.
+    for step in ("Step 1 of 6: Set the clock", "Step 2 of 6: Activate the HSM", "Step 3 of 6: Import and check",
+                 "Step 4 of 6: Verbal check", "Step 5 of 6: Sign and write", "Step 6 of 6: Another request",
+                 "Shut down"):
+        assert step in text
+    assert "Old time:" in text and "New time:" in text
+    assert "Token label: ceremony-demo" in text and "Serial:" in text
+    assert "KSK-demo RSASHA256 2048" in text
+    assert " #  Inception            Expiration           ZSK Tags" in log
+    assert "REQUEST ACCEPTED: all 21 checks passed" in text
+    request_hash = Fingerprint.of(request_bytes)
+    response_hash = Fingerprint.of((demo.stick / demo.response).read_bytes())
+    assert request_hash.hex in text and response_hash.hex in text
+    assert f"1. {request_hash.words[0].upper()}" in text and f"32. {response_hash.words[31].upper()}" in text
+    assert f"{demo.response} on stick KSR-STICK (folder)" in text
+    assert "(typed, not shown)" in text and "123456" not in log
+    assert "The stick KSR-STICK may be removed now." in text
+    assert run.ceremony.requests_signed == 1
+    screen = run.screen_text()
+    assert "Set the clock" in screen
+    assert "UTC | HSM: not connected | Sticks: KSR-STICK" in screen  # the first full drawing
+    assert "logged in, ceremony-demo" in screen
+
+
+def test_no_at_the_verbal_check_signs_nothing(demo, sticks):
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", ""),
+                                                                           ("verbal.confirm", "no")] + SHUT_DOWN,
+                     config=demo.config)
+    assert run.code == 0
+    assert files_on(demo.stick) == sorted([demo.request, demo.previous, run.ceremony.log.filename])
+    text = flat(written_log(demo.stick, run))
+    assert "Answer was 'no', not 'yes': ABORTED. Nothing is signed." in text
+    assert "Step 5 of 6" not in text
+    assert run.ceremony.requests_signed == 0
+
+
+def test_refused_request_ends_with_the_reasons(demo, sticks):
+    shutil.rmtree(demo.stick)
+    old = sticks.make("OLD", real("ksr-root-2017-q2-0.xml", "skr-root-2017-q1-0.xml"))
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + SHUT_DOWN, config=demo.config)
+    assert files_on(old) == sorted([run.ceremony.log.filename, "ksr-root-2017-q2-0.xml", "skr-root-2017-q1-0.xml"])
+    text = flat(written_log(old, run))
+    assert "FAIL KSR-POLICY-SIG-HORIZON: bundle 1" in text
+    # The HSM lacks KSK-2010, which signed the previous response: checked before anything is signed.
+    assert "FAIL KSR-CHAIN-KEYS: validating last SKR with HSM" in text
+    assert "PASS KSR-XML" in text and "KSR-BUNDLE-POP" in text  # passes are shown too
+    assert "REFUSED: ksr-root-2017-q2-0.xml will not be signed." in text
+    assert not [k for k, _ in run.asked if k.startswith(("verbal", "sign"))]
+    assert "REFUSED" in run.screen_text()
+
+
+def test_wrong_pin_then_giving_up(demo, sticks):
+    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", "no"), ("shutdown.done", "")],
+                     config=demo.config)
+    assert run.code == 0
+    text = flat(written_log(demo.stick, run))
+    assert "WRONG PIN: wrong PIN for token 'ceremony-demo'" in text
+    assert "The HSM is not activated: nothing can be signed. The ceremony ends." in text
+    assert "000000" not in text
+    assert files_on(demo.stick) == sorted([demo.request, demo.previous, run.ceremony.log.filename])
+
+
+def test_wrong_pin_then_the_right_one(demo, sticks):
+    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", "yes")] + LOG_IN
+                     + [("request.choose", "cancel")] + SHUT_DOWN, config=demo.config)
+    text = flat(run.log)
+    assert "WRONG PIN" in text and "2 more attempt(s) allowed" in text
+    assert "HSM activated." in text
+    assert "No request imported." in text
+
+
+def test_stick_removed_before_the_write(demo, sticks):
+    request_bytes = (demo.stick / demo.request).read_bytes()
+
+    def pull_then_write():
+        sticks.pull("KSR-STICK")
+        return ""  # Enter: write to the request's stick, which is gone
+
+    def insert_another():
+        sticks.insert("OUT")
+        return None  # nothing typed: the stick answers
+
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", pull_then_write), ("sign.stick.insert", insert_another), ("sign.done", "")]
+                     + SHUT_DOWN, config=demo.config)
+    out = demo.media / "OUT"
+    assert files_on(out) == sorted([demo.response, run.ceremony.log.filename])
+    verify(out, demo, request_bytes)
+    text = flat(written_log(out, run))
+    assert "stick KSR-STICK (folder) removed" in text
+    assert "Insert the stick for the response and the log." in text
+    assert f"{demo.response} on stick OUT (folder)" in text
+
+
+def test_stick_removed_during_the_write(demo, sticks):
+    request_bytes = (demo.stick / demo.request).read_bytes()
+    pulled = []
+
+    def pull_mid_write(step, stick, name):
+        # After the response is on the stick, before the log is: the operator pulls it.
+        if step == "write" and name.endswith(".log") and not pulled:
+            pulled.append(stick.name)
+            sticks.pull(stick.name)
+
+    def insert_another():
+        sticks.insert("SECOND")
+        return None
+
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", ""), ("sign.stick.insert", insert_another), ("sign.done", "")] + SHUT_DOWN,
+                     config=demo.config, fault_hook=pull_mid_write)
+    assert pulled == ["KSR-STICK"] and not demo.stick.exists()
+    second = demo.media / "SECOND"
+    assert files_on(second) == sorted([demo.response, run.ceremony.log.filename])
+    verify(second, demo, request_bytes)
+    text = flat(written_log(second, run))
+    # The operator was told what was and was not written on the pulled stick.
+    assert "Writing to stick KSR-STICK (folder) failed" in text
+    assert f"NOT written: {run.ceremony.log.filename}" in text
+    assert "Everything will be written again, to the stick you give next." in text
+    assert run.ceremony.requests_signed == 1
+
+
+def test_stick_without_a_request(demo, sticks):
+    shutil.rmtree(demo.stick)
+    empty = sticks.make("EMPTY", {"notes.xml": b"<notes>not a request</notes>", **real("skr-root-2017-q1-0.xml")})
+    run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.none", "cancel")] + SHUT_DOWN, config=demo.config)
+    assert files_on(empty) == sorted(["notes.xml", "skr-root-2017-q1-0.xml", run.ceremony.log.filename])
+    text = flat(written_log(empty, run))
+    assert "No request (KSR) on this stick." in text
+    assert "Not used: notes.xml: neither a request" in text
+    assert "No request imported." in text
+
+
+def test_a_stick_with_the_request_after_one_without(demo, sticks):
+    files = {name: (demo.stick / name).read_bytes() for name in (demo.request, demo.previous)}
+    shutil.rmtree(demo.stick)
+    sticks.make("EMPTY")
+
+    def pull_empty():
+        sticks.pull("EMPTY")
+        return None
+
+    def insert_request_stick():
+        sticks.insert("KSR2", files)
+        return None
+
+    run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.none", pull_empty),
+                                                   ("request.stick.insert", insert_request_stick)]
+                     + IMPORT_WITH_PREVIOUS + [("request.accepted", ""), ("verbal.confirm", "no")] + SHUT_DOWN,
+                     config=demo.config)
+    text = flat(written_log(demo.media / "KSR2", run))
+    assert "stick EMPTY (folder) removed" in text and "stick KSR2 (folder) added" in text
+    assert "REQUEST ACCEPTED" in text
+
+
+def test_the_clock_refuses_a_time_before_the_build_date(demo, sticks):
+    run = run_script(sticks, [("clock.time", "2001-09-09 01:46"), ("clock.time", "not a time"),
+                              ("clock.time", now_typed), ("clock.confirm", "no"),
+                              ("clock.time", now_typed), ("clock.confirm", "yes")]
+                     + LOG_IN + [("request.choose", "cancel")] + SHUT_DOWN, config=demo.config)
+    text = flat(run.log)
+    assert "is before this software was built" in text
+    assert "not a time in the form" in text
+    assert "Not set. Type the time again." in text
+    assert text.count("New time:") == 1
