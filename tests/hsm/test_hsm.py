@@ -261,3 +261,13 @@ def test_device_removed_mid_session(token):
 @pytest.mark.parametrize("error", [p11.DeviceRemoved, p11.TokenNotPresent, p11.SessionClosed])
 def test_removal_errors_from_the_hsm_become_device_removed(error):
     assert isinstance(hsm.error_for(error(), "signing", "token 'x'"), hsm.HsmDeviceRemoved)
+
+
+def test_two_tokens_with_one_label_are_ambiguous_until_the_serial_is_given(token):
+    token.util("--init-token", "--free", "--label", "ceremony-test", "--so-pin", "12345678", "--pin", token.pin)
+    with pytest.raises(hsm.HsmTokenAmbiguous, match="2 tokens match token 'ceremony-test'.*serial"):
+        hsm.Hsm(token.profile()).open()
+    serials = [line.split()[-1] for line in token.util("--show-slots").splitlines()
+               if line.strip().startswith("Serial number:") and len(line.split()) == 3]
+    with hsm.Hsm(token.profile(token=f"pkcs11:token=ceremony-test;serial={serials[0]}")) as device:
+        assert device.identity.token_serial == serials[0]
