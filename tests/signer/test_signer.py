@@ -236,3 +236,19 @@ def test_request_keys_must_carry_the_ksk_ttl(config):
     failures = result.failed("SKR-TTL")
     assert [f.message.split(": ")[1] for f in failures] == [
         f"key {tag} has TTL 172800, the signing configuration's KSK TTL is 86400" for tag in (49920, 23763, 55138)]
+
+
+@pytest.mark.parametrize("response_name, schema", [
+    ("skr-root-2017-q2-0", "normal"), ("skr-root-2017-q3-0-c_to_d", "pre-publish"),
+    ("skr-root-2018-q1-0-d_to_e", "rollover")])
+def test_builtin_schemas_give_the_key_sets_of_icanns_real_responses(response_name, schema):
+    real = parse_response((DATA / "dnssec-keytools" / f"{response_name}.xml").read_bytes())
+    ksk_2010, ksk_2017 = "Kjqmt7v", "Klajeyz"
+    everything = {k.key_identifier: k for b in real.bundles for k in b.keys}
+    ksks = {"current": everything[ksk_2010], "next": everything.get(ksk_2017, everything[ksk_2010])}
+    asked = replace(request("2017-q2-0"), bundles=tuple(
+        replace(b, keys=tuple(k for k in b.keys if k.flags == 256), signatures=()) for b in real.bundles))
+    plan = plan_bundles(asked, builtin_schema(schema, 9), ksks)
+    for planned, bundle in zip(plan, real.bundles):
+        assert planned.keys == bundle.keys
+        assert [key.key_tag for _, key in planned.signers] == [s.key_tag for s in bundle.signatures]
