@@ -36,3 +36,26 @@ demo: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The ceremony DVD (image/, live-build/; README "The DVD image"). Needs root (live-build, chroot).
+IMAGE_PACKAGES := live-build debootstrap apt-utils xorriso qemu-system-x86 ovmf diffoscope-minimal
+.PHONY: image-setup lock image verify-reproducible boot-test
+
+image-setup: setup
+	@missing=$$(for p in $(IMAGE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "image-setup: installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+lock: image-setup
+	$(VENV)/bin/python -m image.lock
+
+image: image-setup
+	$(VENV)/bin/python -m image.build
+
+verify-reproducible: image-setup
+	$(VENV)/bin/python -m image.reproducible
+
+boot-test: image-setup
+	$(VENV)/bin/python -m image.boot_test

@@ -1,0 +1,112 @@
+"""`make boot-test`: boot the ceremony DVD under QEMU (TCG) with SeaBIOS and with OVMF (UEFI), choose
+the boot menu's "serial console" entry over the serial port, wait for the ceremony console's first
+screen ("Set the clock") on ttyS0, then check the running system through the administrator's shell
+on ttyS1: no swap, nothing listening, no interface up but lo, root file system in RAM (the virtual DVD
+is ejected and the system keeps working), blacklisted modules not loadable.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from image.build import DEFAULT_ISO
+from image.qemu import VirtualMachine, VmError
+
+# What the first screen of `ceremony run` says (appliance/console).
+CONSOLE_FIRST_SCREEN = r"Set\s+the\s+clock"
+# Both menus list the serial console second: one arrow down, then Enter.
+CHOOSE_SERIAL_ENTRY = "\x1b[B\r"
+MENU_MARKER = {"bios": r"Serial console", "uefi": r"Serial console"}
+BLACKLISTED_MODULES = ("cfg80211", "mac80211", "bluetooth", "btusb", "soundcore", "snd",
+                       "snd_hda_intel", "videodev", "uvcvideo", "firewire_core", "thunderbolt")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    command: str
+    expected: str  # the command's whole output when the check passes
+
+
+CHECKS = (
+    Check("no swap", "tail -n +2 /proc/swaps", ""),
+    Check("no listening sockets (ss -lntu)", "ss -H -lntu", ""),
+    Check("no interface up but lo", "ip -o link show up | cut -d: -f2 | tr -d ' '", "lo"),
+    Check("root file system is an overlay", "findmnt -n -o FSTYPE /", "overlay"),
+    Check("its writable layer is in RAM",
+          "findmnt -n -o FSTYPE --target \"$(findmnt -n -o OPTIONS / | tr , '\\n' "
+          "| sed -n 's/^upperdir=//p')\"", "tmpfs"),
+    Check("no disk or DVD file system mounted (toram)",
+          "findmnt -rn -o SOURCE | grep '^/dev/' | grep -v '^/dev/loop' || true", ""),
+    Check("blacklisted modules not loadable",
+          "for m in " + " ".join(BLACKLISTED_MODULES) + "; do modprobe $m 2>/dev/null && echo loaded:$m; done; "
+          "lsmod | awk 'NR > 1 {print $1}' | grep -x -E '" + "|".join(BLACKLISTED_MODULES) + "' || true",
+          ""),
+)
+# After the virtual DVD is ejected, the system must still read files it has not read before.
+AFTER_EJECT = Check("still works with the DVD ejected",
+                    "echo 3 > /proc/sys/vm/drop_caches; python3 -c 'import appliance.cli, pkcs11' "
+                    "&& find /usr -type f -exec cat {} + > /dev/null && echo ok", "ok")
+
+
+def boot(iso: Path, firmware: str, kvm: bool, timeout: float, workdir: Path) -> list[str]:
+    """Boot once; returns the failed checks (empty when all passed). Raises VmError if it never
+    reaches the ceremony console or the administrator's shell."""
+    failures = []
+    with VirtualMachine(iso, workdir, firmware=firmware, kvm=kvm) as vm:
+        vm.console.expect(MENU_MARKER[firmware], timeout, f"{firmware} boot menu")
+        vm.console.type(CHOOSE_SERIAL_ENTRY, delay=0.2)
+        vm.console.expect(CONSOLE_FIRST_SCREEN, timeout, "ceremony console's first screen")
+        print(f"boot-test [{firmware}]: ceremony console after {vm.seconds_since_start():.0f}s", flush=True)
+        vm.shell.wait_ready(timeout=120)
+        for check in CHECKS:
+            failures += _run_check(vm, firmware, check)
+        vm.qmp("eject", id="cdrom", force=True)
+        failures += _run_check(vm, firmware, AFTER_EJECT, timeout=600)
+        print(f"boot-test [{firmware}]: logs in {workdir}", flush=True)
+    return failures
+
+
+def _run_check(vm: VirtualMachine, firmware: str, check: Check, timeout: float = 60) -> list[str]:
+    status, output = vm.shell.run(check.command, timeout=timeout, reason=check.name)
+    passed = status == 0 and output == check.expected
+    print(f"boot-test [{firmware}]: {'PASS' if passed else 'FAIL'} {check.name}"
+          + ("" if passed else f": exit {status}, output {output!r}, expected {check.expected!r}"),
+          flush=True)
+    return [] if passed else [f"{firmware}: {check.name}"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iso", type=Path, default=DEFAULT_ISO)
+    parser.add_argument("--firmware", action="append", choices=("bios", "uefi"),
+                        help="boot with this firmware (default: both)")
+    parser.add_argument("--kvm", action="store_true", help="use KVM instead of TCG")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for each wait")
+    args = parser.parse_args()
+    if not args.iso.exists():
+        print(f"boot-test: {args.iso} does not exist: run `make image` first", file=sys.stderr)
+        return 2
+    failures = []
+    for firmware in args.firmware or ["bios", "uefi"]:
+        workdir = Path(tempfile.mkdtemp(prefix=f"boot-test-{firmware}-"))
+        started = time.monotonic()
+        try:
+            failures += boot(args.iso, firmware, args.kvm, args.timeout, workdir)
+        except VmError as error:
+            failures.append(f"{firmware}: {error}")
+            print(f"boot-test [{firmware}]: FAIL {error}\n(logs in {workdir})", flush=True)
+        print(f"boot-test [{firmware}]: {time.monotonic() - started:.0f}s in all", flush=True)
+    if failures:
+        print("boot-test: FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    print("boot-test: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
