@@ -151,6 +151,16 @@ class ConsoleUI:
         self.lines = _fit(lines)
         self._top = 0
         self.log.screen(title, lines)
+        self._redraw_all()
+
+    def _redraw_all(self) -> None:
+        """Draws the whole terminal afresh rather than only what changed.
+
+        On a text console the kernel may have printed over the screen (a stick plugged in), and on
+        a serial line each row then arrives whole, so a question is one run of text to look for.
+        """
+        if self.app.is_running:
+            self.app.renderer.clear()
         self.app.invalidate()
 
     def add(self, lines: list[str], *, record: bool = True) -> None:
@@ -168,7 +178,7 @@ class ConsoleUI:
         self.prompt = prompt.rstrip() + " "
         self.hidden = hidden
         self._buffer.reset()
-        self.app.invalidate()
+        self._redraw_all()
         if self.on_ask is not None:
             self.on_ask(key, prompt, self.app)
         try:

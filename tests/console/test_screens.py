@@ -1,0 +1,34 @@
+"""Screens fit a bare 80x25 console: no line wider than 79 columns, hashes laid out to read aloud."""
+
+from appliance.console.app import SCREEN_WIDTH, _fit
+from appliance.console.step_verbal import hash_screen
+from appliance.digest import Fingerprint, _word_lists
+
+
+def longest_word_digest() -> Fingerprint:
+    even, odd = _word_lists()
+    e = max(range(256), key=lambda b: len(even[b]))
+    o = max(range(256), key=lambda b: len(odd[b]))
+    return Fingerprint(bytes([e, o] * 16))
+
+
+def test_hash_screen_fits_even_with_the_longest_words():
+    lines = hash_screen(longest_word_digest(), "ksr-root-2017-q2-0.xml (the request)")
+    assert max(len(line) for line in lines) <= SCREEN_WIDTH
+    assert len(lines) <= 21  # the body rows of an 80x25 screen
+
+
+def test_hash_screen_numbers_every_group_and_word():
+    fingerprint = Fingerprint.of(b"The quick brown fox jumps over the lazy dog")
+    text = "\n".join(hash_screen(fingerprint, "x"))
+    assert " 1:D7A8" in text and "16:E592" in text
+    assert " 1. STOPWATCH" in text and " 2. PARAMOUNT" in text and "32. " + fingerprint.words[31].upper() in text
+    assert "".join(fingerprint.hex_groups()).upper() == "".join(
+        part.split(":")[1] for line in text.splitlines() for part in line.split() if ":" in part and len(part) > 4)
+
+
+def test_long_lines_are_broken_under_their_indentation():
+    lines = _fit(["    " + "word " * 40, "", "short"])
+    assert all(len(line) <= SCREEN_WIDTH for line in lines)
+    assert lines[1].startswith("      word")  # continuation two columns further in
+    assert lines[-2:] == ["", "short"]
