@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from pkcs11 import exceptions as p11
 from appliance import dnssec
 from appliance.errors import HsmError, UsageError
 from appliance.model import Key
+from appliance.settings import read_toml
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 RSA_MECHANISMS = ("SHA256_RSA_PKCS", "RSA_PKCS")
@@ -195,12 +195,7 @@ def profile_from_table(table: Mapping, base_dir: Path) -> HsmProfile:
 
 def load_profile(path: Path) -> HsmProfile:
     """An HSM profile file: a TOML document with one `[hsm]` table."""
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read HSM profile {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"HSM profile {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "HSM profile")
     if "hsm" not in data:
         raise UsageError(f"HSM profile {path} has no [hsm] table")
     return profile_from_table(data["hsm"], path.parent)

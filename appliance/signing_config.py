@@ -14,7 +14,6 @@ the exact keys a ceremony may use. Unknown settings are errors: a typo must neve
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -23,9 +22,10 @@ from pathlib import Path
 from appliance import dnssec
 from appliance.errors import UsageError
 from appliance.formats import KSKM_SKR, LEGACY_SKR, Layout
-from appliance.formats.timefmt import parse_datetime, parse_duration
+from appliance.formats.timefmt import parse_datetime
 from appliance.hsm import HsmKey, HsmProfile, profile_from_table
 from appliance.model import AlgorithmPolicy, KeyPolicy
+from appliance.settings import duration, read_toml
 from appliance.signer import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
 
 DEFAULT_CONFIG = Path("/etc/ceremony/ceremony.toml")
@@ -146,13 +146,6 @@ def _moment(value, where: str) -> datetime:
     raise UsageError(f"{where}: not a date and time")
 
 
-def _duration(value, where: str) -> timedelta:
-    if not isinstance(value, str):
-        raise UsageError(f'{where}: an ISO 8601 duration in quotes, e.g. "P28D"')
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"{where}: {exc}") from None
 
 
 def _algorithm(value, where: str) -> int:
@@ -197,7 +190,7 @@ _POLICY_DURATIONS = ("publish_safety", "retire_safety", "max_signature_validity"
 
 def _ksk_policy(table: Mapping, where: str) -> tuple[KeyPolicy, int]:
     _only(table, {*_POLICY_DURATIONS, "ttl", "algorithms"}, where)
-    durations = {name: _duration(_required(table, name, str, where), f"{where}: {name}") for name in _POLICY_DURATIONS}
+    durations = {name: duration(_required(table, name, str, where), f"{where}: {name}") for name in _POLICY_DURATIONS}
     ttl = _required(table, "ttl", int, where)
     algorithms = []
     for entry in table.get("algorithms", []):
@@ -242,12 +235,7 @@ def _schema(name: str, table: Mapping, keys: Mapping[str, KskDefinition], where:
 
 def load_signing_config(path: Path) -> SigningConfig:
     where = f"signing configuration {path}"
-    try:
-        document = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {where}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{where} is not valid TOML: {exc}") from None
+    document = read_toml(path, "signing configuration")
     _only(document, {"policy", "default_schema", "hsm", "response", "ksk_policy", "keys", "schemas"}, where)
     if "hsm" not in document:
         raise UsageError(f"{where}: the [hsm] table is required")

@@ -11,7 +11,6 @@ import base64
 import getpass
 import json
 import sys
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from appliance.errors import UsageError
 from appliance.formats.trust_anchor import anchor_from_key, write_trust_anchor_xml
 from appliance.hsm import Hsm, HsmKey, HsmProfile, load_profile
 from appliance.model import Key
+from appliance.settings import read_toml
 from appliance.signing_config import DEFAULT_CONFIG, KskDefinition, load_signing_config
 
 KSK_FLAGS = dnssec.FLAG_ZONE | dnssec.FLAG_SEP
@@ -56,12 +56,7 @@ def register(subparsers) -> None:
 
 def _load(path: Path) -> tuple[HsmProfile, dict[str, KskDefinition]]:
     """The HSM profile, and the KSK definitions by HSM label when the file is a signing configuration."""
-    try:
-        document = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not valid TOML: {exc}") from None
+    document = read_toml(path, "configuration")
     if "keys" in document:
         config = load_signing_config(path)
         return config.hsm, {d.label: d for d in config.keys.values()}

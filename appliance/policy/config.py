@@ -8,7 +8,6 @@ a typo must never silently fall back to a default.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import resources
@@ -16,7 +15,8 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.errors import UsageError
-from appliance.formats.timefmt import format_duration, parse_duration
+from appliance.formats.timefmt import format_duration
+from appliance.settings import duration, parse_toml
 
 
 @dataclass(frozen=True)
@@ -129,13 +129,6 @@ def _bool(value, where):
     return value
 
 
-def _duration(value, where):
-    if not isinstance(value, str):
-        raise UsageError(f'{where} must be an ISO 8601 duration in quotes, e.g. "P21D"')
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"{where}: {exc}") from None
 
 
 def _check_ids(value, where):
@@ -171,21 +164,21 @@ _LAYOUT = {
     ("bundles", "count"): ("bundle_count", _int),
     ("bundles", "keys_per_bundle"): ("keys_per_bundle", _ints),
     ("bundles", "distinct_keys"): ("distinct_keys", _int),
-    ("bundles", "cycle_min"): ("cycle.low", _duration),
-    ("bundles", "cycle_max"): ("cycle.high", _duration),
-    ("bundles", "interval_min"): ("interval.low", _duration),
-    ("bundles", "interval_max"): ("interval.high", _duration),
+    ("bundles", "cycle_min"): ("cycle.low", duration),
+    ("bundles", "cycle_max"): ("cycle.high", duration),
+    ("bundles", "interval_min"): ("interval.low", duration),
+    ("bundles", "interval_max"): ("interval.high", duration),
     ("keys", "algorithms"): ("algorithms", _algorithms),
     ("keys", "rsa_sizes"): ("rsa_sizes", _ints),
     ("keys", "rsa_exponents"): ("rsa_exponents", _ints),
     ("keys", "exponent_must_match_request"): ("exponent_must_match_request", _bool),
     ("keys", "ttl"): ("key_ttl", _int),
-    ("signatures", "validity_min"): ("validity.low", _duration),
-    ("signatures", "validity_max"): ("validity.high", _duration),
-    ("signatures", "overlap_min"): ("overlap.low", _duration),
-    ("signatures", "overlap_max"): ("overlap.high", _duration),
+    ("signatures", "validity_min"): ("validity.low", duration),
+    ("signatures", "validity_max"): ("validity.high", duration),
+    ("signatures", "overlap_min"): ("overlap.low", duration),
+    ("signatures", "overlap_max"): ("overlap.high", duration),
     ("signatures", "enforce_request_claims"): ("enforce_request_claims", _bool),
-    ("signatures", "horizon"): ("horizon", _duration),
+    ("signatures", "horizon"): ("horizon", duration),
     ("checks", "skip"): ("skip", _check_ids),
 }
 _TABLES = {table for table, _ in _LAYOUT if table}
@@ -193,10 +186,7 @@ _TABLES = {table for table, _ in _LAYOUT if table}
 
 def policy_from_toml(text: str, source: str) -> Policy:
     """A Policy from TOML text; `source` names the file in messages and in the report."""
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"policy {source}: not valid TOML: {exc}") from None
+    document = parse_toml(text, f"policy {source}")
     values: dict[str, object] = {}
     for key, value in document.items():
         if key in _TABLES:
