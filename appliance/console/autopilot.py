@@ -8,6 +8,7 @@ for a stick, which the caller provides) or a callable that acts first (pulls a s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 
 Answer = str | None | Callable[[], str | None]
@@ -35,10 +36,16 @@ class Autopilot:
         if answer is None:
             return
 
+        typed = []
+
         def type_answer(_app) -> None:
             # Only once the question is on the screen, as a person would: every screen is drawn.
-            app.after_render.remove_handler(type_answer)
+            if typed:
+                return
+            typed.append(answer)
             self._input.send_text(answer + "\r")
+            # Not removed here: removing a handler while the event runs its list skips the next one.
+            asyncio.get_running_loop().call_soon(app.after_render.remove_handler, type_answer)
 
         app.after_render.add_handler(type_answer)
 

@@ -96,13 +96,13 @@ def now_typed() -> str:
 
 
 def run_script(sticks: Sticks, script, *, config: Path, policy: str | None = None, schema: str | None = None,
-               fault_hook=None) -> Run:
+               fault_hook=None, autopilot=Autopilot) -> Run:
     watch = StickWatch()
     terminal = Terminal()
     output = Vt100_Output(terminal, lambda: Size(rows=25, columns=80), term="linux", enable_cpr=False)
     with create_pipe_input() as pipe, FolderMedia(sticks.folder, on_event=watch, fault_hook=fault_hook) as media:
         sticks.media = media
-        pilot = Autopilot(pipe, in_order(script))
+        pilot = autopilot(pipe, in_order(script))
         try:
             code, ceremony = run_console(Settings(config, policy, schema), media, watch,
                                          CeremonyClock(set_system=False), input=pipe, output=output, on_ask=pilot)
