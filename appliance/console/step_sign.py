@@ -6,7 +6,7 @@ from appliance.console import checking, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
-from appliance.errors import CeremonyError
+from appliance.errors import CeremonyError, HsmError
 
 
 def response_name(request_name: str) -> str:
@@ -26,6 +26,8 @@ async def run(ceremony: Ceremony) -> Step:
         data = await ui.work("Signing with the HSM; every signature is verified in software ...",
                              checking.sign, ceremony, current)
     except CeremonyError as exc:
+        if isinstance(exc, HsmError):
+            ceremony.hsm_state = "failed, see the screen"
         ui.add([f"SIGNING FAILED: {exc}", "Nothing was signed or written."])
         ceremony.log.error(f"Signing {current.name} failed: {exc}")
         await sticks.write_log(ceremony, "log.stick", current.stick)

@@ -203,3 +203,33 @@ def test_the_clock_refuses_a_time_before_the_build_date(demo, sticks):
     assert "not a time in the form" in text
     assert "Not set. Type the time again." in text
     assert text.count("New time:") == 1
+
+
+def test_configuration_from_a_stick(demo, sticks, monkeypatch):
+    from appliance.console import step_hsm
+
+    monkeypatch.setattr(step_hsm, "IMAGE_CONFIG", demo.directory / "no-such-image-config.toml")
+    sticks.make("CONFIG", {"ceremony.toml": demo.config.read_bytes()})
+    run = run_script(sticks, SET_CLOCK + [("hsm.config.choose", "1")] + LOG_IN + [("request.stick.choose", "2"),
+                                                                                 ("request.choose", "cancel")]
+                     + [("next", "shutdown"), ("shutdown.log.choose", "1"), ("shutdown.done", "")], config=None)
+    text = flat(written_log(demo.media / "CONFIG", run))
+    assert "Configuration ceremony.toml read from stick CONFIG (folder)" in text
+    assert "HSM activated." in text and "KSKs in the configuration ceremony.toml" in text
+
+
+def test_an_internal_error_still_saves_the_log(demo, sticks, monkeypatch):
+    from appliance.console import step_verbal
+
+    def broken(*args):
+        raise ZeroDivisionError("a bug in the verbal check screen")
+
+    monkeypatch.setattr(step_verbal, "hash_screen", broken)
+    with pytest.raises(ZeroDivisionError):
+        run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", "")], config=demo.config)
+    logs = list(demo.stick.glob("ceremony-*.log"))
+    assert len(logs) == 1
+    text = flat(logs[0].read_text())
+    assert "ERROR Internal error: the ceremony stops" in text
+    assert "ZeroDivisionError: a bug in the verbal check screen" in text
+    assert not list(demo.stick.glob(demo.response))
