@@ -70,7 +70,14 @@ async def run(ceremony: Ceremony) -> Step:
             found = await ui.work(f"Reading the *.xml files on {stick.describe()} ...", survey,
                                   ceremony.media, stick)
         except MediaError as exc:
-            ui.add([f"{exc}", "Nothing was imported. Insert the stick again."])
+            ui.add([f"{exc}", "Nothing was imported."])
+            # Wait for the operators, never retry in a loop on our own: the stick may be failing.
+            how, answer = await ui.ask_or_wait(
+                "request.retry", "Insert the stick again, or Enter to read it again (or 'cancel'):",
+                ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
+            if how == "typed" and answer.lower() == sticks.CANCEL:
+                ui.add(["No request imported."])
+                return Step.NEXT
             continue
         ui.show(Step.REQUEST.heading, found.lines(stick))
         if not found.requests:

@@ -36,6 +36,7 @@ def test_happy_path(demo, sticks):
     assert files_on(demo.stick) == sorted([demo.request, demo.previous, demo.response, log_name])
     verify(demo.stick, demo, request_bytes)
     log = written_log(demo.stick, run)
+    assert max(len(line) for line in log.splitlines()) <= 80  # prints as it reads
     text = flat(log)
     # Every step, the HSM identity and its KSK, the table and the verdicts, both hashes, the outputs.
     for step in ("Step 1 of 6: Set the clock", "Step 2 of 6: Activate the HSM", "Step 3 of 6: Import and check",
@@ -233,3 +234,25 @@ def test_an_internal_error_still_saves_the_log(demo, sticks, monkeypatch):
     assert "ERROR Internal error: the ceremony stops" in text
     assert "ZeroDivisionError: a bug in the verbal check screen" in text
     assert not list(demo.stick.glob(demo.response))
+
+
+def test_a_stick_that_fails_while_being_read(demo, sticks, monkeypatch):
+    from appliance.errors import MediaError
+    from appliance.media import FolderMedia
+
+    real_read = FolderMedia.read_file
+    failures = []
+
+    def failing_once(self, stick, name, *args):
+        if not failures:
+            failures.append(name)
+            raise MediaError(f"cannot read {name} from {stick.describe()}: [Errno 5] Input/output error")
+        return real_read(self, stick, name, *args)
+
+    monkeypatch.setattr(FolderMedia, "read_file", failing_once)
+    run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.retry", "")] + IMPORT_WITH_PREVIOUS
+                     + [("request.accepted", ""), ("verbal.confirm", "no")] + SHUT_DOWN, config=demo.config)
+    text = flat(written_log(demo.stick, run))
+    assert "Input/output error" in text and "Nothing was imported." in text
+    assert "REQUEST ACCEPTED" in text  # read again on Enter, then checked as usual
+    assert len(failures) == 1
