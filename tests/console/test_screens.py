@@ -32,3 +32,39 @@ def test_long_lines_are_broken_under_their_indentation():
     assert all(len(line) <= SCREEN_WIDTH for line in lines)
     assert lines[1].startswith("      word")  # continuation two columns further in
     assert lines[-2:] == ["", "short"]
+
+
+def test_long_screens_scroll_with_page_keys():
+    import asyncio
+    import io
+    from datetime import UTC, datetime
+
+    from prompt_toolkit.data_structures import Size
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output.vt100 import Vt100_Output
+
+    from appliance.ceremonylog import CeremonyLog
+    from appliance.console.app import ConsoleUI
+
+    seen = []
+    with create_pipe_input() as pipe:
+        def keys(key, prompt, app):
+            def after(_app):
+                if not seen:
+                    seen.append(ui._scroll_hint())
+                    pipe.send_text("\x1b[6~\x1b[6~")  # PgDn twice
+                    asyncio.get_running_loop().call_later(0.2, lambda: (seen.append(ui._scroll_hint()),
+                                                                        pipe.send_text("\x1b[5~done\r")))
+            app.after_render.add_handler(after)
+
+        output = Vt100_Output(io.StringIO(), lambda: Size(rows=25, columns=80), term="linux", enable_cpr=False)
+        ui = ConsoleUI(CeremonyLog(lambda: datetime.now(UTC)), lambda: "status", input=pipe, output=output,
+                       on_ask=keys)
+
+        async def screen():
+            ui.show("Long", [f"line {n}" for n in range(1, 61)])
+            return await ui.ask("q", "Answer:")
+
+        assert ui.run(screen) == "done"
+    assert seen[0] == "-- lines 1-21 of 60; PgUp/PgDn to scroll --"
+    assert seen[1] == "-- lines 40-60 of 60; PgUp/PgDn to scroll --"  # two pages down, stopped at the end
