@@ -36,13 +36,6 @@ SCREEN_WIDTH = 79  # the last column of a Linux console wraps the cursor; stay c
 STYLE = Style.from_dict({"title": "reverse bold", "status": "reverse", "prompt": "bold"})
 
 
-class _HideEverything(Processor):
-    """Shows nothing of what is typed, not even one '*' per character: a PIN's length is a secret."""
-
-    def apply_transformation(self, transformation_input):
-        return Transformation([], source_to_display=lambda i: 0, display_to_source=lambda i: 0)
-
-
 class ConsoleUI:
     def __init__(
         self,
@@ -99,7 +92,7 @@ class ConsoleUI:
         self._input_window = Window(
             BufferControl(
                 self._buffer,
-                input_processors=[_ConditionalHide(self)],
+                input_processors=[_HiddenWhenSecret(self)],
             ),
             height=1,
         )
@@ -262,12 +255,14 @@ def _fit(lines: list[str]) -> list[str]:
     return fitted
 
 
-class _ConditionalHide(Processor):
+class _HiddenWhenSecret(Processor):
+    """For a secret, shows nothing of what is typed, not even one '*' per character: a PIN's
+    length is a secret too."""
+
     def __init__(self, ui: ConsoleUI):
         self._ui = ui
-        self._hide = _HideEverything()
 
     def apply_transformation(self, transformation_input):
         if self._ui.hidden:
-            return self._hide.apply_transformation(transformation_input)
+            return Transformation([], source_to_display=lambda i: 0, display_to_source=lambda i: 0)
         return Transformation(transformation_input.fragments)
