@@ -22,7 +22,7 @@ async def run(ceremony: Ceremony) -> Step:
     ui = ceremony.ui
     ui.show(Step.HSM.heading, ["Activate the HSM.", ""])
     while ceremony.config is None:
-        path = await _config_path(ceremony)
+        path, from_stick = await _config_path(ceremony)
         if path is None:
             ui.add(["No configuration: the ceremony cannot continue."])
             return Step.SHUTDOWN
@@ -31,8 +31,14 @@ async def run(ceremony: Ceremony) -> Step:
                                             load_signing_config, path)
         except CeremonyError as exc:
             ui.add([f"The configuration cannot be used: {exc}"])
-            if ceremony.settings.config is not None:
-                return Step.SHUTDOWN  # named on the command line: nothing else to try
+            if not from_stick:
+                return Step.SHUTDOWN  # the command line's or the image's: nothing else to try
+            how, answer = await ui.ask_or_wait(
+                "hsm.config.other", f"Insert a stick with a usable {STICK_CONFIG}, or Enter to read again "
+                                    "(or 'cancel'):", ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
+            if how == "typed" and answer.lower() == sticks.CANCEL:
+                ui.add(["No configuration: the ceremony cannot continue."])
+                return Step.SHUTDOWN
     profile = ceremony.config.hsm
     if profile.pin_source_note:
         ui.add([f"NOTE: {profile.pin_source_note}."])
@@ -43,7 +49,12 @@ async def run(ceremony: Ceremony) -> Step:
         return Step.SHUTDOWN
     ceremony.hsm = hsm
     ceremony.hsm_state = f"logged in, {hsm.identity.token_label}"
-    keys = await ui.work("Reading the keys on the token ...", hsm.keys)
+    try:
+        keys = await ui.work("Reading the keys on the token ...", hsm.keys)
+    except HsmError as exc:
+        ceremony.hsm_state = "failed, see the screen"
+        ui.add([f"HSM ERROR: {exc}", "The ceremony ends."])
+        return Step.SHUTDOWN
     ui.show(Step.HSM.heading, ["HSM activated.", ""] + hsm.identity.lines() + [""] + key_table(keys)
             + [""] + definitions(ceremony.config))
     await ui.ask("hsm.seen", "Press Enter to continue to the request:")
@@ -78,17 +89,18 @@ def definitions(config) -> list[str]:
     return rows
 
 
-async def _config_path(ceremony: Ceremony) -> Path | None:
-    """The configuration named on the command line, the image's, or one read from a stick."""
+async def _config_path(ceremony: Ceremony) -> tuple[Path | None, bool]:
+    """(The configuration named on the command line, the image's, or one read from a stick, whether
+    it came from a stick); (None, True) when the operators cancel."""
     if ceremony.settings.config is not None:
-        return ceremony.settings.config
+        return ceremony.settings.config, False
     if IMAGE_CONFIG.is_file():
-        return IMAGE_CONFIG
+        return IMAGE_CONFIG, False
     ui = ceremony.ui
     while True:
         stick = await sticks.choose_stick(ceremony, "hsm.config", f"with the configuration {STICK_CONFIG}")
         if stick is None:
-            return None
+            return None, True
         try:
             data = await ui.work(f"Reading {STICK_CONFIG} from {stick.describe()} ...",
                                  ceremony.media.read_file, stick, STICK_CONFIG, 64 * 1024)
@@ -98,13 +110,14 @@ async def _config_path(ceremony: Ceremony) -> Path | None:
                 "hsm.config.other", f"Insert the stick that holds {STICK_CONFIG} (or type 'cancel'):",
                 ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
             if how == "typed" and answer.lower() == sticks.CANCEL:
-                return None
+                return None, True
             continue
         # Copied into RAM so the stick can go; relative paths in it then point nowhere on purpose.
         copy = Path(tempfile.mkdtemp(prefix="ceremony-config-")) / STICK_CONFIG
         copy.write_bytes(data)
-        ceremony.log.note(f"Configuration {STICK_CONFIG} read from {stick.describe()}", data.decode("utf-8", "replace"))
-        return copy
+        ceremony.log.note(f"Configuration {STICK_CONFIG} read from {stick.describe()}",
+                          data.decode("utf-8", "replace"))
+        return copy, True
 
 
 async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:

@@ -256,3 +256,25 @@ def test_a_stick_that_fails_while_being_read(demo, sticks, monkeypatch):
     assert "Input/output error" in text and "Nothing was imported." in text
     assert "REQUEST ACCEPTED" in text  # read again on Enter, then checked as usual
     assert len(failures) == 1
+
+
+def test_an_unusable_configuration_on_a_stick_is_refused_then_replaced(demo, sticks, monkeypatch):
+    from appliance.console import step_hsm
+
+    monkeypatch.setattr(step_hsm, "IMAGE_CONFIG", demo.directory / "no-such-image-config.toml")
+    shutil.rmtree(demo.stick)
+    sticks.make("BAD", {"ceremony.toml": b"[hsm]\nmodule = 3\nno_such_setting = true\n"})
+
+    def swap():
+        sticks.pull("BAD")
+        return None
+
+    def good():
+        sticks.insert("GOOD", {"ceremony.toml": demo.config.read_bytes()})
+        return None
+
+    run = run_script(sticks, SET_CLOCK + [("hsm.config.other", swap), ("hsm.config.insert", good)] + LOG_IN
+                     + [("request.none", "cancel")] + SHUT_DOWN, config=None)
+    text = flat(written_log(demo.media / "GOOD", run))
+    assert "The configuration cannot be used:" in text
+    assert "HSM activated." in text
