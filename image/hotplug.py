@@ -1,0 +1,45 @@
+"""USB sticks plugged into and pulled from the running VM through QMP, as a person would: the
+image file becomes a block node (blockdev-add), the node a usb-storage device on the xHCI bus
+(device_add); pulling removes the device at once, like a stick yanked out, then the node, which
+closes the file so the host reads everything the guest wrote.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+XHCI_ARGS = ("-device", "qemu-xhci,id=xhci")
+XHCI_BUS = "xhci.0"
+
+
+class HotplugError(Exception):
+    """QEMU would not plug or pull a stick."""
+
+
+def plug(vm, name: str, image: Path) -> None:
+    """Insert `image` as a USB stick called `name` (a QMP id: letters, digits, '-')."""
+    try:
+        vm.qmp("blockdev-add", **{"node-name": f"{name}-node", "driver": "raw",
+                                  "file": {"driver": "file", "filename": str(image)}})
+        vm.qmp("device_add", driver="usb-storage", bus=XHCI_BUS, id=name, drive=f"{name}-node",
+               removable=True, serial=name.upper())
+    except Exception as error:
+        raise HotplugError(f"could not plug in {image.name} as {name}: {error}") from error
+
+
+def pull(vm, name: str, timeout: float = 30) -> None:
+    """Remove the stick `name`; returns once QEMU has closed its image file."""
+    try:
+        vm.qmp("device_del", id=name)
+    except Exception as error:
+        raise HotplugError(f"could not pull {name}: {error}") from error
+    # The node stays busy until the guest has let go of the device; retry until it is free.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            vm.qmp("blockdev-del", **{"node-name": f"{name}-node"})
+            return
+        except Exception as error:
+            if time.monotonic() > deadline:
+                raise HotplugError(f"{name} was pulled but QEMU kept its image open: {error}") from error
+            time.sleep(0.2)

@@ -1,0 +1,328 @@
+"""`make qemu-test`: a whole ceremony inside the booted DVD under QEMU (TCG), in one boot.
+
+The host makes what a ceremony starts with (image.scenario drives the console):
+  - a SoftHSM token holding a fresh KSK, on the HOST: the guest reaches it only through PKCS#11,
+    p11-kit's RPC over a virtio serial port (image/hsm_bridge.py);
+  - a test-only configuration stick with ceremony.toml naming that transport and pinning the KSK;
+  - a FAT stick with this quarter's request and last quarter's response (appliance.synth via
+    `ceremony demo`'s preparation), and a second stick whose request has a tampered signature;
+  - a blank-but-formatted NVMe disk standing for the laptop's internal drive, and a network card
+    whose every sent frame is captured.
+Then: boot, set the clock, log in, plug the request stick (QMP, xHCI), compare the hash and words
+on the console with the host's, confirm, sign, write, pull; read the stick with mtools and check
+the response (`ceremony verify-skr`, dnspython) and the log; the tampered stick is refused and
+gets no response; shut the ceremony down; then measure amnesia (image/amnesia.py).
+
+Each stage prints its time; a failed stage stops the test with its reason and the logs' place.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.dnssec
+
+from image import amnesia, hotplug, sticks
+from image.hsm_bridge import BridgeError, HsmBridge, guest_hsm_table
+from image.host_checks import CheckFailed, check_log, ksk_rrset, verify_with_cli, verify_with_dnspython
+from image.qemu import VirtualMachine, VmError
+from image.scenario import Console, ScenarioFailed
+
+INTERNAL_DISK_MB = 64
+# What the guest's PKCS#11 reaches on the host (the demo's token, see appliance/commands/demo.py).
+HOST_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+class StageFailed(Exception):
+    def __init__(self, stage: str, reason: str):
+        super().__init__(f"stage '{stage}' failed: {reason}")
+        self.stage, self.reason = stage, reason
+
+
+# What a stage may raise that is a readable failure of that stage rather than a bug of the test.
+EXPECTED_FAILURES = (VmError, ScenarioFailed, CheckFailed, sticks.StickError, hotplug.HotplugError, BridgeError)
+
+
+@dataclass
+class Stages:
+    """Runs named stages, prints each one's time, turns an expected failure into StageFailed."""
+
+    report: Callable[[str], None] = print
+    times: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str):
+        self.report(f"qemu-test: {name} ...")
+        started = time.monotonic()
+        try:
+            yield
+        except EXPECTED_FAILURES as error:
+            self.report(f"qemu-test: {name}: FAILED after {time.monotonic() - started:.1f}s")
+            raise StageFailed(name, str(error)) from error
+        self.times[name] = time.monotonic() - started
+        self.report(f"qemu-test: {name}: ok in {self.times[name]:.1f}s")
+
+
+@dataclass
+class Inputs:
+    """Everything the host prepares, and what it must find again."""
+
+    request_name: str
+    request: bytes
+    previous_name: str
+    previous: bytes
+    tampered_name: str
+    tampered: bytes
+    token_label: str
+    pin: str
+    ksk_line: str  # the KSK as a DNSKEY line: the trust anchor of the checks
+    ksk_tag: int
+    trust_anchor: Path
+    config_stick: Path
+    request_stick: Path
+    tampered_stick: Path
+    internal_disk: Path
+    internal_sha256: str
+    host_hsm_environment: dict[str, str]
+
+
+def tamper(request: bytes) -> bytes:
+    """The request with one base64 digit of its first proof-of-possession signature changed."""
+    start = request.index(b"<SignatureData>") + len(b"<SignatureData>") + 10
+    changed = b"B" if request[start:start + 1] == b"A" else b"A"
+    return request[:start] + changed + request[start + 1:]
+
+
+def guest_config(host_config: str, token_label: str) -> str:
+    """The demo's configuration with its [hsm] table replaced by the transport to the host."""
+    start, end = host_config.find("[hsm]\n"), host_config.find("\n[ksk_policy]")
+    if start < 0 or end < 0:
+        raise ScenarioFailed("the demo configuration no longer has [hsm] before [ksk_policy]")
+    return host_config[:start] + guest_hsm_table(token_label) + host_config[end:]
+
+
+def prepare(workdir: Path) -> Inputs:
+    from appliance.commands import demo as demo_command  # SoftHSM, token, KSK, requests
+
+    demo = demo_command.prepare_demo(workdir / "host-hsm")
+    request = (demo.stick / demo.request).read_bytes()
+    previous = (demo.stick / demo.previous).read_bytes()
+    tampered_name = demo.request.replace("ksr-", "ksr-tampered-", 1)
+    tampered = tamper(request)
+    ksk_line = demo.trust_anchor.read_text().strip()
+    config = guest_config(demo.config.read_text(), demo_command.TOKEN_LABEL)
+    disk = workdir / "internal-disk.img"
+    sticks.make_stick(disk, "INTERNAL", {"notes.txt": b"the laptop's own disk: never to be touched\n"},
+                      size_mb=INTERNAL_DISK_MB)
+    return Inputs(
+        request_name=demo.request, request=request, previous_name=demo.previous, previous=previous,
+        tampered_name=tampered_name, tampered=tampered,
+        token_label=demo_command.TOKEN_LABEL, pin=demo_command.PIN,
+        ksk_line=ksk_line, ksk_tag=dns.dnssec.key_id(ksk_rrset(ksk_line)[0]), trust_anchor=demo.trust_anchor,
+        config_stick=sticks.make_stick(workdir / "config-stick.img", "CONFIG",
+                                       {"ceremony.toml": config.encode()}),
+        request_stick=sticks.make_stick(workdir / "request-stick.img", "KSR",
+                                        {demo.request: request, demo.previous: previous}),
+        tampered_stick=sticks.make_stick(workdir / "tampered-stick.img", "KSR2",
+                                         {tampered_name: tampered, demo.previous: previous}),
+        internal_disk=disk, internal_sha256=amnesia.sha256_file(disk),
+        host_hsm_environment={"SOFTHSM2_CONF": str(demo.directory / "softhsm2.conf")},
+    )
+
+
+def check_signed_stick(inputs: Inputs, workdir: Path) -> dict[str, bytes]:
+    """The request's stick after signing: the originals untouched, the response valid, a log."""
+    sticks.check_clean(inputs.request_stick)
+    files = sticks.read_stick(inputs.request_stick)
+    response_name = "skr" + inputs.request_name[3:]
+    _originals_untouched(files, {inputs.request_name: inputs.request, inputs.previous_name: inputs.previous})
+    if response_name not in files:
+        raise CheckFailed(f"no response {response_name} on the stick; it holds {sorted(files)}")
+    logs = [name for name in files if name.endswith(".log")]
+    if len(logs) != 1:
+        raise CheckFailed(f"expected one ceremony log on the stick, found {logs}")
+    out = workdir / "from-request-stick"
+    out.mkdir(exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    print("qemu-test:   " + verify_with_cli(out / response_name, out / inputs.request_name, inputs.trust_anchor))
+    print("qemu-test:   " + verify_with_dnspython(files[response_name], ksk_rrset(inputs.ksk_line)))
+    request_hex = hashlib.sha256(inputs.request).hexdigest()
+    response_hex = hashlib.sha256(files[response_name]).hexdigest()
+    print("qemu-test:   " + check_log(files[logs[0]].decode("utf-8", "replace"), {
+        "the verbal check": f"Verbal check confirmed for {inputs.request_name}, SHA-256 {request_hex}",
+        "the HSM token": inputs.token_label,
+        "the KSK's key tag": str(inputs.ksk_tag),
+        "the response's SHA-256": response_hex,
+    }))
+    return files
+
+
+def check_refused_stick(inputs: Inputs, refusal: str) -> None:
+    """The tampered request's stick: no response, the originals untouched; only the log added."""
+    sticks.check_clean(inputs.tampered_stick)
+    files = sticks.read_stick(inputs.tampered_stick)
+    _originals_untouched(files, {inputs.tampered_name: inputs.tampered, inputs.previous_name: inputs.previous})
+    added = sorted(set(files) - {inputs.tampered_name, inputs.previous_name})
+    if any(not name.endswith(".log") for name in added):
+        raise CheckFailed(f"a refused request's stick got more than the ceremony log: {added}")
+    logs = [files[name].decode("utf-8", "replace") for name in added]
+    if not logs or f"Request {inputs.tampered_name} refused" not in logs[0]:
+        raise CheckFailed(f"the refused stick's log does not record the refusal (files added: {added})")
+    print(f"qemu-test:   refused with: {refusal or '(no FAIL line on screen)'}; stick got only {added}")
+
+
+def _originals_untouched(files: dict[str, bytes], originals: dict[str, bytes]) -> None:
+    for name, data in originals.items():
+        if files.get(name) != data:
+            raise CheckFailed(f"{name} on the stick was changed or removed")
+
+
+def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> dict[str, float]:
+    """The whole scenario; returns the figures measured. Raises StageFailed."""
+    figures: dict[str, float] = {}
+    with stages.stage("prepare the host (token, KSK, sticks, internal disk)"):
+        inputs = prepare(workdir)
+    bridge = HsmBridge(workdir / "vm", HOST_MODULE, inputs.host_hsm_environment)
+    pcap = workdir / "vm" / "network-tx.pcap"
+    vm = VirtualMachine(iso, workdir / "vm", kvm=kvm, network_card=False, extra_args=(
+        *hotplug.XHCI_ARGS, *bridge.qemu_args(), *amnesia.network_args(pcap),
+        "-drive", f"if=none,id=internal,format=raw,file={inputs.internal_disk}",
+        "-device", "nvme,serial=INTERNAL0,drive=internal"))
+    console = Console(vm, timeout)
+    try:
+        with stages.stage("boot to the ceremony console"):
+            vm.start()
+            bridge.start()
+            console.boot()
+            figures["boot to console (s)"] = vm.seconds_since_start()
+        with stages.stage("set the clock"):
+            console.set_clock()
+        with stages.stage("log in to the host's token over PKCS#11"):
+            console.log_in(inputs.config_stick, inputs.pin, inputs.ksk_tag)
+        with stages.stage("request stick: plug in, import, checks"):
+            plugged_at, verdict = console.import_request("ksr", inputs.request_stick, inputs.request_name)
+            if verdict == "refused":
+                raise ScenarioFailed("refused request: the console refused the valid request:\n"
+                                     + console.refusal_reasons())
+        with stages.stage("verbal check: hash and words equal the host's"):
+            console.verbal_check(inputs.request)
+            figures["stick inserted to hash shown (s)"] = time.monotonic() - plugged_at
+        with stages.stage("sign, write the response and log, pull the stick"):
+            console.sign_and_write()
+            hotplug.pull(vm, "ksr")
+        with stages.stage("host: the response (verify-skr, dnspython) and the log"):
+            check_signed_stick(inputs, workdir)
+        with stages.stage("tampered request: refused, no response written"):
+            console.another()
+            _, verdict = console.import_request("ksr2", inputs.tampered_stick, inputs.tampered_name)
+            if verdict != "refused":
+                raise ScenarioFailed("the tampered request was accepted")
+            refusal = console.refusal_reasons()
+            console.after_refusal()
+            hotplug.pull(vm, "ksr2")
+            check_refused_stick(inputs, refusal)
+        with stages.stage("shut the ceremony down, final log to the first stick"):
+            console.shut_down("ksr-again", inputs.request_stick)
+            hotplug.pull(vm, "ksr-again")
+            final = _final_log(inputs)
+            print(f"qemu-test:   final log {len(final.splitlines())} lines, records the refusal and the log-out")
+        with stages.stage("amnesia: interfaces, traffic, nothing of the session left in RAM"):
+            _check_guest_amnesia(vm, inputs, timeout)
+        if bridge.failure:
+            raise StageFailed("HSM bridge", bridge.failure)
+    finally:
+        bridge.stop()
+        vm.stop()
+    with stages.stage("amnesia: internal disk unchanged, no packet sent"):
+        after = amnesia.sha256_file(inputs.internal_disk)
+        if after != inputs.internal_sha256:
+            raise StageFailed("amnesia", f"the internal disk changed: SHA-256 {inputs.internal_sha256} "
+                                         f"before, {after} after")
+        packets = amnesia.pcap_packets(pcap)
+        if packets:
+            raise StageFailed("amnesia", f"the network card sent {packets} packet(s) (see {pcap})")
+        print(f"qemu-test:   internal disk SHA-256 {after} before and after; network card sent 0 packets; "
+              f"{bridge.sessions} PKCS#11 session(s) over the bridge")
+    return figures
+
+
+def _final_log(inputs: Inputs) -> str:
+    files = sticks.read_stick(inputs.request_stick)
+    logs = [name for name in files if name.endswith(".log")]
+    if len(logs) != 1:
+        raise CheckFailed(f"expected one ceremony log on the first stick after the shutdown, found {logs}")
+    log = files[logs[0]].decode("utf-8", "replace")
+    check_log(log, {"the refusal": f"Request {inputs.tampered_name} refused",
+                    "the log-out": "Logging out of the HSM"})
+    return log
+
+
+def _check_guest_amnesia(vm, inputs: Inputs, timeout: float) -> None:
+    shell = vm.shell
+    shell.wait_ready(timeout)
+    checks = {
+        "interfaces up": ("ip -o link show up | cut -d: -f2 | tr -d ' '", "lo"),
+        "frames sent by any card but lo": (
+            "for i in /sys/class/net/*; do [ ${i##*/} = lo ] || cat $i/statistics/tx_packets; done "
+            "| awk '{s += $1} END {print s + 0}'", "0"),
+        "the internal disk is seen": ("test -b /dev/nvme0n1 && echo seen", "seen"),
+        "the internal disk is not mounted": ("grep -c nvme /proc/mounts || true", "0"),
+    }
+    for what, (command, expected) in checks.items():
+        status, output = shell.run(command, timeout=120, reason=what)
+        if output != expected:
+            raise ScenarioFailed(f"{what}: expected {expected!r}, the guest said {output!r} (exit {status})")
+    response = "skr" + inputs.request_name[3:]
+    texts = [hashlib.sha256(inputs.request).hexdigest(), hashlib.sha256(inputs.tampered).hexdigest(),
+             inputs.request_name, inputs.tampered_name, response]
+    status, output = shell.run(amnesia.guest_scan_command(texts), timeout=max(timeout, 600),
+                               reason="the search for the session's traces")
+    lines = output.splitlines()
+    if status != 0 or not lines or not lines[-1].startswith("scanned "):
+        raise ScenarioFailed(f"the search for the session's traces did not run (exit {status}): {output[-800:]}")
+    if len(lines) > 1 and any(lines[:-1]):
+        raise ScenarioFailed("the session left traces in the guest's RAM after the shutdown:\n" + "\n".join(lines[:-1]))
+    print(f"qemu-test:   {lines[-1]} on RAM file systems, plus kernel log and journal: no trace of the session")
+
+
+def main() -> int:
+    from image.build import DEFAULT_ISO
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iso", type=Path, default=DEFAULT_ISO)
+    parser.add_argument("--kvm", action="store_true", help="use KVM instead of TCG")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for each wait")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory after a pass")
+    args = parser.parse_args()
+    if not args.iso.exists():
+        print(f"qemu-test: {args.iso} does not exist: run `make image` first", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="qemu-test-"))
+    stages = Stages(report=lambda line: print(line, flush=True))
+    started = time.monotonic()
+    try:
+        figures = run(args.iso, workdir, args.kvm, args.timeout, stages)
+    except StageFailed as failure:
+        print(f"qemu-test: FAILED: {failure}\nqemu-test: logs and images in {workdir} "
+              f"(vm/ttyS0.log: the console, vm/ttyS1.log: the shell, vm/hsm-bridge.log)", file=sys.stderr)
+        return 1
+    figures["whole scenario (s)"] = time.monotonic() - started
+    print("qemu-test: all stages passed\n" + "\n".join(f"qemu-test:   {k}: {v:.0f}" for k, v in figures.items()))
+    if args.keep:
+        print(f"qemu-test: work directory kept: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The ceremony's steps as the harness drives them on the appliance's serial console: what it waits
+to see (the console's own words, appliance/console/step_*.py) and what it types.
+
+Every wait names what it waits for, so a failure reads as the step that did not happen ("stick
+not detected", "hash mismatch", "request refused") rather than as a bare timeout. The VM is
+anything with `console.expect/type/text` and `qmp` (image.qemu.VirtualMachine; a fake in the
+harness's own tests).
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from image import hotplug
+from image.host_checks import fingerprint_lines
+
+# The boot menus list "Serial console" second (image/boot_test.py): one arrow down, then Enter.
+CHOOSE_SERIAL_ENTRY = "\x1b[B\r"
+
+
+class ScenarioFailed(Exception):
+    """A step of the ceremony did not happen as it must; the message says which and why."""
+
+
+def phrase(text: str) -> str:
+    """A regular expression for `text` whatever spacing the terminal rendering left between words."""
+    return r"\s+".join(re.escape(word) for word in text.split())
+
+
+@dataclass
+class HashOnScreen:
+    hex: str
+    words: list[str]
+
+
+def read_hash_screen(text: str) -> HashOnScreen:
+    """The hex groups (`1:ABCD` ... `16:EF01`) and words (`1. ADROITNESS` ... `32. ...`) of the
+    console's hash screen (appliance/console/step_verbal.hash_screen)."""
+    groups: dict[int, str] = {}
+    for number, group in re.findall(r"\b(\d{1,2}):([0-9A-F]{4})\b", text):
+        groups.setdefault(int(number), group)
+    words: dict[int, str] = {}
+    for number, word in re.findall(r"\b(\d{1,2})\. ([A-Z][A-Z-]+)\b", text):
+        words.setdefault(int(number), word)
+    if sorted(groups) != list(range(1, 17)) or sorted(words) != list(range(1, 33)):
+        raise ScenarioFailed(f"hash screen unreadable: found hex groups {sorted(groups)} and words "
+                             f"{sorted(words)}; the screen showed:\n{text[-1500:]}")
+    return HashOnScreen("".join(groups[n] for n in range(1, 17)).lower(),
+                        [words[n].lower() for n in range(1, 33)])
+
+
+class Console:
+    """The ceremony on the VM's first serial port."""
+
+    def __init__(self, vm, timeout: float):
+        self.vm, self.timeout = vm, timeout
+
+    def see(self, pattern: str, reason: str, timeout: float | None = None) -> re.Match:
+        return self.vm.console.expect(pattern, timeout or self.timeout, reason)
+
+    def answer(self, text: str) -> None:
+        self.vm.console.type(text + "\r")
+
+    def boot(self) -> None:
+        self.see(r"Serial console", "boot timeout: the boot menu never appeared")
+        self.vm.console.type(CHOOSE_SERIAL_ENTRY, delay=0.2)
+        self.see(phrase("Set the clock"), "boot timeout: the ceremony console's first screen never appeared")
+
+    def set_clock(self, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        self.see(phrase("UTC date and time:"), "the clock question")
+        self.answer(f"{now:%Y-%m-%d %H:%M:%S}")
+        self.see(phrase("Set the clock to this time?"), "the clock confirmation")
+        self.answer("yes")
+        self.see(phrase("Activate the HSM"), "the HSM step after the clock was set")
+
+    def log_in(self, config_stick: Path, pin: str, ksk_tag: int) -> None:
+        """The configuration from a test-only stick (the image carries none), then the PIN."""
+        seen = self.see(phrase("Waiting for a stick") + "|" + phrase("PIN (typing is not shown)"),
+                        "the HSM step asking for its configuration")
+        if "PIN" in seen.group(0):
+            raise ScenarioFailed("the image carries its own ceremony configuration, so the test's "
+                                 "HSM configuration stick (the host's token) cannot be given")
+        hotplug.plug(self.vm, "config", config_stick)
+        self.see(phrase("PIN (typing is not shown):"),
+                 "stick not detected: no PIN question after the configuration stick was plugged in")
+        self.answer(pin)
+        self.see(phrase("HSM activated."), "HSM login through the host's token failed")
+        screen = self.see(phrase("Press Enter to continue to the request:"), "the HSM's key table")
+        shown = self.vm.console.text()[: screen.start()]
+        if not re.search(rf"\b{ksk_tag}\b", shown[shown.rfind("HSM activated"):]):
+            raise ScenarioFailed(f"the HSM's key table does not show the KSK's key tag {ksk_tag}")
+        hotplug.pull(self.vm, "config")
+        self.answer("")
+
+    def import_request(self, stick_id: str, stick: Path, request_name: str) -> tuple[float, str]:
+        """Plug the stick, choose the request and the previous response; returns (the moment the
+        stick went in, "accepted" or "refused")."""
+        self.see(phrase("Waiting for a stick"), "the request step asking for the stick")
+        plugged_at = time.monotonic()
+        hotplug.plug(self.vm, stick_id, stick)
+        self.see(phrase("Number of the request to import"),
+                 "stick not detected: the console listed no request after the stick was plugged in")
+        listing = self.vm.console.text()
+        if request_name not in listing[listing.rfind("Requests (KSR)"):]:
+            raise ScenarioFailed(f"the console's list of requests on the stick lacks {request_name}")
+        self.answer("1")
+        self.see(phrase("Number of the previous response"), "the question for the previous response")
+        self.answer("1")
+        verdict = self.see(phrase("Press Enter for the verbal check") + "|REFUSED", "the request's checks")
+        return plugged_at, "refused" if verdict.group(0) == "REFUSED" else "accepted"
+
+    def refusal_reasons(self) -> str:
+        """The failed checks (`FAIL  ID: why`) on the screen that said REFUSED."""
+        text = self.vm.console.text()
+        screen = text[text.rfind("Import and check the request"):]
+        return "\n".join(dict.fromkeys(line.strip() for line in screen.splitlines()
+                                        if line.strip().startswith("FAIL")))
+
+    def verbal_check(self, request: bytes) -> HashOnScreen:
+        """The hash screen must show what the host computes from the bytes it put on the stick."""
+        self.answer("")
+        prompt = self.see(phrase("Do they match? Type 'yes'"), "the verbal check's hash screen")
+        text = self.vm.console.text()[: prompt.start()]
+        shown = read_hash_screen(text[text.rfind("SHA-256 of"):])
+        expected_hex, expected_words = fingerprint_lines(request)
+        if shown.hex != expected_hex or shown.words != expected_words:
+            raise ScenarioFailed(f"hash mismatch: the console shows {shown.hex} "
+                                 f"({' '.join(shown.words[:4])} ...), the host computed {expected_hex} "
+                                 f"({' '.join(expected_words[:4])} ...) from the request on the stick")
+        return shown
+
+    def sign_and_write(self) -> None:
+        self.answer("yes")
+        self.see(phrase("Enter: write to"), "signing did not finish (no question where to write)")
+        self.answer("")
+        self.see(phrase("may be removed now"), "the response and the log were not written and verified")
+        self.see(phrase("Press Enter to continue:"), "the end of the signing step")
+        self.answer("")
+        self.see(phrase("'another' or 'shutdown':"), "the question for another request")
+
+    def after_refusal(self) -> None:
+        """A refused request: its log goes to the same stick, then the question for another."""
+        self.see(phrase("'another' or 'shutdown':"), "the question for another request after the refusal")
+
+    def another(self) -> None:
+        self.answer("another")
+
+    def shut_down(self, log_stick_id: str, log_stick: Path) -> None:
+        """The final log goes to a stick the harness plugs in when asked; then the console ends and
+        (a systemd service) starts afresh at its first screen."""
+        self.answer("shutdown")
+        self.see(phrase("Waiting for a stick"), "the shutdown step asking for the log's stick")
+        hotplug.plug(self.vm, log_stick_id, log_stick)
+        self.see(phrase("Press Enter to end:"), "the final log was not written")
+        self.answer("")
+        self.see(phrase("Set the clock"), "the console did not start afresh after the shutdown")
+
