@@ -39,20 +39,22 @@ def check(ceremony, current) -> Outcome:
             previous = parse_response(current.previous_data)
         except FormatError:
             previous = None  # already a violation in the verdict
-    lines = [f"Request {current.name}" + (f", previous response {current.previous_name}"
-                                          if current.previous_name else ", no previous response"),
-             f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
-    lines += [f"NOTE: {note}" for note in policy.relaxations()]
-    plan = None
-    verdict = result.verdict
+    plan, verdict, details = None, result.verdict, []
     if result.request is not None:
         plan = prepare(config, ceremony.hsm, result.request, result.verdict, previous, ceremony.settings.schema)
         verdict = plan.verdict
         schema = plan.schema
-        lines.append(f"Schema: {schema.name}" + (f" ({schema.description})" if schema.description else ""))
+        details.append(f"Schema: {schema.name}" + (f" ({schema.description})" if schema.description else ""))
         bundles = [planned.preview() for planned in plan.bundles] or list(result.request.bundles)
-        lines += [""] + bundle_table(bundles)
-    lines += [""] + verdict_lines(verdict) + ["", summary_line(verdict, "REQUEST")]
+        details += [""] + bundle_table(bundles)
+    summary = summary_line(verdict, "REQUEST")
+    # The verdict first, so it is on the screen before any scrolling, and again at the end.
+    lines = [summary,
+             f"Request {current.name}" + (f", previous response {current.previous_name}"
+                                          if current.previous_name else ", no previous response"),
+             f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
+    lines += [f"NOTE: {note}" for note in policy.relaxations()]
+    lines += details + [""] + verdict_lines(verdict) + ["", summary]
     return Outcome(result.request, previous, plan, verdict, lines)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from appliance.console import checking, sticks
 from appliance.console.flow import Ceremony, Imported, Step
+from appliance.digest import Fingerprint
 from appliance.errors import CeremonyError, FormatError, MediaError
 from appliance.formats import DEFAULT_MAX_SIZE
 from appliance.formats.xmlsafe import parse_xml
@@ -94,6 +95,10 @@ async def run(ceremony: Ceremony) -> Step:
             return Step.NEXT
         (name, data), previous = chosen
         ceremony.current = Imported(stick, name, data, *(previous or (None, None)))
+        files = [("Request", name, data)] + ([("Previous response", *previous)] if previous else [])
+        for what, file, content in files:
+            ceremony.log.note(f"{what} {file} from {stick.describe()}: {len(content)} bytes, "
+                              f"SHA-256 {Fingerprint.of(content).hex}")
         return await _check(ceremony)
 
 
