@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from appliance.commands.sign import Plan, prepare, sign_plan
 from appliance.errors import FormatError
 from appliance.formats import parse_response
-from appliance.model import Request, Response, Verdict
+from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, summary_line
 
 
 @dataclass(frozen=True)
 class Outcome:
-    request: Request | None  # None when the file is not a readable request
-    previous: Response | None
-    plan: Plan | None  # None when the request could not be planned (unreadable)
+    plan: Plan | None  # None when the file is not a readable request
     verdict: Verdict
     lines: list[str]  # the screen: policy, schema, bundle table, verdicts, summary
 
@@ -55,7 +53,7 @@ def check(ceremony, current) -> Outcome:
              f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
     lines += [f"NOTE: {note}" for note in policy.relaxations()]
     lines += details + [""] + verdict_lines(verdict) + ["", summary]
-    return Outcome(result.request, previous, plan, verdict, lines)
+    return Outcome(plan, verdict, lines)
 
 
 def sign(ceremony, current) -> bytes:

@@ -69,10 +69,7 @@ class Imported:
     data: bytes
     previous_name: str | None = None
     previous_data: bytes | None = None
-    request: object | None = None  # model.Request, once parsed
-    previous: object | None = None  # model.Response, once parsed
-    verdict: object | None = None  # model.Verdict, once checked
-    plan: object | None = None  # commands.sign.Plan: the bundles to sign and by which KSKs
+    plan: object | None = None  # commands.sign.Plan, once checked: the bundles to sign, by which KSKs
 
 
 @dataclass

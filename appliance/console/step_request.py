@@ -149,8 +149,7 @@ async def _check(ceremony: Ceremony) -> Step:
         ceremony.log.error(f"Request {current.name} refused: {exc}")
         await sticks.write_log(ceremony, "log.stick", current.stick)
         return Step.NEXT
-    current.request, current.previous = outcome.request, outcome.previous
-    current.verdict, current.plan = outcome.verdict, outcome.plan
+    current.plan = outcome.plan
     ui.show(Step.REQUEST.heading, outcome.lines)
     if not outcome.verdict.valid:
         ceremony.log.error(f"Request {current.name} refused by {len(outcome.verdict.violations)} failed check(s)")
