@@ -242,4 +242,4 @@ def run(args) -> int:
     command = [sys.executable, "-m", "appliance.cli", "verify-skr", str(response),
                "--ksr", str(demo.stick / demo.request), "--trust-anchor", str(demo.trust_anchor)]
     print(f"\nChecking it with the real command: ceremony {' '.join(command[3:])}", flush=True)
-    return subprocess.run(command).returncode
+    return subprocess.run(command, check=False).returncode  # its verdict is the demo's

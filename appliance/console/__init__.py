@@ -15,7 +15,6 @@ import traceback
 from appliance.ceremonylog import CeremonyLog
 from appliance.clock import CeremonyClock
 from appliance.console import (
-    sticks,
     step_clock,
     step_hsm,
     step_next,
@@ -23,6 +22,7 @@ from appliance.console import (
     step_shutdown,
     step_sign,
     step_verbal,
+    sticks,
 )
 from appliance.console.app import ConsoleUI
 from appliance.console.flow import Ceremony, Settings, Step, run_ceremony

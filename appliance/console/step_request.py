@@ -53,8 +53,7 @@ def survey(media, stick: Stick) -> Survey:
         elif body == "Response":
             found.responses.append((name, data))
         else:
-            found.unusable.append((name, "neither a request (<KSR><Request>) nor a response "
-                                         "(<KSR><Response>)"))
+            found.unusable.append((name, "neither a request (<KSR><Request>) nor a response (<KSR><Response>)"))
     return found
 
 
@@ -127,8 +126,7 @@ async def _choose_files(ceremony: Ceremony, found: Survey):
             ui.add([f"Previous response: {previous[0]}"])
             return request, previous
         if answer.lower() == "none":
-            ui.add(["Without the previous response, the chain checks (KSR-CHAIN-*, SKR-VERIFY) "
-                    "cannot be run."])
+            ui.add(["Without the previous response, the chain checks (KSR-CHAIN-*, SKR-VERIFY) cannot be run."])
             sure = await ui.ask("request.no_previous", "Go on without a previous response? Type 'yes':")
             if sure.lower() == "yes":
                 ceremony.log.note("Operator confirmed: no previous response")

@@ -20,8 +20,8 @@ async def run(ceremony: Ceremony) -> Step:
     ui = ceremony.ui
     current = ceremony.current
     signatures = sum(len(planned.signers) for planned in current.plan.bundles)
-    ui.show(Step.SIGN.heading, [f"Signing {current.name}: {len(current.plan.bundles)} bundles, "
-                                f"{signatures} signatures."])
+    bundles = len(current.plan.bundles)
+    ui.show(Step.SIGN.heading, [f"Signing {current.name}: {bundles} bundles, {signatures} signatures."])
     try:
         data = await ui.work("Signing with the HSM; every signature is verified in software ...",
                              checking.sign, ceremony, current)
@@ -36,7 +36,7 @@ async def run(ceremony: Ceremony) -> Step:
     fingerprint = Fingerprint.of(data)
     ui.show(Step.SIGN.heading, hash_screen(fingerprint, f"{name} (the response, {len(data)} bytes)") + [
         "",
-        f"Signed: {len(current.plan.bundles)} bundles, {signatures} signatures, each verified in software.",
+        f"Signed: {bundles} bundles, {signatures} signatures, each verified in software.",
         "The response and the log go to the request's stick, or to another ('other').",
     ])
     where = await ui.ask("sign.where", f"Enter: write to {current.stick.name}; or type 'other':")

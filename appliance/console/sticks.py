@@ -12,7 +12,15 @@ import functools
 from collections.abc import Callable
 
 from appliance.errors import MediaError
-from appliance.media import ADDED, REMOVED, UNUSABLE, MediaWriteError, Stick, StickEvent, WriteReport
+from appliance.media import (
+    ADDED,
+    REMOVED,
+    UNUSABLE,
+    MediaWriteError,
+    Stick,
+    StickEvent,
+    WriteReport,
+)
 
 CANCEL = "cancel"
 
@@ -164,7 +172,6 @@ def _cancelled(ceremony, contents) -> None:
     names = ", ".join(contents())
     ceremony.ui.add([f"Cancelled: NOT written to any stick: {names}"])
     ceremony.log.error(f"Write cancelled by the operator; not written: {names}")
-    return None
 
 
 async def write_log(ceremony, key: str, first: Stick | None) -> WriteReport | None:

@@ -12,7 +12,13 @@ from appliance.formats.trust_anchor import parse_trust_anchors
 from appliance.policy import validate_response
 from tests.console.conftest import real
 from tests.console.harness import files_on, flat, now_typed, run_script, written_log
-from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
+from tests.console.scripts import (
+    ACCEPT_AND_CONFIRM,
+    IMPORT_WITH_PREVIOUS,
+    LOG_IN,
+    SET_CLOCK,
+    SHUT_DOWN,
+)
 
 pytestmark = pytest.mark.softhsm
 
@@ -117,8 +123,7 @@ def test_stick_removed_before_the_write(demo, sticks):
         return ""  # Enter: write to the request's stick, which is gone
 
     def insert_another():
-        sticks.insert("OUT")
-        return None  # nothing typed: the stick answers
+        sticks.insert("OUT")  # and nothing typed: the new stick answers the question
 
     run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
                      + [("sign.where", pull_then_write), ("sign.stick.insert", insert_another), ("sign.done", "")]
@@ -144,7 +149,6 @@ def test_stick_removed_during_the_write(demo, sticks):
 
     def insert_another():
         sticks.insert("SECOND")
-        return None
 
     run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
                      + [("sign.where", ""), ("sign.stick.insert", insert_another), ("sign.done", "")] + SHUT_DOWN,
@@ -179,11 +183,9 @@ def test_a_stick_with_the_request_after_one_without(demo, sticks):
 
     def pull_empty():
         sticks.pull("EMPTY")
-        return None
 
     def insert_request_stick():
         sticks.insert("KSR2", files)
-        return None
 
     run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.none", pull_empty),
                                                    ("request.stick.insert", insert_request_stick)]
@@ -267,11 +269,9 @@ def test_an_unusable_configuration_on_a_stick_is_refused_then_replaced(demo, sti
 
     def swap():
         sticks.pull("BAD")
-        return None
 
     def good():
         sticks.insert("GOOD", {"ceremony.toml": demo.config.read_bytes()})
-        return None
 
     run = run_script(sticks, SET_CLOCK + [("hsm.config.other", swap), ("hsm.config.insert", good)] + LOG_IN
                      + [("request.none", "cancel")] + SHUT_DOWN, config=None)

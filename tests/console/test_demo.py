@@ -13,7 +13,7 @@ CEREMONY = str(Path(sys.executable).with_name("ceremony"))
 
 def test_demo_unattended_signs_and_verifies(tmp_path):
     result = subprocess.run([CEREMONY, "demo", "--unattended", "--dir", str(tmp_path / "demo")],
-                            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+                            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Requests signed: 1." in out
@@ -26,6 +26,6 @@ def test_demo_unattended_signs_and_verifies(tmp_path):
 
 def test_demo_without_a_terminal_falls_back_to_unattended(tmp_path):
     result = subprocess.run([CEREMONY, "demo", "--dir", str(tmp_path / "demo")], capture_output=True, text=True,
-                            timeout=120, stdin=subprocess.DEVNULL)
+                            timeout=120, stdin=subprocess.DEVNULL, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ceremony demo: no terminal, so running unattended (--unattended)")
