@@ -23,14 +23,16 @@ from pathlib import Path
 
 from appliance import dnssec, synth
 from appliance.clock import CeremonyClock
+from appliance.commands.keys import dnskey_line
 from appliance.commands.run import media_source
 from appliance.commands.sign import prepare, sign_plan
 from appliance.console import run_console
+from appliance.console.autopilot import TypedRun, by_key
 from appliance.console.flow import Settings
 from appliance.console.sticks import StickWatch
 from appliance.errors import UsageError
 from appliance.formats import write_request
-from appliance.hsm import DEFAULT_MODULE, Hsm
+from appliance.hsm import DEFAULT_MODULE, Hsm, profile_from_table
 from appliance.model import Verdict
 from appliance.signing_config import load_signing_config
 
@@ -85,8 +87,7 @@ def prepare_demo(directory: Path, now: datetime | None = None) -> Demo:
     (stick / request_name).write_bytes(write_request(request))
     (stick / previous_name).write_bytes(previous_response)
     anchor = directory / "ksk-demo.dnskey"
-    anchor.write_text(f". {ksk.ttl} IN DNSKEY {ksk.flags} {ksk.protocol} {ksk.algorithm} "
-                      f"{_base64(ksk.public_key)}\n", "utf-8")
+    anchor.write_text(dnskey_line(ksk, ".") + "\n", "utf-8")
     return Demo(directory, directory / "media", stick, config, request_name, previous_name, anchor)
 
 
@@ -106,14 +107,10 @@ def _make_token(directory: Path) -> Path:
     return conf
 
 
-def _profile_table(conf: Path) -> dict:
-    return {"module": DEFAULT_MODULE, "token": TOKEN_LABEL, "environment": {"SOFTHSM2_CONF": str(conf)}}
-
-
 def _generate_ksk(conf: Path):
-    from appliance.hsm import profile_from_table
-
-    profile = profile_from_table(_profile_table(conf), conf.parent)
+    """A KSK generated inside the token (never outside it), as the DNSKEY it publishes."""
+    table = {"module": DEFAULT_MODULE, "token": TOKEN_LABEL, "environment": {"SOFTHSM2_CONF": str(conf)}}
+    profile = profile_from_table(table, conf.parent)
     with Hsm(profile, pin_prompt=lambda text: PIN, writable=True) as hsm:
         key = hsm.generate_key(KSK_LABEL, dnssec.RSASHA256)
         return key.dnskey(ttl=172800)
@@ -167,13 +164,7 @@ def _sign_previous(config_path: Path, request) -> bytes:
         return sign_plan(config, hsm, plan)
 
 
-def _base64(data: bytes) -> str:
-    import base64
-
-    return base64.b64encode(data).decode("ascii")
-
-
-def unattended_answers(demo: Demo) -> dict:
+def unattended_answers() -> dict:
     """What an operator types in the demo, by question."""
     return {
         "clock.time": lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
@@ -192,22 +183,11 @@ def unattended_answers(demo: Demo) -> dict:
 
 
 def run_unattended(demo: Demo) -> tuple[int, object]:
-    """The real console on a pipe input, its screen rendered into memory, the autopilot typing."""
-    import io
-
-    from prompt_toolkit.data_structures import Size
-    from prompt_toolkit.input import create_pipe_input
-    from prompt_toolkit.output.vt100 import Vt100_Output
-
-    from appliance.console.autopilot import Autopilot, by_key
-
+    """The real console, the autopilot typing the answers through its input."""
     watch = StickWatch()
-    screen = io.StringIO()
-    output = Vt100_Output(screen, lambda: Size(rows=25, columns=80), term="linux", enable_cpr=False)
-    with create_pipe_input() as pipe, media_source(demo.media, watch) as media:
-        pilot = Autopilot(pipe, by_key(unattended_answers(demo)))
-        return run_console(Settings(demo.config, None, None), media, watch, CeremonyClock(set_system=False),
-                           input=pipe, output=output, on_ask=pilot)
+    with media_source(demo.media, watch) as media:
+        return TypedRun(by_key(unattended_answers())).run(Settings(demo.config, None, None), media, watch,
+                                                          CeremonyClock(set_system=False))
 
 
 def run(args) -> int:

@@ -9,7 +9,14 @@ for a stick, which the caller provides) or a callable that acts first (pulls a s
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable, Iterable, Mapping
+
+from prompt_toolkit.data_structures import Size
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output.vt100 import Vt100_Output
+
+from appliance.console import run_console
 
 Answer = str | None | Callable[[], str | None]
 
@@ -74,3 +81,27 @@ def in_order(script: Iterable[tuple[str, Answer]]) -> Callable[[str, str], Answe
         return value
 
     return answer
+
+
+class TypedRun:
+    """The real console on a pipe input, its screen drawn at 80x25 into memory, an autopilot typing.
+
+    After run(): `pilot.asked` lists every question, `screen` holds what the terminal was sent.
+    """
+
+    def __init__(self, answers: Callable[[str, str], Answer], autopilot=Autopilot):
+        self._answers = answers
+        self._autopilot = autopilot
+        self.pilot: Autopilot | None = None
+        self.screen = ""
+
+    def run(self, settings, media, watch, clock):
+        """(exit code, Ceremony), as console.run_console; `media` started and reporting to `watch`."""
+        terminal = io.StringIO()
+        output = Vt100_Output(terminal, lambda: Size(rows=25, columns=80), term="linux", enable_cpr=False)
+        try:
+            with create_pipe_input() as pipe:
+                self.pilot = self._autopilot(pipe, self._answers)
+                return run_console(settings, media, watch, clock, input=pipe, output=output, on_ask=self.pilot)
+        finally:
+            self.screen = terminal.getvalue()

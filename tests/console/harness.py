@@ -1,8 +1,9 @@
 """Runs the real console application on a pipe input, answering through the autopilot.
 
 Every key the script answers goes through prompt_toolkit's input parser and key bindings exactly
-as typed keys do; the screen goes to a vt100 output writing into memory at 80x25, so the whole
-rendering path runs too and the tests can look for text on the "terminal".
+as typed keys do; the screen goes to a vt100 output writing into memory at 80x25 (TypedRun, as
+`ceremony demo --unattended` runs it), so the whole rendering path runs too and the tests can
+look for text on the "terminal".
 
 Sticks are folders (FolderMedia, the device source `ceremony run --media` uses). `Sticks`
 inserts and pulls them and waits until the media source has seen it, so a script's questions
@@ -11,7 +12,6 @@ come in one order only.
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 import time
@@ -19,25 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prompt_toolkit.data_structures import Size
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output.vt100 import Vt100_Output
-
 from appliance.clock import CeremonyClock
-from appliance.console import run_console
-from appliance.console.autopilot import Autopilot, in_order
+from appliance.console.autopilot import Autopilot, TypedRun, in_order
 from appliance.console.flow import Ceremony, Settings
 from appliance.console.sticks import StickWatch
 from appliance.media import FolderMedia
-
-
-class Terminal(io.StringIO):
-    """What the console wrote, escape sequences and all."""
-
-    encoding = "utf-8"
-
-    def isatty(self) -> bool:
-        return True
 
 
 class Sticks:
@@ -98,18 +84,15 @@ def now_typed() -> str:
 def run_script(sticks: Sticks, script, *, config: Path, policy: str | None = None, schema: str | None = None,
                fault_hook=None, autopilot=Autopilot) -> Run:
     watch = StickWatch()
-    terminal = Terminal()
-    output = Vt100_Output(terminal, lambda: Size(rows=25, columns=80), term="linux", enable_cpr=False)
-    with create_pipe_input() as pipe, FolderMedia(sticks.folder, on_event=watch, fault_hook=fault_hook) as media:
+    typed = TypedRun(in_order(script), autopilot)
+    with FolderMedia(sticks.folder, on_event=watch, fault_hook=fault_hook) as media:
         sticks.media = media
-        pilot = autopilot(pipe, in_order(script))
         try:
-            code, ceremony = run_console(Settings(config, policy, schema), media, watch,
-                                         CeremonyClock(set_system=False), input=pipe, output=output, on_ask=pilot)
+            code, ceremony = typed.run(Settings(config, policy, schema), media, watch, CeremonyClock(set_system=False))
         except BaseException:
-            print("Questions asked:", *pilot.asked, sep="\n  ")
+            print("Questions asked:", *(typed.pilot.asked if typed.pilot else []), sep="\n  ")
             raise
-    return Run(code, ceremony, pilot.asked, terminal.getvalue())
+    return Run(code, ceremony, typed.pilot.asked, typed.screen)
 
 
 def files_on(stick: Path) -> list[str]:
