@@ -20,7 +20,13 @@ from appliance.formats import parse_request, parse_response
 from appliance.formats.trust_anchor import parse_trust_anchors
 from appliance.media import UdevMedia
 from appliance.policy import validate_response
-from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
+from tests.console.scripts import (
+    ACCEPT_AND_CONFIRM,
+    IMPORT_WITH_PREVIOUS,
+    LOG_IN,
+    SET_CLOCK,
+    SHUT_DOWN,
+)
 from tests.media.test_media_loop import Loop, kernel_mounts, on_the_medium, udevd  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.root, pytest.mark.softhsm]
@@ -60,7 +66,7 @@ def test_whole_ceremony_on_a_loop_device(udevd, demo, tmp_path):  # noqa: F811 (
                                        CeremonyClock(set_system=False))
     finally:
         for mount_point in (tmp_path / "media").glob("*"):
-            subprocess.run(["umount", "--lazy", str(mount_point)], capture_output=True)
+            subprocess.run(["umount", "--lazy", str(mount_point)], capture_output=True, check=False)
         loop.detach()
     assert code == 0 and ceremony.requests_signed == 1
     # Read back from the image itself, not through the appliance's mount.
