@@ -19,6 +19,7 @@ from image.host_checks import fingerprint_lines
 
 # The boot menus list "Serial console" second (image/boot_test.py): one arrow down, then Enter.
 CHOOSE_SERIAL_ENTRY = "\x1b[B\r"
+MEDIA_ROOT = "/run/ceremony/media"  # where the appliance mounts sticks (appliance/media/udev.py)
 
 
 class ScenarioFailed(Exception):
@@ -93,8 +94,15 @@ class Console:
         shown = self.vm.console.text()[: screen.start()]
         if not re.search(rf"\b{ksk_tag}\b", shown[shown.rfind("HSM activated"):]):
             raise ScenarioFailed(f"the HSM's key table does not show the KSK's key tag {ksk_tag}")
-        hotplug.pull(self.vm, "config")
+        self.pull("config")
         self.answer("")
+
+    def pull(self, stick_id: str) -> None:
+        """Pull a stick, and go on only once the appliance has seen it go, as an operator watching
+        the status line would: its media layer unmounts a pulled stick, then forgets it."""
+        hotplug.pull(self.vm, stick_id)
+        self.vm.shell.run(f"while grep -q ' {MEDIA_ROOT}/' /proc/mounts; do sleep 0.2; done; sleep 1",
+                          timeout=self.timeout, reason=f"the appliance noticing that {stick_id} was pulled")
 
     def import_request(self, stick_id: str, stick: Path, request_name: str) -> tuple[float, str]:
         """Plug the stick, choose the request and the previous response; returns (the moment the
