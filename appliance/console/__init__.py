@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import traceback
 
+from appliance import __version__
 from appliance.ceremonylog import CeremonyLog
-from appliance.clock import CeremonyClock
+from appliance.clock import BUILD_DATE, CeremonyClock
 from appliance.console import (
     step_clock,
     step_hsm,
@@ -57,8 +58,14 @@ def run_console(
     ceremony: Ceremony | None = None
     ui = ConsoleUI(log, lambda: ceremony.status(), input=input, output=output, on_ask=on_ask)
     ceremony = Ceremony(ui, log, clock, media, settings, watch)
-    log.note(f"Console started; media: {type(media).__name__}; "
-             f"configuration: {settings.config or 'from the image or a stick'}")
+    clock_rule = "set to the typed time when root" if clock.set_system else "never set (--no-set-clock)"
+    log.note(f"ceremony {__version__} (built {BUILD_DATE:%Y-%m-%d}), console started", [
+        f"Media: {type(media).__name__}",
+        f"Configuration: {settings.config or 'from the image, or ceremony.toml from a stick'}",
+        f"Request policy: {settings.policy or 'as the configuration says'}",
+        f"Schema: {settings.schema or 'the configuration default'}",
+        f"System clock: {clock_rule}",
+    ])
 
     async def whole_ceremony() -> int:
         watch.attach()
