@@ -122,10 +122,12 @@ class SerialPort:
                                     f"it showed last:\n{tail}")
                 self._changed.wait(min(remaining, 1.0))
 
-    def mark(self) -> None:
-        """Make later expect() calls look only at what arrives from now on."""
+    def mark(self) -> int:
+        """Make later expect() calls look only at what arrives from now on; returns that position
+        in text()."""
         with self._changed:
             self._position = len(strip_terminal_codes(bytes(self._raw)))
+            return self._position
 
     def type(self, text: str, delay: float = 0.02) -> None:
         """Send keys one by one, as a person at a serial terminal would: firmware and boot loaders
@@ -156,12 +158,13 @@ class Shell:
         the echo of the typed line never matches it."""
         self._count += 1
         token = f"{os.getpid()}x{self._count}"
-        self.port.mark()
+        start = self.port.mark()
         self.port.type(f"{command}; printf '\\n::end-%s-%d::\\n' {token} $?\n", delay=0.002)
         match = self.port.expect(rf"::end-{token}-(\d+)::", timeout, reason or f"command {command!r}")
-        output = self.port.text()[: match.start()]
-        echoed = output.rfind(f"{token} $?")  # the end of the echoed command line
-        output = output[output.find("\n", echoed) + 1 if echoed >= 0 else 0 :]
+        # The shell echoes the typed line first (on one line, however long: readline scrolls it
+        # sideways), then the command's output.
+        shown = self.port.text()[start : match.start()]
+        output = shown[shown.find("\n") + 1 :] if "\n" in shown else ""
         return int(match.group(1)), output.strip()
 
 
