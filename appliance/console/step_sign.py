@@ -33,8 +33,8 @@ async def run(ceremony: Ceremony) -> Step:
         await sticks.write_log(ceremony, "log.stick", current.stick)
         return Step.NEXT
     name = response_name(current.name)
-    fingerprint = Fingerprint.of(data)
-    ui.show(Step.SIGN.heading, hash_screen(fingerprint, f"{name} (the response, {len(data)} bytes)") + [
+    hashed = hash_screen(Fingerprint.of(data), f"{name} (the response, {len(data)} bytes)")
+    ui.show(Step.SIGN.heading, hashed + [
         "",
         f"Signed: {bundles} bundles, {signatures} signatures, each verified in software.",
         "The response and the log go to the request's stick, or to another ('other').",
@@ -49,5 +49,11 @@ async def run(ceremony: Ceremony) -> Step:
         ui.add(["The response was signed but is NOT on any stick. It is lost when the ceremony ends."])
     else:
         ceremony.requests_signed += 1
+        # The hash again, whole, now that the file is on the stick (the write scrolled it away).
+        ui.show(Step.SIGN.heading, hashed + [
+            "",
+            f"Written and verified on {report.stick.describe()}, with the log {ceremony.log.filename}.",
+            f"The stick {report.stick.name} may be removed now.",
+        ])
     await ui.ask("sign.done", "Press Enter to continue:")
     return Step.NEXT
