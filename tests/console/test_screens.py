@@ -1,5 +1,7 @@
 """Screens fit a bare 80x25 console: no line wider than 79 columns, hashes laid out to read aloud."""
 
+import pytest
+
 from appliance.console.app import SCREEN_WIDTH, _fit
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint, _word_lists
@@ -68,3 +70,45 @@ def test_long_screens_scroll_with_page_keys():
         assert ui.run(screen) == "done"
     assert seen[0] == "-- lines 1-21 of 60; PgUp/PgDn to scroll --"
     assert seen[1] == "-- lines 40-60 of 60; PgUp/PgDn to scroll --"  # two pages down, stopped at the end
+
+
+@pytest.mark.softhsm
+def test_every_question_of_a_ceremony_is_drawn_whole_on_80x25(demo, sticks):
+    """The real screens as the terminal holds them: title on top, question and status at the bottom."""
+    import re
+
+    from appliance.console.autopilot import Autopilot
+    from tests.console.harness import run_script
+    from tests.console.scripts import (
+        ACCEPT_AND_CONFIRM,
+        IMPORT_WITH_PREVIOUS,
+        LOG_IN,
+        SET_CLOCK,
+        SHUT_DOWN,
+    )
+
+    screens = {}
+
+    class Snapshots(Autopilot):
+        def __call__(self, key, prompt, app):
+            def drawn(_app):
+                if key not in screens:
+                    buffer = app.renderer._last_screen.data_buffer
+                    screens[key] = ["".join(buffer[y][x].char for x in range(80)).rstrip() for y in range(25)]
+
+            app.after_render.add_handler(drawn)
+            super().__call__(key, prompt, app)
+
+    script = SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM + [("sign.where", ""), ("sign.done", "")] \
+        + SHUT_DOWN
+    run_script(sticks, script, config=demo.config, autopilot=Snapshots)
+    assert set(screens) == {key for key, _ in script}
+    status = re.compile(r"^ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \| HSM: [a-z ,-]+ \| Sticks: KSR-STICK$")
+    for key, rows in screens.items():
+        assert rows[0].startswith((" Step ", " Shut down")), (key, rows[0])
+        assert status.match(rows[24]), (key, rows[24])
+        assert rows[23].strip(), (key, "no question on the prompt row")
+    assert screens["verbal.confirm"][23].startswith("Do they match? Type 'yes' to sign")
+    assert "32. " in "\n".join(screens["verbal.confirm"])  # all 32 words on the screen at once
+    assert "32. " in "\n".join(screens["sign.done"])
+    assert "REQUEST ACCEPTED" in screens["request.accepted"][1]  # the verdict before any scrolling
