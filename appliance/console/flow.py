@@ -16,10 +16,18 @@ import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance.ceremonylog import CeremonyLog
 from appliance.clock import CeremonyClock
 from appliance.media import MediaSource, Stick
+
+if TYPE_CHECKING:  # annotations only: the state machine needs no terminal, HSM or signer to run
+    from appliance.commands.sign import Plan
+    from appliance.console.app import ConsoleUI
+    from appliance.console.sticks import StickWatch
+    from appliance.hsm import Hsm
+    from appliance.signing_config import SigningConfig
 
 
 class Step(enum.Enum):
@@ -55,7 +63,7 @@ class Settings:
     """What `ceremony run` was told on its command line."""
 
     config: Path | None  # ceremony configuration (HSM profile, KSKs); None: look on the image/stick
-    policy: Path | None  # request policy file; None: the configuration's or the built-in root policy
+    policy: str | None  # request policy file or shipped era name; None: the configuration's
     schema: str | None  # signing schema name; None: the configuration's default
     hsm_attempts: int = 3  # PIN tries before the ceremony gives up (the token may lock sooner)
 
@@ -69,22 +77,22 @@ class Imported:
     data: bytes
     previous_name: str | None = None
     previous_data: bytes | None = None
-    plan: object | None = None  # commands.sign.Plan, once checked: the bundles to sign, by which KSKs
+    plan: Plan | None = None  # once checked: the bundles to sign, and by which KSKs
 
 
 @dataclass
 class Ceremony:
     """Everything the steps share. Only the steps change it, one at a time."""
 
-    ui: object  # console.app.ConsoleUI (or anything with the same methods)
+    ui: ConsoleUI
     log: CeremonyLog
     clock: CeremonyClock
     media: MediaSource
     settings: Settings
-    watch: object  # console.sticks.StickWatch: wakes a step waiting for a stick
-    hsm: object | None = None  # hsm.Hsm once logged in
+    watch: StickWatch  # wakes a step waiting for a stick
+    hsm: Hsm | None = None  # once logged in
     hsm_state: str = "not connected"
-    config: object | None = None  # the loaded ceremony configuration
+    config: SigningConfig | None = None
     current: Imported | None = None
     outputs: list[str] = field(default_factory=list)  # "name on stick", for the closing screen
     requests_signed: int = 0
@@ -99,9 +107,9 @@ class Ceremony:
 StepFunction = Callable[[Ceremony], Awaitable[Step]]
 
 
-async def run_ceremony(ceremony: Ceremony, steps: dict[Step, StepFunction], first: Step = Step.CLOCK) -> int:
-    """Runs steps until SHUTDOWN; returns the exit code of `ceremony run` (0: a clean end)."""
-    step = first
+async def run_ceremony(ceremony: Ceremony, steps: dict[Step, StepFunction]) -> int:
+    """Runs steps from CLOCK until SHUTDOWN; returns the exit code of `ceremony run` (0: a clean end)."""
+    step = Step.CLOCK
     while True:
         ceremony.log.step(step.heading)
         following = await steps[step](ceremony)
