@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 WIDTH = 80
 INDENT = "    "
@@ -54,6 +54,15 @@ class CeremonyLog:
 
     def screen(self, title: str, text: str | Iterable[str]) -> None:
         self._add("SCREEN", title, [text] if isinstance(text, str) else text)
+
+    def clock_stepped(self, step: timedelta) -> None:
+        """The clock was set: the start time (and so the file name) moves with it.
+
+        Entries already made keep the stamps they were given, as recorded; a note says so.
+        """
+        self.started += step
+        self.note(f"Clock stepped by {step.total_seconds():+.0f} s: entries above carry the laptop's "
+                  f"time before it was set; this ceremony started at {utc_stamp(self.started)}")
 
     def text(self, lines: Iterable[str]) -> None:
         """Lines added to the screen already shown (progress, a message)."""

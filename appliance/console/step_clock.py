@@ -40,4 +40,5 @@ async def run(ceremony: Ceremony) -> Step:
             continue
         change = ceremony.clock.set(typed, typed_at)
         ui.add(["Clock set."] + change.describe())
+        ceremony.log.clock_stepped(change.new - change.old)
         return Step.HSM

@@ -65,3 +65,15 @@ def test_encode_is_utf8_of_render():
     log = CeremonyLog(Ticking())
     log.note("Ünïcode stays")
     assert log.encode().decode("utf-8").count("Ünïcode stays") == 1
+
+
+def test_setting_the_clock_moves_the_start_and_the_name_not_the_old_stamps():
+    clock = Ticking()
+    log = CeremonyLog(clock)
+    log.note("before the clock was set")
+    log.clock_stepped(timedelta(days=365))
+    assert log.filename == "ceremony-20280115T140501Z.log"
+    text = log.render()
+    assert "Log started 2028-01-15T14:05:01Z" in text
+    assert "2027-01-15T14:05:02Z NOTE   before the clock was set" in text  # kept as recorded
+    assert "Clock stepped by +31536000 s" in " ".join(text.split())
