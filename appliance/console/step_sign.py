@@ -44,7 +44,7 @@ async def run(ceremony: Ceremony) -> Step:
     report = await sticks.write_until_done(
         ceremony, "sign.stick", None if other else current.stick,
         lambda: {name: data, ceremony.log.filename: ceremony.log.encode()},
-        "for the response and the log", exclude=current.stick if other else None)
+        "for the response and the log", exclude=current.stick if other else None, protect=name)
     if report is None:
         ui.add(["The response was signed but is NOT on any stick. It is lost when the ceremony ends."])
     else:

@@ -120,12 +120,14 @@ def _pick(answer: str, items: list):
 
 async def write_until_done(ceremony, key: str, first: Stick | None,
                            contents: Callable[[], dict[str, bytes]], purpose: str,
-                           exclude: Stick | None = None) -> WriteReport | None:
+                           exclude: Stick | None = None, protect: str | None = None) -> WriteReport | None:
     """Writes the files `contents()` gives to a stick, verified; on a pull or a failure, to another.
 
     `contents` is asked again for each attempt, so a log among the files also tells of the
-    failed attempts before it. Returns the report of the complete write, or None when the
-    operator typed 'cancel' (the screen and the log then say what is NOT on any stick).
+    failed attempts before it. A file named `protect` already on the stick (another response)
+    is replaced only when the operators type 'replace'. Returns the report of the complete
+    write, or None when the operator typed 'cancel' (the screen and the log then say what is
+    NOT on any stick).
     """
     ui = ceremony.ui
     stick = first
@@ -134,6 +136,13 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
             stick = await choose_stick(ceremony, key, purpose, exclude=exclude)
             if stick is None:
                 return _cancelled(ceremony, contents)
+        if protect is not None:
+            decision = await _may_replace(ceremony, key, stick, protect)
+            if decision == CANCEL:
+                return _cancelled(ceremony, contents)
+            if decision != "write":
+                stick = None if decision == "other" else stick
+                continue
         files = contents()
         try:
             # Overwrite: a second attempt on the same stick, or the growing log, replaces the old copy.
@@ -142,18 +151,10 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
         except MediaError as exc:
             told = exc.report.describe() if isinstance(exc, MediaWriteError) else f"Writing failed: {exc}"
             ui.add(told.splitlines() + ["Everything will be written again, to the stick you give next."])
-            if stick not in ceremony.media.sticks():
-                stick = None  # pulled: ask for a stick
-                continue
-            # Still there (a read-only or failing stick): never retry in a loop on our own.
-            present = ceremony.media.sticks()
-            how, answer = await ui.ask_or_wait(
-                f"{key}.retry", f"Insert another stick, or Enter to try this one again (or '{CANCEL}'):",
-                ceremony.watch.change(ceremony.media, present))
-            if how == "typed" and answer.lower() == CANCEL:
+            decision = await _after_failure(ceremony, key, stick)
+            if decision == CANCEL:
                 return _cancelled(ceremony, contents)
-            if how == "event":
-                stick = None
+            stick = None if decision == "other" else stick
             continue
         ui.add(report.describe().splitlines())
         for written in report.verified:
@@ -166,6 +167,42 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
             ui.add([f"Releasing the stick failed ({exc}); the files were verified before that."])
         ui.add([f"The stick {stick.name} may be removed now."])
         return report
+
+
+async def _after_failure(ceremony, key: str, stick: Stick) -> str:
+    """After a stick failed: 'other' (it is gone, or another came), 'again' (the operators asked to
+    retry it) or 'cancel'. Never retries in a loop on its own: a stick may be failing for good."""
+    if stick not in ceremony.media.sticks():
+        return "other"
+    how, answer = await ceremony.ui.ask_or_wait(
+        f"{key}.retry", f"Insert another stick, or Enter to try this one again (or '{CANCEL}'):",
+        ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
+    if how == "event":
+        return "other"
+    return CANCEL if answer.lower() == CANCEL else "again"
+
+
+async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
+    """'write' when `name` is not on the stick or the operators said 'replace'; else 'other' (a stick
+    came or went), 'again' (ask once more) or 'cancel'."""
+    ui = ceremony.ui
+    try:
+        present = await ui.work(f"Looking for {name} on {stick.describe()} ...",
+                                ceremony.media.list_files, stick, name)
+    except MediaError as exc:
+        ui.add([f"{exc}"])
+        return await _after_failure(ceremony, key, stick)
+    if not present:
+        return "write"
+    ui.add([f"{present[0]} is already on {stick.describe()}. It is not replaced unless you say so."])
+    how, answer = await ui.ask_or_wait(
+        f"{key}.exists", f"Type 'replace' to replace it, or insert another stick (or '{CANCEL}'):",
+        ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
+    if how == "event":
+        return "other"
+    if answer.lower() in ("replace", CANCEL):
+        return "write" if answer.lower() == "replace" else CANCEL
+    return "again"
 
 
 def _cancelled(ceremony, contents) -> None:

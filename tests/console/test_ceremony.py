@@ -278,3 +278,30 @@ def test_an_unusable_configuration_on_a_stick_is_refused_then_replaced(demo, sti
     text = flat(written_log(demo.media / "GOOD", run))
     assert "The configuration cannot be used:" in text
     assert "HSM activated." in text
+
+
+def test_a_response_already_on_the_stick_is_replaced_only_when_told(demo, sticks):
+    request_bytes = (demo.stick / demo.request).read_bytes()
+    (demo.stick / demo.response).write_bytes(b"an older response")
+
+    def insert_another():
+        sticks.insert("OUT")  # and nothing typed: the new stick answers the question
+
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", ""), ("sign.stick.exists", "no"), ("sign.stick.exists", insert_another),
+                        ("sign.stick.choose", "2"), ("sign.done", "")] + SHUT_DOWN[:1]
+                     + [("shutdown.log.choose", "2"), ("shutdown.done", "")], config=demo.config)
+    assert (demo.stick / demo.response).read_bytes() == b"an older response"  # left alone
+    verify(demo.media / "OUT", demo, request_bytes)
+    text = flat(written_log(demo.media / "OUT", run))
+    assert f"{demo.response} is already on stick KSR-STICK (folder). It is not replaced unless you say so." in text
+
+
+def test_replace_typed_replaces_the_older_response(demo, sticks):
+    request_bytes = (demo.stick / demo.request).read_bytes()
+    (demo.stick / demo.response).write_bytes(b"an older response")
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", ""), ("sign.stick.exists", "replace"), ("sign.done", "")] + SHUT_DOWN,
+                     config=demo.config)
+    verify(demo.stick, demo, request_bytes)
+    assert "'replace'" in run.log
