@@ -29,3 +29,10 @@ def test_demo_without_a_terminal_falls_back_to_unattended(tmp_path):
                             timeout=120, stdin=subprocess.DEVNULL, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ceremony demo: no terminal, so running unattended (--unattended)")
+
+
+def test_run_refuses_without_a_terminal(tmp_path):
+    result = subprocess.run([CEREMONY, "run", "--media", str(tmp_path)], capture_output=True, text=True,
+                            timeout=60, stdin=subprocess.DEVNULL, check=False)
+    assert result.returncode == 2
+    assert "ceremony run needs a terminal (for scripts: ceremony demo --unattended)" in result.stderr
