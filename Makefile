@@ -38,7 +38,7 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 # The ceremony DVD (image/, live-build/; README "The DVD image"). Needs root (live-build, chroot).
-IMAGE_PACKAGES := live-build debootstrap apt-utils xorriso qemu-system-x86 ovmf diffoscope-minimal
+IMAGE_PACKAGES := live-build debootstrap apt-utils xorriso qemu-system-x86 ovmf diffoscope-minimal genisoimage
 .PHONY: image-setup lock image verify-reproducible boot-test qemu-test
 
 image-setup: setup

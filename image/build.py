@@ -43,18 +43,20 @@ def _check_contents(lock: Lock, lb_dir: Path) -> None:
                         + ", ".join(f"{n} {v}" for n, v in strays))
 
 
-def build(work: Path, iso: Path) -> dict[str, float]:
-    """Build the ISO into `iso` using the work directory `work`; returns the stage times."""
+def build(work: Path, iso: Path, commit: str | None = None) -> dict[str, float]:
+    """Build the ISO of the appliance at `commit` (default HEAD) into `iso`, using the work directory
+    `work`; returns the stage times."""
     timings: dict[str, float] = {}
     started = time.monotonic()
     lock = lockfile.read()
     package_cache.fill(lock)
     repo = work / "repo"
     package_cache.make_repository(lock, repo)
-    commit, dirty = wheels.git_commit()
+    head, dirty = wheels.git_commit()
+    commit = commit or head
     if dirty:
         print(f"image: WARNING: appliance/ has uncommitted changes; the image holds commit {commit}")
-    appliance = wheels.build_appliance_wheel(lock, work)
+    appliance = wheels.build_appliance_wheel(lock, work, commit)
     vendor = os.environ.get("CEREMONY_VENDOR_DIR")
     lb_dir = work / "lb"
     livebuild.prepare(lb_dir, [package_cache.wheel_dir() / w.file_name for w in lock.wheels]
@@ -87,10 +89,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=REPO_ROOT / "image" / "work")
     parser.add_argument("--iso", type=Path, default=DEFAULT_ISO)
+    parser.add_argument("--commit", help="the appliance commit to put in the image (default HEAD)")
     parser.add_argument("--keep-work", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     try:
-        timings = build(args.work, args.iso)
+        timings = build(args.work, args.iso, args.commit)
     except (LockError, livebuild.BuildError) as error:
         print(f"image: FAILED: {error}", file=sys.stderr)
         return 1

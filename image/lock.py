@@ -38,7 +38,7 @@ def main() -> int:
     epoch = int(time.time())
     image_wheels, build_wheels = wheels.lock_wheels(package_cache.wheel_dir())
     provisional = Lock(epoch, (), tuple(image_wheels), tuple(build_wheels))
-    appliance = wheels.build_appliance_wheel(provisional, WORK)
+    appliance = wheels.build_appliance_wheel(provisional, WORK, wheels.git_commit()[0])
     lb_dir = WORK / "lb"
     livebuild.prepare(lb_dir, [package_cache.wheel_dir() / w.file_name for w in image_wheels]
                       + [appliance], vendor=None)

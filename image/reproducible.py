@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from image import build, livebuild
+from image import build, livebuild, wheels
 from image.lockfile import LockError, sha256_file
 
 OUT = build.OUT_DIR
@@ -21,13 +21,14 @@ DIFFOSCOPE_TIMEOUT = 30 * 60
 def main() -> int:
     isos = [OUT / "reproducible-a.iso", OUT / "reproducible-b.iso"]
     perturbed = os.environ.get("CEREMONY_PERTURB_SOURCE_DATE_EPOCH")
+    commit = wheels.git_commit()[0]  # both builds from one commit, however busy the repository
     for number, iso in enumerate(isos):
         work = build.REPO_ROOT / "image" / f"work-reproducible-{'ab'[number]}"
         if number == 1 and perturbed:
             print(f"verify-reproducible: second build with SOURCE_DATE_EPOCH={perturbed} (perturbed)")
             os.environ["SOURCE_DATE_EPOCH"] = perturbed
         try:
-            timings = build.build(work, iso)
+            timings = build.build(work, iso, commit)
         except (LockError, livebuild.BuildError) as error:
             print(f"verify-reproducible: build {'ab'[number]} FAILED: {error}", file=sys.stderr)
             return 1

@@ -92,15 +92,15 @@ def git_commit() -> tuple[str, bool]:
     return commit, bool(dirty)
 
 
-def build_appliance_wheel(lock: Lock, work: Path) -> Path:
-    """The appliance's wheel, built from the committed tree (git archive HEAD), not from whatever
-    happens to lie in the working directory: an auditor's clone of the same commit gets the same file."""
+def build_appliance_wheel(lock: Lock, work: Path, commit: str) -> Path:
+    """The appliance's wheel, built from a commit (git archive), not from whatever happens to lie in
+    the working directory: an auditor's clone of the same commit gets the same file."""
     source = work / "appliance-source"
     out = work / "appliance-wheel"
     for path in (source, out):
         subprocess.run(["rm", "-rf", str(path)], check=True)
         path.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=REPO_ROOT,
+    archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=REPO_ROOT,
                              check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
     venv = _build_venv(lock)
