@@ -108,8 +108,8 @@ async def _choose_files(ceremony: Ceremony, found: Survey):
         answer = await ui.ask("request.choose", "Number of the request to import (or 'cancel'):")
         if answer.lower() == sticks.CANCEL:
             return None
-        if answer.isdigit() and 1 <= int(answer) <= len(found.requests):
-            request = found.requests[int(answer) - 1]
+        request = sticks.by_number(answer, found.requests)
+        if request is not None:
             break
         ui.add([f"'{answer}' is not one of the request numbers shown."])
     ui.add([f"Request: {request[0]}"])
@@ -121,8 +121,8 @@ async def _choose_files(ceremony: Ceremony, found: Survey):
         answer = await ui.ask("request.previous", prompt)
         if answer.lower() == sticks.CANCEL:
             return None
-        if answer.isdigit() and 1 <= int(answer) <= len(found.responses):
-            previous = found.responses[int(answer) - 1]
+        previous = sticks.by_number(answer, found.responses)
+        if previous is not None:
             ui.add([f"Previous response: {previous[0]}"])
             return request, previous
         if answer.lower() == "none":

@@ -105,14 +105,15 @@ async def choose_stick(ceremony, key: str, purpose: str, *, exclude: Stick | Non
         answer = await ui.ask(f"{key}.choose", f"Stick number (or '{CANCEL}'):")
         if answer.lower() == CANCEL:
             return None
-        chosen = _pick(answer, candidates)
+        chosen = by_number(answer, candidates)
         if chosen is not None and chosen in ceremony.media.sticks():
             ui.add([f"Using {chosen.describe()}."])
             return chosen
         ui.add([f"'{answer}' is not one of the numbers shown (or that stick was removed)."])
 
 
-def _pick(answer: str, items: list):
+def by_number(answer: str, items: list):
+    """The item an operator chose by typing its number as listed (from 1), or None."""
     if answer.isdigit() and 1 <= int(answer) <= len(items):
         return items[int(answer) - 1]
     return None
