@@ -9,9 +9,9 @@ from pathlib import Path
 from appliance import dnssec
 from appliance.console import sticks
 from appliance.console.flow import Ceremony, Step
-from appliance.errors import CeremonyError, HsmError, MediaError
+from appliance.errors import CeremonyError, HsmError
 from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
-from appliance.signing_config import DEFAULT_CONFIG, load_signing_config
+from appliance.signing_config import DEFAULT_CONFIG, SigningConfig, load_signing_config
 
 # Where the image carries its configuration; without it, the operators bring it on a stick.
 IMAGE_CONFIG = DEFAULT_CONFIG
@@ -21,24 +21,11 @@ STICK_CONFIG = "ceremony.toml"
 async def run(ceremony: Ceremony) -> Step:
     ui = ceremony.ui
     ui.show(Step.HSM.heading, ["Activate the HSM.", ""])
-    while ceremony.config is None:
-        path, from_stick = await _config_path(ceremony)
-        if path is None:
+    if ceremony.config is None:
+        ceremony.config = await _configuration(ceremony)
+        if ceremony.config is None:
             ui.add(["No configuration: the ceremony cannot continue."])
             return Step.SHUTDOWN
-        try:
-            ceremony.config = await ui.work(f"Reading the configuration {path} ...",
-                                            load_signing_config, path)
-        except CeremonyError as exc:
-            ui.add([f"The configuration cannot be used: {exc}"])
-            if not from_stick:
-                return Step.SHUTDOWN  # the command line's or the image's: nothing else to try
-            how, answer = await ui.ask_or_wait(
-                "hsm.config.other", f"Insert a stick with a usable {STICK_CONFIG}, or Enter to read again "
-                                    "(or 'cancel'):", ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
-            if how == "typed" and answer.lower() == sticks.CANCEL:
-                ui.add(["No configuration: the ceremony cannot continue."])
-                return Step.SHUTDOWN
     profile = ceremony.config.hsm
     if profile.pin_source_note:
         ui.add([f"NOTE: {profile.pin_source_note}."])
@@ -89,35 +76,42 @@ def definitions(config) -> list[str]:
     return rows
 
 
-async def _config_path(ceremony: Ceremony) -> tuple[Path | None, bool]:
-    """(The configuration named on the command line, the image's, or one read from a stick, whether
-    it came from a stick); (None, True) when the operators cancel."""
-    if ceremony.settings.config is not None:
-        return ceremony.settings.config, False
-    if IMAGE_CONFIG.is_file():
-        return IMAGE_CONFIG, False
+async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
+    """The command line's configuration, the image's, or one from a stick; None if there is none."""
     ui = ceremony.ui
+    fixed = ceremony.settings.config or (IMAGE_CONFIG if IMAGE_CONFIG.is_file() else None)
+    if fixed is not None:
+        try:
+            return await ui.work(f"Reading the configuration {fixed} ...", load_signing_config, fixed)
+        except CeremonyError as exc:
+            ui.add([f"The configuration cannot be used: {exc}"])
+            return None  # nothing else to try: the operators named it, or the image carries it
     while True:
         stick = await sticks.choose_stick(ceremony, "hsm.config", f"with the configuration {STICK_CONFIG}")
         if stick is None:
-            return None, True
+            return None
         try:
-            data = await ui.work(f"Reading {STICK_CONFIG} from {stick.describe()} ...",
-                                 ceremony.media.read_file, stick, STICK_CONFIG, 64 * 1024)
-        except MediaError as exc:
-            ui.add([f"{exc}"])
+            config, text = await ui.work(f"Reading {STICK_CONFIG} from {stick.describe()} ...",
+                                         _from_stick, ceremony.media, stick)
+        except CeremonyError as exc:  # unreadable (a MediaError) or unusable
+            ui.add([f"The configuration cannot be used: {exc}"])
             how, answer = await ui.ask_or_wait(
-                "hsm.config.other", f"Insert the stick that holds {STICK_CONFIG} (or type 'cancel'):",
-                ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
+                "hsm.config.other", f"Insert a stick with a usable {STICK_CONFIG}, or Enter to read again "
+                                    "(or 'cancel'):", ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
             if how == "typed" and answer.lower() == sticks.CANCEL:
-                return None, True
+                return None
             continue
-        # Copied into RAM so the stick can go; relative paths in it then point nowhere on purpose.
-        copy = Path(tempfile.mkdtemp(prefix="ceremony-config-")) / STICK_CONFIG
-        copy.write_bytes(data)
-        ceremony.log.note(f"Configuration {STICK_CONFIG} read from {stick.describe()}",
-                          data.decode("utf-8", "replace"))
-        return copy, True
+        ceremony.log.note(f"Configuration {STICK_CONFIG} read from {stick.describe()}", text)
+        return config
+
+
+def _from_stick(media, stick) -> tuple[SigningConfig, str]:
+    """The configuration on a stick, and its text for the log (runs in the worker)."""
+    data = media.read_file(stick, STICK_CONFIG, 64 * 1024)
+    # Copied into RAM so the stick can go; relative paths in it then point nowhere on purpose.
+    copy = Path(tempfile.mkdtemp(prefix="ceremony-config-")) / STICK_CONFIG
+    copy.write_bytes(data)
+    return load_signing_config(copy), data.decode("utf-8", "replace")
 
 
 async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:
