@@ -25,7 +25,6 @@ from appliance import dnssec, synth
 from appliance.clock import CeremonyClock
 from appliance.commands.keys import dnskey_line
 from appliance.commands.run import media_source
-from appliance.commands.sign import prepare, sign_plan
 from appliance.console import run_console
 from appliance.console.autopilot import TypedRun, by_key
 from appliance.console.flow import Settings
@@ -34,6 +33,7 @@ from appliance.errors import UsageError
 from appliance.formats import write_request
 from appliance.hsm import DEFAULT_MODULE, Hsm, profile_from_table
 from appliance.model import Verdict
+from appliance.signing import prepare, sign_plan
 from appliance.signing_config import load_signing_config
 
 TOKEN_LABEL = "ceremony-demo"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance import dnssec
-from appliance.commands.sign import write_atomically
+from appliance.atomicfile import write_atomically
 from appliance.commands.verify import parse_now
 from appliance.errors import UsageError
 from appliance.formats.trust_anchor import anchor_from_key, write_trust_anchor_xml

@@ -11,27 +11,22 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import sys
-import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance import dnssec
+from appliance.atomicfile import write_atomically
 from appliance.commands.verify import parse_now
 from appliance.digest import Fingerprint
 from appliance.errors import RefusedError, UsageError
-from appliance.formats import parse_response, write_response
-from appliance.formats.trust_anchor import anchor_from_key
-from appliance.hsm import Hsm, HsmKey
-from appliance.model import Key, Request, Response, Verdict
-from appliance.policy import check_request_bytes, load_policy, validate_response
-from appliance.policy.runner import run_checks
+from appliance.formats import parse_response
+from appliance.hsm import Hsm
+from appliance.model import Verdict
+from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, report_json, summary_line, verdict_lines
-from appliance.signer import PlannedBundle, Schema, build_response, plan_bundles, revoked
-from appliance.signer_checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext
-from appliance.signing_config import DEFAULT_CONFIG, SigningConfig, load_signing_config
+from appliance.signing import prepare, sign_plan
+from appliance.signing_config import DEFAULT_CONFIG, load_signing_config
 
 
 def register(subparsers) -> None:
@@ -61,108 +56,6 @@ def _printer(stream):
     def say(*lines: str) -> None:
         print("\n".join(lines), file=stream, flush=True)
     return say
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything decided before the confirmation: what will be signed, by which keys, and the verdict."""
-
-    request: Request
-    schema: Schema
-    bundles: tuple[PlannedBundle, ...]
-    hsm_keys: dict[str, HsmKey]
-    verdict: Verdict
-
-
-def _merge(*verdicts: Verdict) -> Verdict:
-    run = tuple(dict.fromkeys(c for v in verdicts for c in v.checks_run))
-    return Verdict(run, tuple(x for v in verdicts for x in v.violations))
-
-
-def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: Verdict,
-            previous: Response | None, schema_name: str | None) -> Plan:
-    """Find and match the KSKs, plan the bundles, and run every check that needs them."""
-    schema = config.schema(schema_name, len(request.bundles))
-    names = [name for name in config.keys if name in schema.key_names()]  # configuration order
-    unknown = schema.key_names() - set(names)
-    if unknown:
-        raise UsageError(f"schema {schema.name!r} names KSK(s) {', '.join(sorted(unknown))}, "
-                         f"which the signing configuration does not define (defined: {', '.join(config.keys)})")
-    definitions = {name: config.keys[name] for name in names}
-    hsm_keys = {name: hsm.find_key(definition.label) for name, definition in definitions.items()}
-    mismatch = run_checks(SIGNING_CHECKS[:1], _context(config, request, (), definitions, hsm_keys, (), previous))
-    if not mismatch.valid:  # a key that is not the one defined cannot even be planned with
-        return Plan(request, schema, (), hsm_keys, _merge(request_verdict, mismatch))
-    ksks = {name: hsm_keys[name].dnskey(ttl=config.ksk_ttl, algorithm=definitions[name].algorithm,
-                                        key_identifier=definitions[name].label) for name in names}
-    bundles = plan_bundles(request, schema, ksks)
-    token_keys = tuple(k for k in hsm.keys() if k.object_class == "private")
-    checks = SIGNING_CHECKS + (PREVIOUS_RESPONSE_CHECKS if previous is not None else ())
-    verdict = run_checks(checks, _context(config, request, bundles, definitions, hsm_keys, token_keys, previous))
-    return Plan(request, schema, bundles, hsm_keys, _merge(request_verdict, verdict))
-
-
-def _context(config, request, bundles, definitions, hsm_keys, token_keys, previous) -> SigningContext:
-    return SigningContext(request=request, plan=bundles, definitions=definitions, hsm_keys=hsm_keys,
-                          token_keys=token_keys, ksk_policy=config.ksk_policy, ksk_ttl=config.ksk_ttl,
-                          previous=previous)
-
-
-def sign_plan(config: SigningConfig, hsm: Hsm, plan: Plan) -> bytes:
-    """Sign every bundle, check the whole response as read back from its bytes, and return the bytes."""
-    signing_names = list(dict.fromkeys(name for planned in plan.bundles for name, _ in planned.signers))
-    definitions = [config.keys[name] for name in signing_names]
-    public_keys = {name: plan.hsm_keys[name].public_key for name in signing_names}
-    ksk_policy = config.response_ksk_policy(definitions, public_keys)
-    response = build_response(plan.request, plan.bundles, ksk_policy, config.ksk_ttl,
-                              lambda name, data, algorithm: hsm.sign(plan.hsm_keys[name], data, algorithm))
-    data = write_response(response, config.layout)
-    # Validate what will be written, not what we meant to write: parse the bytes back.
-    written = parse_response(data)
-    anchors = _anchors(config, plan)
-    verdict = validate_response(written, anchors, plan.request)
-    if written != response:
-        raise RefusedError("SKR-VERIFY: the response read back from its XML differs from the one signed; nothing written")
-    if not verdict.valid:
-        raise RefusedError("the signed response failed its own checks, nothing written:\n" + "\n".join(verdict_lines(verdict)))
-    return data
-
-
-def _anchors(config: SigningConfig, plan: Plan):
-    """Trust anchors for the configured KSKs that sign, plain and revoked (a revoked KSK signs its revocation)."""
-    anchors = []
-    for planned in plan.bundles:
-        for name, key in planned.signers:
-            definition = config.keys[name]
-            plain = Key(key.key_identifier, definition.key_tag, key.ttl, key.flags & ~dnssec.FLAG_REVOKE, key.protocol,
-                        key.algorithm, key.public_key)
-            for form in (plain, revoked(plain)):
-                anchor = anchor_from_key(form, plan.request.domain, definition.valid_from, definition.valid_until)
-                if anchor not in anchors:
-                    anchors.append(anchor)
-    return tuple(anchors)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Temporary file in the same directory, fsync, rename over nothing, fsync the directory."""
-    directory = path.parent.resolve()
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if path.exists():
-            raise UsageError(f"{path} appeared while signing; not overwritten")
-        os.rename(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(directory_fd)
-    finally:
-        os.close(directory_fd)
 
 
 def confirm(prompt: str = 'Type "yes" to sign with the HSM, anything else aborts: ') -> None:

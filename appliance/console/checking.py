@@ -11,12 +11,12 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from appliance.commands.sign import Plan, prepare, sign_plan
 from appliance.errors import FormatError
 from appliance.formats import parse_response
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, summary_line
+from appliance.signing import Plan, prepare, sign_plan
 
 
 @dataclass(frozen=True)

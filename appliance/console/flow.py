@@ -23,10 +23,10 @@ from appliance.clock import CeremonyClock
 from appliance.media import MediaSource, Stick
 
 if TYPE_CHECKING:  # annotations only: the state machine needs no terminal, HSM or signer to run
-    from appliance.commands.sign import Plan
     from appliance.console.app import ConsoleUI
     from appliance.console.sticks import StickWatch
     from appliance.hsm import Hsm
+    from appliance.signing import Plan
     from appliance.signing_config import SigningConfig
 
 

@@ -6,15 +6,14 @@ find the offending element in the XML without reading code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from appliance import dnssec
 from appliance.formats import TrustAnchor
 from appliance.model import Bundle, Key, Request, Response
 from appliance.policy.config import Policy, Range
-
 
 RSA_ALGORITHMS = frozenset({dnssec.RSASHA1, dnssec.RSASHA1_NSEC3_SHA1, dnssec.RSASHA256, dnssec.RSASHA512})
 

@@ -18,6 +18,7 @@ from appliance.policy.context import (
     short_identifier,
 )
 
+
 def domain(ctx: RequestContext) -> Iterator[str]:
     """KSR-DOMAIN: the request is for a domain the policy accepts."""
     accepted = {_normal_name(d) for d in ctx.policy.domains}

@@ -1,0 +1,104 @@
+"""The signing pipeline shared by `ceremony sign` and the console: from a checked request and an
+open HSM to the bytes of a response whose every signature has been verified.
+
+`prepare` finds each KSK the schema names, matches it to its definition, plans every bundle and
+runs the checks that need the HSM or the plan; it signs nothing. `sign_plan` signs a plan that
+passed, then parses the written bytes back and validates them as a whole before returning them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appliance import dnssec
+from appliance.errors import RefusedError, UsageError
+from appliance.formats import parse_response, write_response
+from appliance.formats.trust_anchor import anchor_from_key
+from appliance.hsm import Hsm, HsmKey
+from appliance.model import Key, Request, Response, Verdict
+from appliance.policy import validate_response
+from appliance.policy.runner import run_checks
+from appliance.report import verdict_lines
+from appliance.signer import PlannedBundle, Schema, build_response, plan_bundles, revoked
+from appliance.signer_checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext
+from appliance.signing_config import SigningConfig
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything decided before the confirmation: what will be signed, by which keys, and the verdict."""
+
+    request: Request
+    schema: Schema
+    bundles: tuple[PlannedBundle, ...]
+    hsm_keys: dict[str, HsmKey]
+    verdict: Verdict
+
+
+def _merge(*verdicts: Verdict) -> Verdict:
+    run = tuple(dict.fromkeys(c for v in verdicts for c in v.checks_run))
+    return Verdict(run, tuple(x for v in verdicts for x in v.violations))
+
+
+def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: Verdict,
+            previous: Response | None, schema_name: str | None) -> Plan:
+    """Find and match the KSKs, plan the bundles, and run every check that needs them."""
+    schema = config.schema(schema_name, len(request.bundles))
+    names = [name for name in config.keys if name in schema.key_names()]  # configuration order
+    unknown = schema.key_names() - set(names)
+    if unknown:
+        raise UsageError(f"schema {schema.name!r} names KSK(s) {', '.join(sorted(unknown))}, "
+                         f"which the signing configuration does not define (defined: {', '.join(config.keys)})")
+    definitions = {name: config.keys[name] for name in names}
+    hsm_keys = {name: hsm.find_key(definition.label) for name, definition in definitions.items()}
+    mismatch = run_checks(SIGNING_CHECKS[:1], _context(config, request, (), definitions, hsm_keys, (), previous))
+    if not mismatch.valid:  # a key that is not the one defined cannot even be planned with
+        return Plan(request, schema, (), hsm_keys, _merge(request_verdict, mismatch))
+    ksks = {name: hsm_keys[name].dnskey(ttl=config.ksk_ttl, algorithm=definitions[name].algorithm,
+                                        key_identifier=definitions[name].label) for name in names}
+    bundles = plan_bundles(request, schema, ksks)
+    token_keys = tuple(k for k in hsm.keys() if k.object_class == "private")
+    checks = SIGNING_CHECKS + (PREVIOUS_RESPONSE_CHECKS if previous is not None else ())
+    verdict = run_checks(checks, _context(config, request, bundles, definitions, hsm_keys, token_keys, previous))
+    return Plan(request, schema, bundles, hsm_keys, _merge(request_verdict, verdict))
+
+
+def _context(config, request, bundles, definitions, hsm_keys, token_keys, previous) -> SigningContext:
+    return SigningContext(request=request, plan=bundles, definitions=definitions, hsm_keys=hsm_keys,
+                          token_keys=token_keys, ksk_policy=config.ksk_policy, ksk_ttl=config.ksk_ttl,
+                          previous=previous)
+
+
+def sign_plan(config: SigningConfig, hsm: Hsm, plan: Plan) -> bytes:
+    """Sign every bundle, check the whole response as read back from its bytes, and return the bytes."""
+    signing_names = list(dict.fromkeys(name for planned in plan.bundles for name, _ in planned.signers))
+    definitions = [config.keys[name] for name in signing_names]
+    public_keys = {name: plan.hsm_keys[name].public_key for name in signing_names}
+    ksk_policy = config.response_ksk_policy(definitions, public_keys)
+    response = build_response(plan.request, plan.bundles, ksk_policy, config.ksk_ttl,
+                              lambda name, data, algorithm: hsm.sign(plan.hsm_keys[name], data, algorithm))
+    data = write_response(response, config.layout)
+    # Validate what will be written, not what we meant to write: parse the bytes back.
+    written = parse_response(data)
+    anchors = _anchors(config, plan)
+    verdict = validate_response(written, anchors, plan.request)
+    if written != response:
+        raise RefusedError("SKR-VERIFY: the response read back from its XML differs from the one signed; nothing written")
+    if not verdict.valid:
+        raise RefusedError("the signed response failed its own checks, nothing written:\n" + "\n".join(verdict_lines(verdict)))
+    return data
+
+
+def _anchors(config: SigningConfig, plan: Plan):
+    """Trust anchors for the configured KSKs that sign, plain and revoked (a revoked KSK signs its revocation)."""
+    anchors = []
+    for planned in plan.bundles:
+        for name, key in planned.signers:
+            definition = config.keys[name]
+            plain = Key(key.key_identifier, definition.key_tag, key.ttl, key.flags & ~dnssec.FLAG_REVOKE, key.protocol,
+                        key.algorithm, key.public_key)
+            for form in (plain, revoked(plain)):
+                anchor = anchor_from_key(form, plan.request.domain, definition.valid_from, definition.valid_until)
+                if anchor not in anchors:
+                    anchors.append(anchor)
+    return tuple(anchors)
