@@ -23,7 +23,8 @@ from appliance import dnssec
 from appliance.errors import UsageError
 from appliance.formats import KSKM_SKR, LEGACY_SKR, Layout
 from appliance.formats.timefmt import parse_datetime
-from appliance.hsm import HsmKey, HsmProfile, profile_from_table
+from appliance.hsm import HsmKey
+from appliance.hsm_profile import HsmProfile, profile_from_table
 from appliance.model import AlgorithmPolicy, KeyPolicy
 from appliance.settings import duration, read_toml
 from appliance.signer import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema

@@ -14,7 +14,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from appliance import dnssec
-from appliance.hsm import Hsm, HsmProfile, profile_from_table
+from appliance.hsm import Hsm
+from appliance.hsm_profile import HsmProfile, profile_from_table
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -31,7 +31,8 @@ from appliance.console.flow import Settings
 from appliance.console.sticks import StickWatch
 from appliance.errors import UsageError
 from appliance.formats import write_request
-from appliance.hsm import DEFAULT_MODULE, Hsm, profile_from_table
+from appliance.hsm import Hsm
+from appliance.hsm_profile import DEFAULT_MODULE, profile_from_table
 from appliance.model import Verdict
 from appliance.signing import prepare, sign_plan
 from appliance.signing_config import load_signing_config

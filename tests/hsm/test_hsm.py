@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from pkcs11 import exceptions as p11  # only to hand the translator errors SoftHSM cannot produce
 
-from appliance import dnssec, hsm
+from appliance import dnssec, hsm, hsm_profile
 from appliance.errors import EXIT_HSM, UsageError
 from tests.softhsm import SOFTHSM_MODULE, TEST_KSKS, make_token
 
@@ -175,7 +175,7 @@ def test_wrong_pin(token):
 def test_pin_is_prompted_by_default_naming_the_token(token):
     table = token.profile_table()
     del table["pin_file"]
-    profile = hsm.profile_from_table(table, token.directory)
+    profile = hsm_profile.profile_from_table(table, token.directory)
     assert profile.pin_source_note is None
     prompts = []
     with hsm.Hsm(profile, pin_prompt=lambda text: prompts.append(text) or token.pin) as device:
@@ -190,7 +190,7 @@ def test_pin_is_prompted_by_default_naming_the_token(token):
 def test_pin_from_environment_is_reported_as_a_test_option(token, monkeypatch):
     table = token.profile_table()
     del table["pin_file"]
-    profile = hsm.profile_from_table({**table, "pin_env": "TEST_HSM_PIN"}, token.directory)
+    profile = hsm_profile.profile_from_table({**table, "pin_env": "TEST_HSM_PIN"}, token.directory)
     assert "TEST_HSM_PIN" in profile.pin_source_note and "tests and demos only" in profile.pin_source_note
     with pytest.raises(UsageError, match="TEST_HSM_PIN"):
         hsm.Hsm(profile).open()
@@ -217,7 +217,7 @@ def test_missing_module_and_missing_environment(token, monkeypatch):
     table = token.profile_table(inherit_environment=["SOFTHSM2_CONF"])
     del table["environment"]
     with pytest.raises(hsm.HsmModuleError, match="SOFTHSM2_CONF"):
-        hsm.Hsm(hsm.profile_from_table(table, token.directory)).open()
+        hsm.Hsm(hsm_profile.profile_from_table(table, token.directory)).open()
 
 
 def test_missing_key_names_the_label_and_what_is_there(token):

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from appliance import hsm
+from appliance import hsm, hsm_profile
 from appliance.errors import UsageError
 
 
 def test_profile_file_with_label_and_defaults(tmp_path):
     path = tmp_path / "hsm.toml"
     path.write_text('[hsm]\ntoken = "KSK-token"\n')
-    profile = hsm.load_profile(path)
-    assert profile.module == hsm.DEFAULT_MODULE
-    assert profile.token == hsm.TokenSelector("KSK-token")
+    profile = hsm_profile.load_profile(path)
+    assert profile.module == hsm_profile.DEFAULT_MODULE
+    assert profile.token == hsm_profile.TokenSelector("KSK-token")
     assert profile.rsa_mechanism == "SHA256_RSA_PKCS"
     assert profile.pin_file is None and profile.pin_env is None and profile.pin_source_note is None
 
@@ -28,8 +28,8 @@ def test_profile_with_uri_pin_file_environment_and_options(tmp_path):
         'pin_file = "pin.txt"\ninherit_environment = ["HSM_LOG"]\n'
         '[hsm.environment]\nACME_CONF = "/etc/acme.conf"\n[hsm.options]\nrsa_mechanism = "RSA_PKCS"\n'
     )
-    profile = hsm.load_profile(path)
-    assert profile.token == hsm.TokenSelector("Root KSK", "Acme", "X1", "0042")
+    profile = hsm_profile.load_profile(path)
+    assert profile.token == hsm_profile.TokenSelector("Root KSK", "Acme", "X1", "0042")
     assert profile.key_label == "KSK-2024"
     assert profile.pin_file == tmp_path / "pin.txt"
     assert "tests and demos only" in profile.pin_source_note and str(tmp_path / "pin.txt") in profile.pin_source_note
@@ -48,7 +48,7 @@ def test_profile_with_uri_pin_file_environment_and_options(tmp_path):
 ])
 def test_bad_uris_are_refused(uri, message):
     with pytest.raises(UsageError, match=message):
-        hsm.parse_pkcs11_uri(uri)
+        hsm_profile.parse_pkcs11_uri(uri)
 
 
 @pytest.mark.parametrize("table, message", [
@@ -61,17 +61,17 @@ def test_bad_uris_are_refused(uri, message):
 ])
 def test_bad_profiles_are_refused(table, message):
     with pytest.raises(UsageError, match=message):
-        hsm.profile_from_table(table, Path("/"))
+        hsm_profile.profile_from_table(table, Path("/"))
 
 
 def test_unreadable_and_invalid_profile_files(tmp_path):
     with pytest.raises(UsageError, match="cannot read HSM profile"):
-        hsm.load_profile(tmp_path / "absent.toml")
+        hsm_profile.load_profile(tmp_path / "absent.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[hsm\n")
     with pytest.raises(UsageError, match="not valid TOML"):
-        hsm.load_profile(bad)
+        hsm_profile.load_profile(bad)
     empty = tmp_path / "empty.toml"
     empty.write_text("")
     with pytest.raises(UsageError, match="no \\[hsm\\] table"):
-        hsm.load_profile(empty)
+        hsm_profile.load_profile(empty)
