@@ -10,6 +10,8 @@ Options through the environment:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -23,6 +25,17 @@ from image.lockfile import Lock, LockError
 REPO_ROOT = livebuild.REPO_ROOT
 OUT_DIR = REPO_ROOT / "image" / "out"
 DEFAULT_ISO = OUT_DIR / "ceremony.iso"
+
+
+@contextlib.contextmanager
+def one_build_at_a_time():
+    """Builds share the local repository's fixed path (package_cache.REPOSITORY): one at a time."""
+    with open("/var/tmp/ceremony-image.lock", "w") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockError("another image build is running on this machine (/var/tmp/ceremony-image.lock)") from None
+        yield
 
 
 def _source_date_epoch(lock: Lock) -> int:
@@ -50,7 +63,7 @@ def build(work: Path, iso: Path, commit: str | None = None) -> dict[str, float]:
     started = time.monotonic()
     lock = lockfile.read()
     package_cache.fill(lock)
-    repo = work / "repo"
+    repo = package_cache.REPOSITORY
     package_cache.make_repository(lock, repo)
     head, dirty = wheels.git_commit()
     commit = commit or head
@@ -93,7 +106,8 @@ def main() -> int:
     parser.add_argument("--keep-work", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     try:
-        timings = build(args.work, args.iso, args.commit)
+        with one_build_at_a_time():
+            timings = build(args.work, args.iso, args.commit)
     except (LockError, livebuild.BuildError) as error:
         print(f"image: FAILED: {error}", file=sys.stderr)
         return 1

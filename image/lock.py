@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from image import livebuild, lockfile, package_cache, wheels
+from image import build, livebuild, lockfile, package_cache, wheels
 from image.lockfile import Deb, Lock
 
 WORK = livebuild.REPO_ROOT / "image" / "work-lock"
@@ -35,6 +35,11 @@ def collect_debs(cache: Path) -> list[tuple[Deb, Path]]:
 
 
 def main() -> int:
+    with build.one_build_at_a_time():
+        return _lock()
+
+
+def _lock() -> int:
     epoch = int(time.time())
     image_wheels, build_wheels = wheels.lock_wheels(package_cache.wheel_dir())
     provisional = Lock(epoch, (), tuple(image_wheels), tuple(build_wheels))

@@ -24,6 +24,10 @@ ARCHIVE = "http://deb.debian.org/debian"
 SECURITY_ARCHIVE = "http://deb.debian.org/debian-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 SUITE = "trixie"
+# live-build bind-mounts a file: mirror into the chroot at its own path, and leaves the empty mount
+# point behind; a fixed path (excluded from the squashfs by live-build/config/rootfs/excludes) keeps the
+# image the same whichever directory the build runs in.
+REPOSITORY = Path("/var/tmp/ceremony-image-repo")
 
 
 def deb_dir() -> Path:
@@ -124,7 +128,10 @@ def make_repository(lock: Lock, repo: Path) -> None:
     pool = repo / "pool" / "main"
     pool.mkdir(parents=True)
     for deb in lock.debs:
-        os.link(deb_dir() / deb.file_name, pool / deb.file_name)
+        try:
+            os.link(deb_dir() / deb.file_name, pool / deb.file_name)
+        except OSError:  # the cache is on another file system
+            shutil.copy(deb_dir() / deb.file_name, pool / deb.file_name)
     binary = repo / "dists" / SUITE / "main" / "binary-amd64"
     binary.mkdir(parents=True)
     packages = subprocess.run(

@@ -18,7 +18,10 @@ Each stage prints its time; a failed stage stops the test with its reason and th
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
+import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -37,6 +40,7 @@ from image.qemu import VirtualMachine, VmError
 from image.scenario import Console, ScenarioFailed
 
 INTERNAL_DISK_MB = 64
+AMNESIA_CONTROL = "/run/qemu-test-control"
 # What the guest's PKCS#11 reaches on the host (the demo's token, see appliance/commands/demo.py).
 HOST_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -85,6 +89,7 @@ class Inputs:
     pin: str
     ksk_line: str  # the KSK as a DNSKEY line: the trust anchor of the checks
     ksk_tag: int
+    ksk_ds: str  # as the configuration on the stick writes it
     trust_anchor: Path
     config_stick: Path
     request_stick: Path
@@ -126,7 +131,8 @@ def prepare(workdir: Path) -> Inputs:
         request_name=demo.request, request=request, previous_name=demo.previous, previous=previous,
         tampered_name=tampered_name, tampered=tampered,
         token_label=demo_command.TOKEN_LABEL, pin=demo_command.PIN,
-        ksk_line=ksk_line, ksk_tag=dns.dnssec.key_id(ksk_rrset(ksk_line)[0]), trust_anchor=demo.trust_anchor,
+        ksk_line=ksk_line, ksk_tag=dns.dnssec.key_id(ksk_rrset(ksk_line)[0]),
+        ksk_ds=re.search(r'ds_sha256 = "([0-9A-F]{64})"', config).group(1), trust_anchor=demo.trust_anchor,
         config_stick=sticks.make_stick(workdir / "config-stick.img", "CONFIG",
                                        {"ceremony.toml": config.encode()}),
         request_stick=sticks.make_stick(workdir / "request-stick.img", "KSR",
@@ -281,17 +287,38 @@ def _check_guest_amnesia(vm, inputs: Inputs, timeout: float) -> None:
         status, output = shell.run(command, timeout=120, reason=what)
         if output != expected:
             raise ScenarioFailed(f"{what}: expected {expected!r}, the guest said {output!r} (exit {status})")
-    response = "skr" + inputs.request_name[3:]
-    texts = [hashlib.sha256(inputs.request).hexdigest(), hashlib.sha256(inputs.tampered).hexdigest(),
-             inputs.request_name, inputs.tampered_name, response]
-    status, output = shell.run(amnesia.guest_scan_command(texts), timeout=max(timeout, 600),
+    # A planted file is the control: a search that cannot find it proves nothing.
+    control = secrets.token_hex(16)
+    shell.run(f"echo {base64.b64encode(control.encode()).decode()} | base64 -d > {AMNESIA_CONTROL}",
+              reason="planting the search's control file")
+    texts = {"the control": control, **session_texts(inputs)}
+    status, output = shell.run(amnesia.guest_scan_command(list(texts.values())), timeout=max(timeout, 600),
                                reason="the search for the session's traces")
+    shell.run(f"rm {AMNESIA_CONTROL}", reason="removing the control file")
     lines = output.splitlines()
     if status != 0 or not lines or not lines[-1].startswith("scanned "):
         raise ScenarioFailed(f"the search for the session's traces did not run (exit {status}): {output[-800:]}")
-    if len(lines) > 1 and any(lines[:-1]):
-        raise ScenarioFailed("the session left traces in the guest's RAM after the shutdown:\n" + "\n".join(lines[:-1]))
-    print(f"qemu-test:   {lines[-1]} on RAM file systems, plus kernel log and journal: no trace of the session")
+    names = list(texts)
+    found = [re.sub(r"session text (\d+)$", lambda m: names[int(m.group(1)) - 1], line) for line in lines[:-1] if line]
+    if f"{AMNESIA_CONTROL} holds the control" not in found:
+        raise ScenarioFailed(f"the search for the session's traces missed its control file: {found}")
+    traces = [line for line in found if not line.startswith(AMNESIA_CONTROL)]
+    if traces:
+        raise ScenarioFailed("the session left traces in the guest's RAM after the shutdown:\n" + "\n".join(traces))
+    print(f"qemu-test:   {lines[-1]} on RAM file systems, plus kernel log and journal: the control found, "
+          f"none of: {', '.join(names[1:])}")
+
+
+def session_texts(inputs: Inputs) -> dict[str, str]:
+    """What only this session knew, by name; none of it may remain in the guest after the shutdown."""
+    return {
+        "the request's SHA-256": hashlib.sha256(inputs.request).hexdigest(),
+        "the tampered request's SHA-256": hashlib.sha256(inputs.tampered).hexdigest(),
+        "the request's name": inputs.request_name,
+        "the tampered request's name": inputs.tampered_name,
+        "the response's name": "skr" + inputs.request_name[3:],
+        "the configuration's KSK DS": inputs.ksk_ds,
+    }
 
 
 def main() -> int:

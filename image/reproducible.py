@@ -28,7 +28,8 @@ def main() -> int:
             print(f"verify-reproducible: second build with SOURCE_DATE_EPOCH={perturbed} (perturbed)")
             os.environ["SOURCE_DATE_EPOCH"] = perturbed
         try:
-            timings = build.build(work, iso, commit)
+            with build.one_build_at_a_time():
+                timings = build.build(work, iso, commit)
         except (LockError, livebuild.BuildError) as error:
             print(f"verify-reproducible: build {'ab'[number]} FAILED: {error}", file=sys.stderr)
             return 1

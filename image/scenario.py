@@ -17,8 +17,10 @@ from pathlib import Path
 from image import hotplug
 from image.host_checks import fingerprint_lines
 
-# The boot menus list "Serial console" second (image/boot_test.py): one arrow down, then Enter.
-CHOOSE_SERIAL_ENTRY = "\x1b[B\r"
+# The boot menus' hotkey for "Serial console" (live-build/config/bootloaders) selects it, Enter
+# boots it: plain keys, where an arrow key's escape sequence can be split by a slow guest and
+# read as a lone Escape (seen under load: the menu stayed).
+CHOOSE_SERIAL_ENTRY = "s\r"
 MEDIA_ROOT = "/run/ceremony/media"  # where the appliance mounts sticks (appliance/media/udev.py)
 
 
