@@ -37,7 +37,7 @@ from image import amnesia, hotplug, sticks
 from image.hsm_bridge import BridgeError, HsmBridge, guest_hsm_table
 from image.host_checks import CheckFailed, check_log, ksk_rrset, verify_with_cli, verify_with_dnspython
 from image.qemu import VirtualMachine, VmError
-from image.scenario import Console, ScenarioFailed
+from image.scenario import Console, ScenarioFailed, run_in_guest
 
 INTERNAL_DISK_MB = 64
 AMNESIA_CONTROL = "/run/qemu-test-control"
@@ -284,7 +284,7 @@ def _check_guest_amnesia(vm, inputs: Inputs, timeout: float) -> None:
         "the internal disk is not mounted": ("grep -c nvme /proc/mounts || true", "0"),
     }
     for what, (command, expected) in checks.items():
-        status, output = shell.run(command, timeout=120, reason=what)
+        status, output = run_in_guest(shell, command, timeout=120, reason=what)
         if output != expected:
             raise ScenarioFailed(f"{what}: expected {expected!r}, the guest said {output!r} (exit {status})")
     # A planted file is the control: a search that cannot find it proves nothing.
@@ -292,8 +292,8 @@ def _check_guest_amnesia(vm, inputs: Inputs, timeout: float) -> None:
     shell.run(f"echo {base64.b64encode(control.encode()).decode()} | base64 -d > {AMNESIA_CONTROL}",
               reason="planting the search's control file")
     texts = {"the control": control, **session_texts(inputs)}
-    status, output = shell.run(amnesia.guest_scan_command(list(texts.values())), timeout=max(timeout, 600),
-                               reason="the search for the session's traces")
+    status, output = run_in_guest(shell, amnesia.guest_scan_command(list(texts.values())),
+                                  timeout=max(timeout, 600), reason="the search for the session's traces")
     shell.run(f"rm {AMNESIA_CONTROL}", reason="removing the control file")
     lines = output.splitlines()
     if status != 0 or not lines or not lines[-1].startswith("scanned "):

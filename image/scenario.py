@@ -8,6 +8,7 @@ harness's own tests).
 """
 from __future__ import annotations
 
+import base64
 import re
 import time
 from dataclasses import dataclass
@@ -53,6 +54,20 @@ def read_hash_screen(text: str) -> HashOnScreen:
                              f"{sorted(words)}; the screen showed:\n{text[-1500:]}")
     return HashOnScreen("".join(groups[n] for n in range(1, 17)).lower(),
                         [words[n].lower() for n in range(1, 33)])
+
+
+def run_in_guest(shell, command: str, timeout: float, reason: str) -> tuple[int, str]:
+    """`command`'s exit status and output (stdout and stderr) through the administrator's shell,
+    framed by markers that only the printf output assembles and base64-encoded, so neither the
+    echoed, sideways-scrolled command line nor a prompt that arrives late is taken for output."""
+    framed = (f"o=$( {{ {command} ; }} 2>&1 ); s=$?; "
+              "printf '%s%s%s%d\\n' '<''<out>''>' \"$(printf %s \"$o\" | base64 -w0)\" '<''<end>''>' $s")
+    shell.run(framed, timeout=timeout, reason=reason)
+    found = re.findall(r"<<out>>([A-Za-z0-9+/=]*)<<end>>(\d+)", shell.port.text())
+    if not found:
+        raise ScenarioFailed(f"{reason}: the guest's shell gave no framed output")
+    encoded, status = found[-1]
+    return int(status), base64.b64decode(encoded).decode("utf-8", "replace").strip()
 
 
 class Console:

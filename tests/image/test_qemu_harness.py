@@ -278,3 +278,28 @@ def test_bridge_serves_the_host_token_to_successive_guest_sessions(tmp_path):
         qemu.wait()
     assert bridge.sessions == 2 and bridge.failure is None
     assert bridge.bytes_from_guest > 0 and bridge.bytes_to_guest > 0
+
+
+class LocalShell:
+    """The administrator's shell played by a local bash: the screen shows the echoed command line
+    (as the serial port does), then what bash printed."""
+
+    def __init__(self):
+        self.screen = ""
+        self.port = self
+
+    def text(self):
+        return self.screen
+
+    def run(self, command, timeout, reason):
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=timeout)
+        self.screen += f"root@ceremony:~# {command}\n" + done.stdout
+        return 0, done.stdout
+
+
+def test_run_in_guest_returns_only_the_command_output_and_status():
+    from image.scenario import run_in_guest
+
+    shell = LocalShell()
+    assert run_in_guest(shell, "echo lo; echo '<<out>>fake<<end>>9' >&2; exit 3", 10, "x") == (3, "lo\n<<out>>fake<<end>>9")
+    assert run_in_guest(shell, "printf 'a\\nb'", 10, "x") == (0, "a\nb")
