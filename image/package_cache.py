@@ -24,10 +24,10 @@ ARCHIVE = "http://deb.debian.org/debian"
 SECURITY_ARCHIVE = "http://deb.debian.org/debian-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 SUITE = "trixie"
-# live-build bind-mounts a file: mirror into the chroot at its own path, and leaves the empty mount
-# point behind; a fixed path (excluded from the squashfs by live-build/config/rootfs/excludes) keeps the
+# live-build bind-mounts a file: mirror into the chroot at its own path and leaves the empty mount
+# point behind; a fixed path that no hook cleans (excluded from the squashfs by live-build/config/rootfs/excludes) keeps the
 # image the same whichever directory the build runs in.
-REPOSITORY = Path("/var/tmp/ceremony-image-repo")
+REPOSITORY = Path("/srv/ceremony-image-repo")
 
 
 def deb_dir() -> Path:
