@@ -1,14 +1,16 @@
 """Measuring that a ceremony left nothing behind and sent nothing out.
 
-In the guest, after the ceremony's shutdown (through the administrator's shell): every file on
+In the guest, once the ceremony has shut down (HSM logged out, final log written) and waits only
+for the last Enter that switches the machine off (through the administrator's shell): every file on
 every RAM-backed file system (tmpfs, ramfs, devtmpfs: the root overlay's writable layer, /run,
 /tmp, /dev/shm, the volatile journal) and the kernel's and journal's messages (decompressed by
 journalctl) are searched for texts only this session knew: the request's and the response's
 SHA-256, their file names, the log's name. The read-only squashfs was built before the session
 and cannot hold them. The texts travel base64-encoded, so the administrator shell's own
 transcript (kept in RAM, /var/log/ceremony-admin) does not contain them and match itself.
-Not searched: RAM the kernel has freed (it is not scrubbed; the laptop has no battery and is
-switched off after the ceremony).
+Not searched: the memory of the ceremony's own process, which still runs, and RAM the kernel
+has freed; the power-off that follows (`ceremony run --poweroff`, which the test waits for) ends
+both, on a laptop without a battery.
 
 On the host: everything the guest's network card sent is captured by QEMU (filter-dump) into a
 pcap file; it must hold no packet. The internal disk's image must hash the same after as before.

@@ -239,12 +239,15 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages, fig
             console.shut_down("ksr-again", inputs.request_stick)
             console.pull("ksr-again")
             final = _final_log(inputs)
-            print(f"qemu-test:   final log: {len(final.splitlines())} lines, with the response's SHA-256, the refusal, the log-out")
-        try:  # a trace left in RAM is reported together with the disk and network measures below
-            with stages.stage("amnesia: interfaces, traffic, nothing of the session left in RAM"):
+            print(f"qemu-test:   final log: {len(final.splitlines())} lines, with the response's SHA-256, "
+                  "the refusal, the log-out")
+        try:  # a trace left in RAM is reported together with the measures after the power-off
+            with stages.stage("amnesia: interfaces, traffic, nothing of the session in RAM files"):
                 _check_guest_amnesia(vm, inputs, timeout)
         except StageFailed as failure:
             left_in_ram = failure
+        with stages.stage("the ceremony ends, the appliance powers off"):
+            console.end(timeout=120)
         if bridge.failure:
             raise StageFailed("HSM bridge", bridge.failure)
     finally:

@@ -176,12 +176,21 @@ class Console:
         self.answer("another")
 
     def shut_down(self, log_stick_id: str, log_stick: Path) -> None:
-        """The final log goes to a stick the harness plugs in when asked; then the console ends and
-        (a systemd service) starts afresh at its first screen."""
+        """The final log goes to a stick the harness plugs in when asked; the console then waits
+        for the last Enter (see end())."""
         self.answer("shutdown")
         self.see(phrase("Waiting for a stick"), "the shutdown step asking for the log's stick")
         hotplug.plug(self.vm, log_stick_id, log_stick)
         self.see(phrase("Press Enter to end:"), "the final log was not written")
+
+    def end(self, timeout: float) -> None:
+        """The last Enter: the ceremony ends and the appliance switches itself off (`ceremony run
+        --poweroff`), which QEMU shows by exiting."""
         self.answer("")
-        self.see(phrase("Set the clock"), "the console did not start afresh after the shutdown")
+        deadline = time.monotonic() + timeout
+        while self.vm.process.poll() is None:
+            if time.monotonic() > deadline:
+                raise ScenarioFailed(f"the appliance did not power off within {timeout:.0f}s after the "
+                                     "ceremony ended")
+            time.sleep(0.5)
 
