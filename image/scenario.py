@@ -142,8 +142,17 @@ class Console:
         """The failed checks (`FAIL  ID: why`) on the screen that said REFUSED."""
         text = self.vm.console.text()
         screen = text[text.rfind("Import and check the request"):]
-        return "\n".join(dict.fromkeys(line.strip() for line in screen.splitlines()
-                                        if line.strip().startswith("FAIL")))
+        reasons: list[str] = []
+        continued = False
+        for line in screen.splitlines():
+            if line.startswith("FAIL"):
+                reasons.append(line.strip())
+                continued = True
+            elif continued and line.startswith(" ") and line.strip():  # wrapped to 80 columns
+                reasons[-1] += " " + line.strip()
+            else:
+                continued = False
+        return "\n".join(dict.fromkeys(reasons))
 
     def verbal_check(self, request: bytes) -> HashOnScreen:
         """The hash screen must show what the host computes from the bytes it put on the stick."""

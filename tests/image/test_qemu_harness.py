@@ -111,7 +111,7 @@ def test_a_refused_request_is_reported_with_its_failed_checks(fake_vm, tmp_path)
                  "  Requests (KSR):\n    1. ksr.xml  (100 bytes)\nNumber of the request to import (or 'cancel'):\n"
                  "Number of the previous response, or 'none':\n"
                  "Step 3 of 6: Import and check the request\nPASS  KSR-XML\n"
-                 "FAIL  KSR-BUNDLE-POP: bundle 1: the proof of possession does not verify\n"
+                 "FAIL  KSR-BUNDLE-POP: bundle 1: the proof of possession\n      does not verify\n"
                  "REFUSED: ksr.xml will not be signed.\n")
     console = Console(vm, timeout=5)
     _, verdict = console.import_request("ksr", tmp_path / "stick.img", "ksr.xml")
