@@ -25,8 +25,8 @@ SECURITY_ARCHIVE = "http://deb.debian.org/debian-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 SUITE = "trixie"
 # live-build bind-mounts a file: mirror into the chroot at its own path and leaves the empty mount
-# point behind; a fixed path that no hook cleans (excluded from the squashfs by live-build/config/rootfs/excludes) keeps the
-# image the same whichever directory the build runs in.
+# point behind. A fixed path that no hook empties (and live-build/config/rootfs/excludes keeps out of
+# the squashfs) makes the image the same whichever directory the build runs in.
 REPOSITORY = Path("/srv/ceremony-image-repo")
 
 
