@@ -40,6 +40,10 @@ def guest_hsm_table(token_label: str) -> str:
             f'[hsm.environment]\nP11_KIT_SERVER_ADDRESS = "{GUEST_TRANSPORT}"\n')
 
 
+class _QemuGone(Exception):
+    """QEMU closed its end: the VM stopped."""
+
+
 class HsmBridge:
     """Serves the PKCS#11 module `module` (with `environment`, e.g. SOFTHSM2_CONF) to the guest."""
 
@@ -131,13 +135,14 @@ class HsmBridge:
                 if self._data in ready:
                     request = self._data.recv(65536)
                     if not request:
-                        self._note("QEMU closed the port's socket")
-                        return
+                        raise _QemuGone("QEMU closed the port's socket")
                     if self._server is None:
                         self._start_server()
                     self._server.stdin.write(request)
                     self._server.stdin.flush()
                     self.bytes_from_guest += len(request)
+        except _QemuGone as gone:  # the VM ended: the normal end of the bridge
+            self._note(str(gone))
         except (OSError, BridgeError, ValueError) as error:
             if not self._stop.is_set():
                 self.failure = f"HSM bridge stopped: {error}"
@@ -148,7 +153,7 @@ class HsmBridge:
     def _read_events(self) -> None:
         chunk = self._events.recv(65536)
         if not chunk:
-            raise BridgeError("QEMU closed the bridge's QMP monitor")
+            raise _QemuGone("QEMU closed the bridge's QMP monitor")
         self._events_buffer += chunk
         *lines, self._events_buffer = self._events_buffer.split(b"\n")
         for line in lines:
