@@ -17,6 +17,7 @@ from pathlib import Path
 
 from image import hotplug
 from image.host_checks import fingerprint_lines
+from image.qemu import VmTimeout
 
 # The boot menus' hotkey for "Serial console" (live-build/config/bootloaders) selects it, Enter
 # boots it: plain keys, where an arrow key's escape sequence can be split by a slow guest and
@@ -86,6 +87,19 @@ class Console:
         self.see(r"Serial console", "boot timeout: the boot menu never appeared")
         self.vm.console.type(CHOOSE_SERIAL_ENTRY, delay=0.2)
         self.see(phrase("Set the clock"), "boot timeout: the ceremony console's first screen never appeared")
+        self._wait_for_shell()
+
+    def _wait_for_shell(self) -> None:
+        """The administrator's shell (ttyS1) answers; keys typed before it starts are flushed with
+        the terminal, so ask again until it does."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.vm.shell.run("true", timeout=15, reason="the administrator's shell on ttyS1")
+                return
+            except VmTimeout as error:
+                if time.monotonic() > deadline or "the VM stopped" in str(error):
+                    raise
 
     def set_clock(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
