@@ -303,3 +303,40 @@ def test_run_in_guest_returns_only_the_command_output_and_status():
     shell = LocalShell()
     assert run_in_guest(shell, "echo lo; echo '<<out>>fake<<end>>9' >&2; exit 3", 10, "x") == (3, "lo\n<<out>>fake<<end>>9")
     assert run_in_guest(shell, "printf 'a\\nb'", 10, "x") == (0, "a\nb")
+
+
+def test_verify_skr_failing_is_a_signature_invalid(signed, tmp_path):
+    from dataclasses import replace
+
+    from image.host_checks import verify_with_cli
+
+    request, response, line = signed
+    (tmp_path / "ksr.xml").write_bytes(write_request(request))
+    (tmp_path / "ksk.dnskey").write_text(line + "\n")
+    (tmp_path / "skr.xml").write_bytes(write_response(response))
+    assert verify_with_cli(tmp_path / "skr.xml", tmp_path / "ksr.xml", tmp_path / "ksk.dnskey").endswith("exit 0")
+    bundle = response.bundles[0]
+    data = bytearray(bundle.signatures[0].signature_data)
+    data[7] ^= 1
+    bundles = (replace(bundle, signatures=(replace(bundle.signatures[0], signature_data=bytes(data)),)),) + response.bundles[1:]
+    (tmp_path / "skr.xml").write_bytes(write_response(replace(response, bundles=bundles)))
+    with pytest.raises(CheckFailed, match=r"signature invalid: `ceremony verify-skr` exited [1-9]"):
+        verify_with_cli(tmp_path / "skr.xml", tmp_path / "ksr.xml", tmp_path / "ksk.dnskey")
+
+
+@pytest.mark.softhsm
+def test_a_refused_stick_may_get_its_log_and_nothing_else(tmp_path):
+    from image.qemu_test import check_refused_stick, prepare
+
+    inputs = prepare(tmp_path)
+    log = f"... ERROR  Request {inputs.tampered_name} refused by 1 failed check(s)\n".encode()
+    sticks.make_stick(inputs.tampered_stick, "KSR2", {inputs.tampered_name: inputs.tampered,
+                                                      inputs.previous_name: inputs.previous,
+                                                      "ceremony-20270101T000000Z.log": log})
+    check_refused_stick(inputs, "FAIL  KSR-BUNDLE-POP")
+    sticks.make_stick(inputs.tampered_stick, "KSR2", {inputs.tampered_name: inputs.tampered,
+                                                      inputs.previous_name: inputs.previous,
+                                                      "ceremony-20270101T000000Z.log": log,
+                                                      "skr" + inputs.tampered_name[3:]: b"<KSR/>"})
+    with pytest.raises(CheckFailed, match="a refused request's stick got more than the ceremony log"):
+        check_refused_stick(inputs, "FAIL  KSR-BUNDLE-POP")
