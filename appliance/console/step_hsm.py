@@ -108,10 +108,12 @@ async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
 def _from_stick(media, stick) -> tuple[SigningConfig, str]:
     """The configuration on a stick, and its text for the log (runs in the worker)."""
     data = media.read_file(stick, STICK_CONFIG, 64 * 1024)
-    # Copied into RAM so the stick can go; relative paths in it then point nowhere on purpose.
-    copy = Path(tempfile.mkdtemp(prefix="ceremony-config-")) / STICK_CONFIG
-    copy.write_bytes(data)
-    return load_signing_config(copy), data.decode("utf-8", "replace")
+    # Read from a private copy that is gone once loaded: nothing of the session may stay on the
+    # laptop, and relative paths in the file then point nowhere, on purpose.
+    with tempfile.TemporaryDirectory(prefix="ceremony-config-") as folder:
+        copy = Path(folder) / STICK_CONFIG
+        copy.write_bytes(data)
+        return load_signing_config(copy), data.decode("utf-8", "replace")
 
 
 async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:

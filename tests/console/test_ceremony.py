@@ -208,10 +208,15 @@ def test_the_clock_refuses_a_time_before_the_build_date(demo, sticks):
     assert text.count("New time:") == 1
 
 
-def test_configuration_from_a_stick(demo, sticks, monkeypatch):
+def test_configuration_from_a_stick(demo, sticks, monkeypatch, tmp_path):
+    import tempfile
+
     from appliance.console import step_hsm
 
     monkeypatch.setattr(step_hsm, "IMAGE_CONFIG", demo.directory / "no-such-image-config.toml")
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     sticks.make("CONFIG", {"ceremony.toml": demo.config.read_bytes()})
     run = run_script(sticks, SET_CLOCK + [("hsm.config.choose", "1")] + LOG_IN + [("request.stick.choose", "2"),
                                                                                  ("request.choose", "cancel")]
@@ -219,6 +224,7 @@ def test_configuration_from_a_stick(demo, sticks, monkeypatch):
     text = flat(written_log(demo.media / "CONFIG", run))
     assert "Configuration ceremony.toml read from stick CONFIG (folder)" in text
     assert "HSM activated." in text and "KSKs in the configuration ceremony.toml" in text
+    assert list(private_tmp.iterdir()) == []  # the copy read from the stick left nothing behind
 
 
 def test_an_internal_error_still_saves_the_log(demo, sticks, monkeypatch):
