@@ -171,17 +171,15 @@ def check_signed_stick(inputs: Inputs, workdir: Path) -> dict[str, bytes]:
 
 
 def check_refused_stick(inputs: Inputs, refusal: str) -> None:
-    """The tampered request's stick: no response, the originals untouched; only the log added."""
+    """The tampered request's stick: exactly what the host put on it, nothing written (the refusal
+    is in the final log, which goes to the first stick)."""
     sticks.check_clean(inputs.tampered_stick)
     files = sticks.read_stick(inputs.tampered_stick)
     _originals_untouched(files, {inputs.tampered_name: inputs.tampered, inputs.previous_name: inputs.previous})
     added = sorted(set(files) - {inputs.tampered_name, inputs.previous_name})
-    if any(not name.endswith(".log") for name in added):
-        raise CheckFailed(f"a refused request's stick got more than the ceremony log: {added}")
-    logs = [files[name].decode("utf-8", "replace") for name in added]
-    if not logs or f"Request {inputs.tampered_name} refused" not in logs[0]:
-        raise CheckFailed(f"the refused stick's log does not record the refusal (files added: {added})")
-    print(f"qemu-test:   refused with: {refusal or '(no FAIL line on screen)'}; stick got only {added}")
+    if added:
+        raise CheckFailed(f"something was written to the refused request's stick: {added}")
+    print(f"qemu-test:   refused with: {refusal or '(no FAIL line on screen)'}; nothing written to its stick")
 
 
 def _originals_untouched(files: dict[str, bytes], originals: dict[str, bytes]) -> None:

@@ -192,7 +192,9 @@ class Console:
         self.see(phrase("'another' or 'shutdown':"), "the question for another request")
 
     def after_refusal(self) -> None:
-        """A refused request: its log goes to the same stick, then the question for another."""
+        """A refused request: the reasons stay on screen until Enter, then the question for another."""
+        self.see(phrase("Refused. Press Enter to continue:"), "the refusal's reasons kept on screen")
+        self.answer("")
         self.see(phrase("'another' or 'shutdown':"), "the question for another request after the refusal")
 
     def another(self) -> None:

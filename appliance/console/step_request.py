@@ -145,14 +145,19 @@ async def _check(ceremony: Ceremony) -> Step:
         # A file that is not a request at all, or a configuration that cannot be used.
         ui.show(Step.REQUEST.heading, [f"REFUSED: {current.name}", f"  {exc}"])
         ceremony.log.error(f"Request {current.name} refused: {exc}")
-        await sticks.write_log(ceremony, "log.stick", current.stick)
-        return Step.NEXT
+        return await _refused(ceremony)
     current.plan = outcome.plan
     ui.show(Step.REQUEST.heading, outcome.lines)
     if not outcome.verdict.valid:
         ceremony.log.error(f"Request {current.name} refused by {len(outcome.verdict.violations)} failed check(s)")
         ui.add(["", f"REFUSED: {current.name} will not be signed."])
-        await sticks.write_log(ceremony, "log.stick", current.stick)
-        return Step.NEXT
+        return await _refused(ceremony)
     await ui.ask("request.accepted", "Press Enter for the verbal check of its hash:")
     return Step.VERBAL
+
+
+async def _refused(ceremony: Ceremony) -> Step:
+    """Keep the reasons on screen until the operator has read them. Nothing is written to the
+    request's stick: the log, refusal included, goes to the output sticks."""
+    await ceremony.ui.ask("request.refused", "Refused. Press Enter to continue:")
+    return Step.NEXT

@@ -83,9 +83,14 @@ def test_no_at_the_verbal_check_signs_nothing(demo, sticks):
 def test_refused_request_ends_with_the_reasons(demo, sticks):
     shutil.rmtree(demo.stick)
     old = sticks.make("OLD", real("ksr-root-2017-q2-0.xml", "skr-root-2017-q1-0.xml"))
-    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + SHUT_DOWN, config=demo.config)
-    assert files_on(old) == sorted([run.ceremony.log.filename, "ksr-root-2017-q2-0.xml", "skr-root-2017-q1-0.xml"])
-    text = flat(written_log(old, run))
+    log_stick = sticks.make("LOG", {})
+    run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.stick.choose", "2")] + IMPORT_WITH_PREVIOUS
+                     + [("request.refused", ""), ("next", "shutdown"), ("shutdown.log.choose", "1"),
+                        ("shutdown.done", "")], config=demo.config)
+    # Nothing is written to the refused request's stick; the log goes to the stick chosen for it.
+    assert files_on(old) == sorted(["ksr-root-2017-q2-0.xml", "skr-root-2017-q1-0.xml"])
+    assert files_on(log_stick) == [run.ceremony.log.filename]
+    text = flat(written_log(log_stick, run))
     assert "FAIL KSR-POLICY-SIG-HORIZON: bundle 1" in text
     # The HSM lacks KSK-2010, which signed the previous response: checked before anything is signed.
     assert "FAIL KSR-CHAIN-KEYS: validating last SKR with HSM" in text
