@@ -151,21 +151,22 @@ class Shell:
         self._count = 0
 
     def wait_ready(self, timeout: float) -> None:
-        self.run("true", timeout=timeout, reason="administrator shell")
+        """Wait for the shell, then turn off its echo and prompts: readline redraws a long typed
+        line sideways with backspaces, which no parser should have to undo."""
+        self._send("stty -echo; PS1=''; PS2=''", timeout, "administrator shell")
 
     def run(self, command: str, timeout: float = 60, reason: str | None = None) -> tuple[int, str]:
-        """Run `command`; returns (exit status, output). The end marker is assembled by printf, so
-        the echo of the typed line never matches it."""
+        """Run `command`; returns (exit status, output)."""
+        return self._send(command, timeout, reason or f"command {command!r}")
+
+    def _send(self, command: str, timeout: float, reason: str) -> tuple[int, str]:
+        # The end marker is assembled by printf, so an echo of the typed line never matches it.
         self._count += 1
         token = f"{os.getpid()}x{self._count}"
         start = self.port.mark()
         self.port.type(f"{command}; printf '\\n::end-%s-%d::\\n' {token} $?\n", delay=0.002)
-        match = self.port.expect(rf"::end-{token}-(\d+)::", timeout, reason or f"command {command!r}")
-        # The shell echoes the typed line first (on one line, however long: readline scrolls it
-        # sideways), then the command's output.
-        shown = self.port.text()[start : match.start()]
-        output = shown[shown.find("\n") + 1 :] if "\n" in shown else ""
-        return int(match.group(1)), output.strip()
+        match = self.port.expect(rf"::end-{token}-(\d+)::\n", timeout, reason)
+        return int(match.group(1)), self.port.text()[start : match.start()].strip()
 
 
 class VirtualMachine:
