@@ -7,6 +7,7 @@ is ejected and the system keeps working), blacklisted modules not loadable.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -68,7 +69,6 @@ def boot(iso: Path, firmware: str, kvm: bool, timeout: float, workdir: Path) -> 
             failures += _run_check(vm, firmware, check)
         vm.qmp("eject", id="cdrom", force=True)
         failures += _run_check(vm, firmware, AFTER_EJECT, timeout=600)
-        print(f"boot-test [{firmware}]: logs in {workdir}", flush=True)
     return failures
 
 
@@ -97,10 +97,15 @@ def main() -> int:
         workdir = Path(tempfile.mkdtemp(prefix=f"boot-test-{firmware}-"))
         started = time.monotonic()
         try:
-            failures += boot(args.iso, firmware, args.kvm, args.timeout, workdir)
+            failed = boot(args.iso, firmware, args.kvm, args.timeout, workdir)
         except VmError as error:
-            failures.append(f"{firmware}: {error}")
-            print(f"boot-test [{firmware}]: FAIL {error}\n(logs in {workdir})", flush=True)
+            failed = [f"{firmware}: {error}"]
+            print(f"boot-test [{firmware}]: FAIL {error}", flush=True)
+        if failed:
+            print(f"boot-test [{firmware}]: serial logs kept in {workdir}", flush=True)
+        else:
+            shutil.rmtree(workdir)
+        failures += failed
         print(f"boot-test [{firmware}]: {time.monotonic() - started:.0f}s in all", flush=True)
     if failures:
         print("boot-test: FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
