@@ -43,42 +43,45 @@ CHECKS = (
           "findmnt -n -o FSTYPE --target \"$(findmnt -n -o OPTIONS / | tr , '\\n' "
           "| sed -n 's/^upperdir=//p')\"", "tmpfs"),
     Check("no disk or DVD file system mounted (toram)",
-          "findmnt -rn -o SOURCE | grep '^/dev/' | grep -v '^/dev/loop' || true", ""),
+          "findmnt -rn -o SOURCE,TARGET,FSTYPE | grep '^/dev/' | grep -v '^/dev/loop' || true", ""),
     Check("blacklisted modules not loadable",
           "for m in " + " ".join(BLACKLISTED_MODULES) + "; do modprobe $m 2>/dev/null && echo loaded:$m; done; "
           "lsmod | awk 'NR > 1 {print $1}' | grep -x -E '" + "|".join(BLACKLISTED_MODULES) + "' || true",
           ""),
 )
-# After the virtual DVD is ejected, the system must still read files it has not read before.
-AFTER_EJECT = Check("still works with the DVD ejected",
+# With the DVD ejected (or the stick pulled) the system must still read files it has not read before.
+AFTER_EJECT = Check("still works with the boot medium gone",
                     "echo 3 > /proc/sys/vm/drop_caches; python3 -c 'import appliance.cli, pkcs11' "
                     "&& find /usr -type f -exec cat {} + > /dev/null && echo ok", "ok")
 
 
-def boot(iso: Path, firmware: str, kvm: bool, timeout: float, workdir: Path) -> list[str]:
+def boot(iso: Path, firmware: str, medium: str, kvm: bool, timeout: float, workdir: Path) -> list[str]:
     """Boot once; returns the failed checks (empty when all passed). Raises VmError if it never
     reaches the ceremony console or the administrator's shell."""
     failures = []
-    with VirtualMachine(iso, workdir, firmware=firmware, kvm=kvm) as vm:
+    with VirtualMachine(iso, workdir, firmware=firmware, kvm=kvm, medium=medium) as vm:
         vm.console.expect(MENU_MARKER[firmware], timeout, f"{firmware} boot menu")
         vm.console.type(CHOOSE_SERIAL_ENTRY, delay=0.2)
         vm.console.expect(CONSOLE_FIRST_SCREEN, timeout, "ceremony console's first screen")
-        print(f"boot-test [{firmware}]: ceremony console after {vm.seconds_since_start():.0f}s", flush=True)
+        print(f"boot-test [{firmware}/{medium}]: ceremony console after {vm.seconds_since_start():.0f}s", flush=True)
         vm.shell.wait_ready(timeout=120)
         for check in CHECKS:
-            failures += _run_check(vm, firmware, check)
-        vm.qmp("eject", id="cdrom", force=True)
-        failures += _run_check(vm, firmware, AFTER_EJECT, timeout=600)
+            failures += _run_check(vm, f"{firmware}/{medium}", check)
+        if medium == "dvd":
+            vm.qmp("eject", id="cdrom", force=True)
+        else:
+            vm.qmp("device_del", id="bootstick")  # the stick is pulled
+        failures += _run_check(vm, f"{firmware}/{medium}", AFTER_EJECT, timeout=600)
     return failures
 
 
-def _run_check(vm: VirtualMachine, firmware: str, check: Check, timeout: float = 60) -> list[str]:
+def _run_check(vm: VirtualMachine, label: str, check: Check, timeout: float = 60) -> list[str]:
     status, output = vm.shell.run(check.command, timeout=timeout, reason=check.name)
     passed = status == 0 and output == check.expected
-    print(f"boot-test [{firmware}]: {'PASS' if passed else 'FAIL'} {check.name}"
+    print(f"boot-test [{label}]: {'PASS' if passed else 'FAIL'} {check.name}"
           + ("" if passed else f": exit {status}, output {output!r}, expected {check.expected!r}"),
           flush=True)
-    return [] if passed else [f"{firmware}: {check.name}"]
+    return [] if passed else [f"{label}: {check.name}"]
 
 
 def main() -> int:
@@ -86,6 +89,8 @@ def main() -> int:
     parser.add_argument("--iso", type=Path, default=DEFAULT_ISO)
     parser.add_argument("--firmware", action="append", choices=("bios", "uefi"),
                         help="boot with this firmware (default: both)")
+    parser.add_argument("--medium", choices=("dvd", "usb"), default="dvd",
+                        help="boot from a DVD drive (default) or a USB stick")
     parser.add_argument("--kvm", action="store_true", help="use KVM instead of TCG")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for each wait")
     args = parser.parse_args()
@@ -94,19 +99,19 @@ def main() -> int:
         return 2
     failures = []
     for firmware in args.firmware or ["bios", "uefi"]:
-        workdir = Path(tempfile.mkdtemp(prefix=f"boot-test-{firmware}-"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"boot-test-{firmware}-{args.medium}-"))
         started = time.monotonic()
         try:
-            failed = boot(args.iso, firmware, args.kvm, args.timeout, workdir)
+            failed = boot(args.iso, firmware, args.medium, args.kvm, args.timeout, workdir)
         except VmError as error:
-            failed = [f"{firmware}: {error}"]
-            print(f"boot-test [{firmware}]: FAIL {error}", flush=True)
+            failed = [f"{firmware}/{args.medium}: {error}"]
+            print(f"boot-test [{firmware}/{args.medium}]: FAIL {error}", flush=True)
         if failed:
-            print(f"boot-test [{firmware}]: serial logs kept in {workdir}", flush=True)
+            print(f"boot-test [{firmware}/{args.medium}]: serial logs kept in {workdir}", flush=True)
         else:
             shutil.rmtree(workdir)
         failures += failed
-        print(f"boot-test [{firmware}]: {time.monotonic() - started:.0f}s in all", flush=True)
+        print(f"boot-test [{firmware}/{args.medium}]: {time.monotonic() - started:.0f}s in all", flush=True)
     if failures:
         print("boot-test: FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1

@@ -152,8 +152,18 @@ class Shell:
 
     def wait_ready(self, timeout: float) -> None:
         """Wait for the shell, then turn off its echo and prompts: readline redraws a long typed
-        line sideways with backspaces, which no parser should have to undo."""
-        self._send("stty -echo; PS1=''; PS2=''", timeout, "administrator shell")
+        line sideways with backspaces, which no parser should have to undo. Keys typed before the
+        shell runs are lost (its service resets the terminal), so this types again every 15 s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                self._send("stty -echo; PS1=''; PS2=''", min(15.0, max(remaining, 0.1)),
+                           "administrator shell")
+                return
+            except VmTimeout:
+                if time.monotonic() >= deadline:
+                    raise
 
     def run(self, command: str, timeout: float = 60, reason: str | None = None) -> tuple[int, str]:
         """Run `command`; returns (exit status, output)."""
@@ -170,13 +180,18 @@ class Shell:
 
 
 class VirtualMachine:
-    """qemu-system-x86_64 booting the ISO from a virtual DVD drive, q35 machine, SeaBIOS or OVMF."""
+    """qemu-system-x86_64 booting the ISO, q35 machine, SeaBIOS or OVMF, from a virtual DVD drive
+    (QMP device id "cdrom") or a read-only USB stick on its own xHCI controller (device id
+    "bootstick")."""
 
     def __init__(self, iso: Path, workdir: Path, firmware: str = "bios", memory_mb: int = 1536,
-                 kvm: bool = False, network_card: bool = True, extra_args: tuple[str, ...] = ()):
+                 kvm: bool = False, network_card: bool = True, extra_args: tuple[str, ...] = (),
+                 medium: str = "dvd"):
         if firmware not in ("bios", "uefi"):
             raise VmError(f"firmware must be 'bios' (SeaBIOS) or 'uefi' (OVMF), not {firmware!r}")
-        self.iso, self.workdir, self.firmware = iso, workdir, firmware
+        if medium not in ("dvd", "usb"):
+            raise VmError(f"medium must be 'dvd' or 'usb', not {medium!r}")
+        self.iso, self.workdir, self.firmware, self.medium = iso, workdir, firmware, medium
         self.memory_mb, self.kvm, self.network_card = memory_mb, kvm, network_card
         self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
@@ -196,9 +211,15 @@ class VirtualMachine:
             "-chardev", f"socket,id=ttyS1,path={w / 'ttyS1.sock'},server=on,wait=on",
             "-serial", "chardev:ttyS1",
             "-qmp", f"unix:{w / 'qmp.sock'},server=on,wait=off",
-            "-drive", f"if=none,id=dvd,media=cdrom,readonly=on,format=raw,file={self.iso}",
-            "-device", "ide-cd,drive=dvd,id=cdrom,bootindex=0",
         ]
+        if self.medium == "dvd":
+            args += ["-drive", f"if=none,id=dvd,media=cdrom,readonly=on,format=raw,file={self.iso}",
+                     "-device", "ide-cd,drive=dvd,id=cdrom,bootindex=0"]
+        else:
+            # removable=on: a stick that says it is removable, as live-media=removable requires
+            args += ["-device", "qemu-xhci,id=bootxhci",
+                     "-drive", f"if=none,id=stick,readonly=on,format=raw,file={self.iso}",
+                     "-device", "usb-storage,bus=bootxhci.0,drive=stick,id=bootstick,removable=on,bootindex=0"]
         if self.network_card:
             # A network card the appliance must leave down; restrict=on cuts it off from the host.
             args += ["-nic", "user,model=virtio-net-pci,restrict=on"]
