@@ -91,8 +91,9 @@ def build(work: Path, iso: Path, commit: str | None = None) -> dict[str, float]:
 
 
 def report(iso: Path, timings: dict[str, float]) -> None:
-    print("image: stage times: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items())
-          + f"; total {sum(timings.values()):.0f}s")
+    if timings:
+        print("image: stage times: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items())
+              + f"; total {sum(timings.values()):.0f}s")
     print(f"image: {iso} {iso.stat().st_size} bytes ({iso.stat().st_size / 1e6:.1f} MB)")
     # The same code as `ceremony hash`: the words the ceremony reads aloud to check the DVD.
     subprocess.run([REPO_ROOT / ".venv" / "bin" / "ceremony", "hash", str(iso)], check=True)
