@@ -92,6 +92,8 @@ class UdevMedia(MediaSource):
             return f"no supported filesystem ({fs_type or 'none'})"
         if self._disk_in_use(device):
             return "its disk is already mounted by the system"
+        if self._is_boot_medium(device):
+            return "its disk is a bootable ISO image (the DVD written to a stick), not a ceremony stick"
         return None
 
     # --- watching -------------------------------------------------------------------------
@@ -166,6 +168,14 @@ class UdevMedia(MediaSource):
             path=self.mount_root / device.sys_name,
             device=device.device_node,
         )
+
+    @staticmethod
+    def _is_boot_medium(device: pyudev.Device) -> bool:
+        """A hybrid ISO on a stick carries an ISO 9660 file system on the whole disk. Booted with
+        `toram`, the appliance no longer has it mounted, so only this tells its EFI partition
+        from a ceremony stick's FAT."""
+        disk = device.find_parent("block", "disk") if device.device_type == "partition" else None
+        return disk is not None and disk.properties.get("ID_FS_TYPE") == "iso9660"
 
     def _disk_in_use(self, device: pyudev.Device) -> bool:
         disk = device.find_parent("block", "disk") if device.device_type == "partition" else None

@@ -109,6 +109,13 @@ def test_a_usb_disk_the_system_mounted_elsewhere_is_refused_whole(nothing_mounte
     assert media_seeing(disk, efi, iso).refusal(efi) == "its disk is already mounted by the system"
 
 
+def test_the_efi_partition_of_the_dvd_written_to_a_stick_is_refused(nothing_mounted):
+    """Booted from a stick with `toram`: the stick is no longer mounted, yet it is no ceremony stick."""
+    disk, efi = usb_stick()
+    disk.properties.update({"ID_FS_TYPE": "iso9660", "ID_PART_TABLE_TYPE": "dos"})
+    assert media_seeing(disk, efi).refusal(efi).startswith("its disk is a bootable ISO image")
+
+
 def test_also_accept_admits_only_what_its_predicate_names(nothing_mounted):
     disk = Device("loop3", "disk", {"ID_FS_TYPE": "vfat"}, number=(7, 3))
     other = Device("loop4", "disk", {"ID_FS_TYPE": "vfat"}, number=(7, 4))
