@@ -39,7 +39,7 @@ clean:
 
 # The ceremony DVD (image/, live-build/; README "The DVD image"). Needs root (live-build, chroot).
 IMAGE_PACKAGES := live-build debootstrap apt-utils xorriso qemu-system-x86 ovmf diffoscope-minimal genisoimage
-.PHONY: image-setup lock image verify-reproducible boot-test qemu-test
+.PHONY: image-setup lock image verify-reproducible boot-test boot-test-usb qemu-test
 
 image-setup: setup
 	@missing=$$(for p in $(IMAGE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -59,6 +59,10 @@ verify-reproducible: image-setup
 
 boot-test: image-setup
 	$(VENV)/bin/python -m image.boot_test
+
+# The same checks with the image written to a USB stick instead of a DVD.
+boot-test-usb: image-setup
+	$(VENV)/bin/python -m image.boot_test --medium usb
 
 # A whole ceremony in the booted DVD, token on the host (README "The ceremony under QEMU").
 qemu-test: image-setup
