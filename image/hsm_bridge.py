@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 import os
 import select
-import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+from image.qemu import connect_when_ready
 
 PORT_NAME = "org.ceremony.hsm"  # the guest script's default: /dev/virtio-ports/org.ceremony.hsm
 PORT_ID = "hsm-port"
@@ -71,8 +72,8 @@ class HsmBridge:
     def start(self) -> None:
         """After QEMU started: connect both sockets and pump in a thread until stop()."""
         self._log = open(self.log_path, "ab")
-        self._data = _connect(self.data_path)
-        self._events = _connect(self.events_path)
+        self._data = connect_when_ready(self.data_path, BridgeError, "the HSM port")
+        self._events = connect_when_ready(self.events_path, BridgeError, "the QMP socket")
         self._events_file = self._events.makefile("rwb", buffering=0)
         self._qmp_handshake()
         self._thread = threading.Thread(target=self._pump, name="hsm-bridge", daemon=True)
@@ -174,17 +175,3 @@ class HsmBridge:
                          getattr(self, "_data", None), self._log):
             if closable is not None:
                 closable.close()
-
-
-def _connect(path: Path) -> socket.socket:
-    deadline = time.monotonic() + 30
-    while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(str(path))
-            return sock
-        except OSError:
-            sock.close()
-            if time.monotonic() > deadline:
-                raise BridgeError(f"QEMU never opened {path}") from None
-            time.sleep(0.1)

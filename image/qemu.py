@@ -53,6 +53,21 @@ class VmTimeout(VmError):
     """Something awaited on a serial port did not appear in time."""
 
 
+def connect_when_ready(path: Path, error: type[Exception], what: str, seconds: float = 30) -> socket.socket:
+    """Connect to a Unix socket QEMU is about to open; QEMU creates it only once it has started."""
+    deadline = time.monotonic() + seconds
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(path))
+            return sock
+        except OSError:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise error(f"QEMU never opened {what} {path}") from None
+            time.sleep(0.1)
+
+
 class SerialPort:
     """One serial port of the VM, through a Unix socket that QEMU listens on."""
 
@@ -62,23 +77,9 @@ class SerialPort:
         self._position = 0  # expect() searches the text after the previous match
         self._changed = threading.Condition()
         self._log = open(log_path, "wb")
-        self._socket = self._connect(socket_path)
+        self._socket = connect_when_ready(socket_path, VmError, "the serial socket")
         self._reader = threading.Thread(target=self._read, name=f"serial-{name}", daemon=True)
         self._reader.start()
-
-    @staticmethod
-    def _connect(path: Path) -> socket.socket:
-        deadline = time.monotonic() + 30
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(str(path))
-                return sock
-            except OSError:
-                sock.close()
-                if time.monotonic() > deadline:
-                    raise VmError(f"QEMU never opened the serial socket {path}") from None
-                time.sleep(0.1)
 
     def _read(self) -> None:
         while True:
