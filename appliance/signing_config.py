@@ -30,6 +30,18 @@ from appliance.settings import duration, read_toml
 from appliance.signer import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
 
 DEFAULT_CONFIG = Path("/etc/ceremony/ceremony.toml")
+
+# The root zone's KSK policy block as every real response since 2017 carries it; the demo's
+# configuration and the tests' use it as written.
+ROOT_KSK_POLICY_TOML = """[ksk_policy]
+publish_safety = "PT0S"
+retire_safety = "P28D"
+max_signature_validity = "P21D"
+min_signature_validity = "P21D"
+max_validity_overlap = "P16D"
+min_validity_overlap = "P9D"
+ttl = 172800
+"""
 LAYOUTS = {"kskm": KSKM_SKR, "legacy": LEGACY_SKR}
 _ALGORITHMS = {name.upper(): number for number, name in dnssec.ALGORITHM_NAMES.items()}
 _SIGNABLE = (dnssec.RSASHA256, dnssec.RSASHA512, dnssec.ECDSAP256SHA256, dnssec.ECDSAP384SHA384)

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from appliance import dnssec
 from appliance.hsm import Hsm
 from appliance.hsm_profile import HsmProfile, profile_from_table
+from appliance.signing_config import ROOT_KSK_POLICY_TOML
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -119,18 +120,6 @@ def make_token(directory: Path, label: str = TOKEN_LABEL, disabled_mechanisms: t
     return token
 
 
-# The root zone's KSK policy (every real response since 2017 carries these values).
-ROOT_KSK_POLICY = """[ksk_policy]
-publish_safety = "PT0S"
-retire_safety = "P28D"
-max_signature_validity = "P21D"
-min_signature_validity = "P21D"
-max_validity_overlap = "P16D"
-min_validity_overlap = "P9D"
-ttl = 172800
-"""
-
-
 def fresh_ksk_config(directory: Path, token: SoftHsmToken, label: str = "KSK-TEST") -> Path:
     """A signing configuration (root policy) whose only KSK, `current`, is generated on the token now."""
     with Hsm(token.profile(), writable=True) as hsm:
@@ -138,7 +127,7 @@ def fresh_ksk_config(directory: Path, token: SoftHsmToken, label: str = "KSK-TES
     path = directory / "fresh.toml"
     path.write_text(f"""policy = "root"
 {token.profile_toml()}
-{ROOT_KSK_POLICY}
+{ROOT_KSK_POLICY_TOML}
 [keys.current]
 label = "{label}"
 key_tag = {dnskey.key_tag}

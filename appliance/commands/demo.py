@@ -35,7 +35,7 @@ from appliance.hsm import Hsm
 from appliance.hsm_profile import DEFAULT_MODULE, profile_from_table
 from appliance.model import Verdict
 from appliance.signing import prepare, sign_plan
-from appliance.signing_config import load_signing_config
+from appliance.signing_config import ROOT_KSK_POLICY_TOML, load_signing_config
 
 TOKEN_LABEL = "ceremony-demo"
 KSK_LABEL = "KSK-demo"
@@ -131,15 +131,7 @@ token = "{TOKEN_LABEL}"
 [hsm.environment]
 SOFTHSM2_CONF = "{conf}"
 
-[ksk_policy]
-publish_safety = "PT0S"
-retire_safety = "P28D"
-max_signature_validity = "P21D"
-min_signature_validity = "P21D"
-max_validity_overlap = "P16D"
-min_validity_overlap = "P9D"
-ttl = 172800
-
+{ROOT_KSK_POLICY_TOML}
 [keys.current]
 label = "{KSK_LABEL}"
 key_tag = {ksk.key_tag}
