@@ -8,17 +8,12 @@ import io
 import json
 from pathlib import Path
 
-import dns.dnssec
-import dns.name
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
 import pytest
 
-from appliance import cli, dnssec
+from appliance import cli
 from appliance.formats import parse_response
 from appliance.formats.trust_anchor import parse_trust_anchors
+from tests.dnspython_judge import validate_bundle
 from tests.softhsm import SHARED, fresh_ksk_config, make_token
 
 pytestmark = pytest.mark.softhsm
@@ -92,17 +87,8 @@ def test_golden_legacy_responses(legacy_token, tmp_path, capsys, response, reque
 
 
 def dnspython_validates(response) -> None:
-    owner = dns.name.root
     for bundle in response.bundles:
-        keys = dns.rrset.RRset(owner, dns.rdataclass.IN, dns.rdatatype.DNSKEY)
-        for key in bundle.keys:
-            rdata = dnssec.dnskey_rdata(key)
-            keys.add(dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.DNSKEY, rdata, 0, len(rdata)), key.ttl)
-        for signature in bundle.signatures:
-            wire = dnssec.rrsig_rdata_prefix(signature) + signature.signature_data
-            rrsig = dns.rrset.RRset(owner, dns.rdataclass.IN, dns.rdatatype.RRSIG)
-            rrsig.add(dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RRSIG, wire, 0, len(wire)), signature.ttl)
-            dns.dnssec.validate(keys, rrsig, {owner: keys}, now=bundle.inception.timestamp() + 60)
+        validate_bundle(bundle)
 
 
 def test_real_request_signed_with_a_fresh_ksk(tmp_path, capsys):
