@@ -72,20 +72,13 @@ async def run(ceremony: Ceremony) -> Step:
         except MediaError as exc:
             ui.add([f"{exc}", "Nothing was imported."])
             # Wait for the operators, never retry in a loop on our own: the stick may be failing.
-            how, answer = await ui.ask_or_wait(
-                "request.retry", "Insert the stick again, or Enter to read it again (or 'cancel'):",
-                ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
-            if how == "typed" and answer.lower() == sticks.CANCEL:
-                ui.add(["No request imported."])
+            if await _cancelled_while_waiting(
+                    ceremony, "request.retry", "Insert the stick again, or Enter to read it again (or 'cancel'):"):
                 return Step.NEXT
             continue
         ui.show(Step.REQUEST.heading, found.lines(stick))
         if not found.requests:
-            how, answer = await ui.ask_or_wait(
-                "request.none", "Insert another stick (or type 'cancel'):",
-                ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
-            if how == "typed" and answer.lower() == sticks.CANCEL:
-                ui.add(["No request imported."])
+            if await _cancelled_while_waiting(ceremony, "request.none", "Insert another stick (or type 'cancel'):"):
                 return Step.NEXT
             continue
         chosen = await _choose_files(ceremony, found)
@@ -161,3 +154,13 @@ async def _refused(ceremony: Ceremony) -> Step:
     request's stick: the log, refusal included, goes to the output sticks."""
     await ceremony.ui.ask("request.refused", "Refused. Press Enter to continue:")
     return Step.NEXT
+
+
+async def _cancelled_while_waiting(ceremony: Ceremony, key: str, prompt: str) -> bool:
+    """Wait for a stick to come or go, or for an answer; True when the operator typed 'cancel'."""
+    how, answer = await ceremony.ui.ask_or_wait(
+        key, prompt, ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
+    if how == "typed" and answer.lower() == sticks.CANCEL:
+        ceremony.ui.add(["No request imported."])
+        return True
+    return False
