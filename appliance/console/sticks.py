@@ -42,8 +42,12 @@ class StickWatch:
         # The watcher thread: only hand over, never touch the console from here.
         if event.kind == UNUSABLE:
             self._unusable += 1
-        if self._loop is not None:
+        if self._loop is None:
+            return
+        try:
             self._loop.call_soon_threadsafe(self._wake)
+        except RuntimeError:
+            pass  # the console has ended and its loop is closed: there is no one left to wake
 
     def _wake(self) -> None:
         self._changed.set()

@@ -9,6 +9,7 @@ accepts only the loop device backed by this test's own image.
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -27,7 +28,7 @@ from tests.console.scripts import (
     SET_CLOCK,
     SHUT_DOWN,
 )
-from tests.media.test_media_loop import Loop, kernel_mounts, on_the_medium, udevd  # noqa: F401 (fixture)
+from tests.media.test_media_loop import WAIT, Loop, kernel_mounts, on_the_medium, udevd  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.root, pytest.mark.softhsm]
 
@@ -52,6 +53,14 @@ def stick_image(tmp_path, files: dict[str, bytes]):
     return image, fs_type
 
 
+def wait_until_present(media) -> None:
+    deadline = time.monotonic() + WAIT
+    while not media.sticks():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the loop device was not reported as a stick within {WAIT} s")
+        time.sleep(0.05)
+
+
 def test_whole_ceremony_on_a_loop_device(udevd, demo, tmp_path):  # noqa: F811 (fixture)
     files = {name: (demo.stick / name).read_bytes() for name in (demo.request, demo.previous)}
     image, fs_type = stick_image(tmp_path, files)
@@ -62,6 +71,8 @@ def test_whole_ceremony_on_a_loop_device(udevd, demo, tmp_path):  # noqa: F811 (
     loop.attach()
     try:
         with UdevMedia(mount_root=tmp_path / "media", also_accept=loop.accepts, on_event=watch) as media:
+            # The operators insert the stick before step 3 asks; udev may take a while to probe it.
+            wait_until_present(media)
             code, ceremony = typed.run(Settings(demo.config, None, None), media, watch,
                                        CeremonyClock(set_system=False))
     finally:
