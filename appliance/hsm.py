@@ -25,6 +25,7 @@ from pkcs11 import exceptions as p11
 
 from appliance import dnssec
 from appliance.errors import HsmError, UsageError
+from appliance.hsm_link import LinkUp
 from appliance.hsm_profile import HsmProfile
 from appliance.model import Key
 
@@ -92,6 +93,7 @@ class HsmIdentity:
     token_manufacturer: str
     token_model: str
     token_serial: str
+    network_link: str = ""  # what the profile's [hsm.network] brought up, if anything
 
     def lines(self) -> list[str]:
         return [
@@ -102,7 +104,7 @@ class HsmIdentity:
             f"Manufacturer:   {self.token_manufacturer}",
             f"Model:          {self.token_model}",
             f"Serial:         {self.token_serial}",
-        ]
+        ] + ([f"Network link:   {self.network_link}"] if self.network_link else [])
 
 
 # CKA_EC_PARAMS: DER of the named-curve OIDs (RFC 5480, RFC 8410).
@@ -224,6 +226,7 @@ class Hsm:
         self._session = None
         self._mechanisms: frozenset = frozenset()
         self._saved_environment: dict[str, str | None] = {}
+        self._link: LinkUp | None = None
         self.identity: HsmIdentity | None = None
 
     # --- session lifecycle --------------------------------------------------------------------
@@ -246,9 +249,15 @@ class Hsm:
                                  "set (e.g. SOFTHSM2_CONF pointing at the token directory's configuration)")
         self._saved_environment = _set_environment(self.profile.environment)
         try:
+            if self.profile.network is not None:
+                # Before the module loads: a network HSM's library may connect when initialised.
+                self._link = LinkUp(self.profile.network)
+                self._link.bring_up()
             self._load_module()
             self._token = self._find_token()
             self.identity = self._read_identity()
+            if self._link is not None:
+                self.identity = replace(self.identity, network_link=f"{self._link.name}: {self._link.link.describe()}")
             self._login()
         except BaseException:
             self.close()
@@ -356,6 +365,9 @@ class Hsm:
                 pass
             _restore_environment(self._saved_environment)
             self._saved_environment = {}
+            link, self._link = self._link, None
+            if link is not None:
+                link.take_down()
 
     def _require_session(self):
         if self._session is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from appliance.errors import UsageError
+from appliance.hsm_link import NetworkLink, link_from_table
 from appliance.settings import read_toml
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -74,6 +75,7 @@ class HsmProfile:
     environment: Mapping[str, str] = field(default_factory=dict)
     inherit_environment: tuple[str, ...] = ()
     rsa_mechanism: str = "SHA256_RSA_PKCS"
+    network: NetworkLink | None = None  # a network HSM's one static link; None: no interface is touched
 
     @property
     def pin_source_note(self) -> str | None:
@@ -87,7 +89,7 @@ class HsmProfile:
 
 def profile_from_table(table: Mapping, base_dir: Path) -> HsmProfile:
     """An HsmProfile from the `[hsm]` table of a TOML file; relative paths are from `base_dir`."""
-    known = {"module", "token", "pin_file", "pin_env", "environment", "inherit_environment", "options"}
+    known = {"module", "token", "pin_file", "pin_env", "environment", "inherit_environment", "options", "network"}
     unknown = set(table) - known
     if unknown:
         raise UsageError(f"unknown [hsm] setting(s): {', '.join(sorted(unknown))}")
@@ -128,6 +130,7 @@ def profile_from_table(table: Mapping, base_dir: Path) -> HsmProfile:
         environment=dict(environment),
         inherit_environment=tuple(inherit),
         rsa_mechanism=rsa_mechanism,
+        network=link_from_table(table["network"]) if "network" in table else None,
     )
 
 
