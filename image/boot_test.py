@@ -1,8 +1,11 @@
-"""`make boot-test`: boot the ceremony DVD under QEMU (TCG) with SeaBIOS and with OVMF (UEFI), choose
-the boot menu's "serial console" entry over the serial port, wait for the ceremony console's first
-screen ("Set the clock") on ttyS0, then check the running system through the administrator's shell
-on ttyS1: no swap, nothing listening, no interface up but lo, root file system in RAM (the virtual DVD
-is ejected and the system keeps working), blacklisted modules not loadable.
+"""`make boot-test`: boot the ceremony DVD under QEMU (TCG) with SeaBIOS, with OVMF (UEFI) and with
+OVMF under Secure Boot, choose the boot menu's "serial console" entry over the serial port, wait for
+the ceremony console's first screen ("Set the clock") on ttyS0, then check the running system through
+the administrator's shell on ttyS1: booted the way the firmware says (Secure Boot on or off, kernel
+locked down or not), no swap, nothing listening, no interface up but lo, root file system in RAM (the
+virtual DVD is ejected and the system keeps working), blacklisted modules not loadable, and what the
+ceremony needs from a kernel that may be locked down: signed modules load, a stick's file system
+mounts, the clock can be set.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from image.build import DEFAULT_ISO
+from image.firmware import FIRMWARES
 from image.qemu import VirtualMachine, VmError
 
 # What the first screen of `ceremony run` says (appliance/console).
@@ -22,7 +26,7 @@ CONSOLE_FIRST_SCREEN = r"Set\s+the\s+clock"
 # The serial console entry's hotkey, then Enter (isolinux needs it; GRUB has booted by then). Plain
 # keys: an arrow key's escape sequence, split by a slow guest, reads as a lone Escape.
 CHOOSE_SERIAL_ENTRY = "s\r"
-MENU_MARKER = {"bios": r"Serial console", "uefi": r"Serial console"}
+MENU_MARKER = r"Serial console"  # isolinux and GRUB name the entry alike
 BLACKLISTED_MODULES = ("cfg80211", "mac80211", "bluetooth", "btusb", "soundcore", "snd",
                        "snd_hda_intel", "videodev", "uvcvideo", "firewire_core", "thunderbolt")
 
@@ -49,6 +53,48 @@ CHECKS = (
           "lsmod | awk 'NR > 1 {print $1}' | grep -x -E '" + "|".join(BLACKLISTED_MODULES) + "' || true",
           ""),
 )
+# What a locked-down kernel (Secure Boot) could refuse and the ceremony needs, checked under every
+# firmware: loading Debian's signed modules (vfat, not loaded at boot), mounting a stick's file system the way the
+# appliance does, and clock_settime (the console's first step sets the clock).
+LOCKDOWN_SENSITIVE = (
+    Check("signed modules load and a vfat stick mounts",
+          "truncate -s 8M /tmp/stick.img && mkfs.vfat /tmp/stick.img > /dev/null && mkdir -p /tmp/stick "
+          "&& mount -t vfat -o loop,ro,nodev,nosuid,noexec /tmp/stick.img /tmp/stick "
+          "&& umount /tmp/stick && rm /tmp/stick.img && grep -c '^vfat ' /proc/modules",
+          "1"),
+    Check("the clock can be set (clock_settime)", "date -u -s \"@$(date +%s)\" > /dev/null && echo set", "set"),
+)
+
+# Which firmware booted the system, and whether Secure Boot is on, seen three ways: the firmware's
+# SecureBoot variable (its last byte; the first four are attributes), the kernel's own message, and
+# the kernel's lockdown (Debian's kernel locks itself down when, and only when, Secure Boot is on).
+_SECURE_BOOT_VARIABLE = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+BOOTED_BY = Check("booted by", "test -d /sys/firmware/efi && echo uefi || echo bios", "")
+SECURE_BOOT_VARIABLE = Check(
+    "firmware's SecureBoot variable",
+    f"if [ -e {_SECURE_BOOT_VARIABLE} ]; then tail -c 1 {_SECURE_BOOT_VARIABLE} | od -An -tu1 | tr -d ' '; "
+    "else echo absent; fi", "")
+KERNEL_SAYS = Check("kernel's Secure Boot message", "dmesg | sed -n 's/.*secureboot: //p'", "")
+LOCKDOWN = Check("kernel lockdown", "sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' /sys/kernel/security/lockdown", "")
+
+
+def firmware_checks(firmware: str) -> tuple[Check, ...]:
+    """The checks that the system booted the way `firmware` boots it: each expects what that
+    firmware alone gives, so a DVD whose Secure Boot path silently fell back (or a VM started
+    without it) fails here."""
+    if firmware == "bios":
+        return (_expect(BOOTED_BY, "bios"), _expect(LOCKDOWN, "none"))
+    secure = FIRMWARES[firmware].secure_boot
+    return (_expect(BOOTED_BY, "uefi"),
+            _expect(SECURE_BOOT_VARIABLE, "1" if secure else "0"),
+            _expect(KERNEL_SAYS, "Secure boot enabled" if secure else "Secure boot disabled"),
+            _expect(LOCKDOWN, "integrity" if secure else "none"))
+
+
+def _expect(check: Check, expected: str) -> Check:
+    return Check(f"{check.name}: {expected}", check.command, expected)
+
+
 # With the DVD ejected (or the stick pulled) the system must still read files it has not read before.
 AFTER_EJECT = Check("still works with the boot medium gone",
                     "echo 3 > /proc/sys/vm/drop_caches; python3 -c 'import appliance.cli, pkcs11' "
@@ -60,12 +106,12 @@ def boot(iso: Path, firmware: str, medium: str, kvm: bool, timeout: float, workd
     reaches the ceremony console or the administrator's shell."""
     failures = []
     with VirtualMachine(iso, workdir, firmware=firmware, kvm=kvm, medium=medium) as vm:
-        vm.console.expect(MENU_MARKER[firmware], timeout, f"{firmware} boot menu")
+        vm.console.expect(MENU_MARKER, timeout, f"{firmware} boot menu")
         vm.console.type(CHOOSE_SERIAL_ENTRY, delay=0.2)
         vm.console.expect(CONSOLE_FIRST_SCREEN, timeout, "ceremony console's first screen")
         print(f"boot-test [{firmware}/{medium}]: ceremony console after {vm.seconds_since_start():.0f}s", flush=True)
         vm.shell.wait_ready(timeout=120)
-        for check in CHECKS:
+        for check in firmware_checks(firmware) + CHECKS + LOCKDOWN_SENSITIVE:
             failures += _run_check(vm, f"{firmware}/{medium}", check)
         if medium == "dvd":
             vm.qmp("eject", id="cdrom", force=True)
@@ -87,8 +133,8 @@ def _run_check(vm: VirtualMachine, label: str, check: Check, timeout: float = 60
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iso", type=Path, default=DEFAULT_ISO)
-    parser.add_argument("--firmware", action="append", choices=("bios", "uefi"),
-                        help="boot with this firmware (default: both)")
+    parser.add_argument("--firmware", action="append", choices=tuple(FIRMWARES),
+                        help="boot with this firmware (default: all three, in this order)")
     parser.add_argument("--medium", choices=("dvd", "usb"), default="dvd",
                         help="boot from a DVD drive (default) or a USB stick")
     parser.add_argument("--kvm", action="store_true", help="use KVM instead of TCG")
@@ -98,7 +144,7 @@ def main() -> int:
         print(f"boot-test: {args.iso} does not exist: run `make image` first", file=sys.stderr)
         return 2
     failures = []
-    for firmware in args.firmware or ["bios", "uefi"]:
+    for firmware in args.firmware or list(FIRMWARES):
         workdir = Path(tempfile.mkdtemp(prefix=f"boot-test-{firmware}-{args.medium}-"))
         started = time.monotonic()
         try:

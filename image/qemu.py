@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -27,8 +26,7 @@ from pathlib import Path
 from qemu.qmp import QMPError
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
-OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+from image.firmware import firmware as firmware_named
 
 # Terminal control sequences: cursor moves forward become spaces, moves elsewhere become line
 # breaks, everything else (colours, modes, titles, charsets) disappears. What remains is the text a
@@ -181,15 +179,17 @@ class Shell:
 
 
 class VirtualMachine:
-    """qemu-system-x86_64 booting the ISO, q35 machine, SeaBIOS or OVMF, from a virtual DVD drive
-    (QMP device id "cdrom") or a read-only USB stick on its own xHCI controller (device id
-    "bootstick")."""
+    """qemu-system-x86_64 booting the ISO, q35 machine, SeaBIOS or OVMF (with or without Secure Boot;
+    image/firmware.py), from a virtual DVD drive (QMP device id "cdrom") or a read-only USB stick on
+    its own xHCI controller (device id "bootstick")."""
 
     def __init__(self, iso: Path, workdir: Path, firmware: str = "bios", memory_mb: int = 1536,
                  kvm: bool = False, network_card: bool = True, extra_args: tuple[str, ...] = (),
                  medium: str = "dvd"):
-        if firmware not in ("bios", "uefi"):
-            raise VmError(f"firmware must be 'bios' (SeaBIOS) or 'uefi' (OVMF), not {firmware!r}")
+        try:
+            self._firmware = firmware_named(firmware)
+        except ValueError as error:
+            raise VmError(str(error)) from None
         if medium not in ("dvd", "usb"):
             raise VmError(f"medium must be 'dvd' or 'usb', not {medium!r}")
         self.iso, self.workdir, self.firmware, self.medium = iso, workdir, firmware, medium
@@ -204,7 +204,7 @@ class VirtualMachine:
     def command_line(self) -> list[str]:
         w = self.workdir
         args = [
-            "qemu-system-x86_64", "-machine", "q35", "-m", str(self.memory_mb), "-smp", "1",
+            "qemu-system-x86_64", "-machine", self._firmware.machine, "-m", str(self.memory_mb), "-smp", "1",
             "-accel", "kvm" if self.kvm else "tcg",
             "-display", "none", "-no-reboot",
             "-chardev", f"socket,id=ttyS0,path={w / 'ttyS0.sock'},server=on,wait=on",
@@ -226,10 +226,7 @@ class VirtualMachine:
             args += ["-nic", "user,model=virtio-net-pci,restrict=on"]
         else:
             args += ["-nic", "none"]
-        if self.firmware == "uefi":
-            shutil.copy(OVMF_VARS, w / "OVMF_VARS.fd")
-            args += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
-                     "-drive", f"if=pflash,format=raw,unit=1,file={w / 'OVMF_VARS.fd'}"]
+        args += self._firmware.qemu_args(w)
         return args + list(self.extra_args)
 
     def start(self) -> None:
