@@ -76,6 +76,20 @@ SECURE_BOOT_VARIABLE = Check(
     "else echo absent; fi", "")
 KERNEL_SAYS = Check("kernel's Secure Boot message", "dmesg | sed -n 's/.*secureboot: //p'", "")
 LOCKDOWN = Check("kernel lockdown", "sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' /sys/kernel/security/lockdown", "")
+# The kernel's half of the chain: under Secure Boot a module without Debian's signature must not
+# load. exfat (kept for sticks, not loaded at boot) with its appended signature cut off: the
+# signature, a 12-byte trailer whose last 4 bytes are its length (big-endian), and a fixed marker.
+_STRIP_SIGNATURE = (
+    "import glob, lzma; "
+    "p = glob.glob('/usr/lib/modules/*/kernel/fs/exfat/exfat.ko*')[0]; "
+    "d = (lzma.open(p) if p.endswith('.xz') else open(p, 'rb')).read(); "
+    "m = b'~Module signature appended~\\n'; assert d.endswith(m), p; "
+    "n = int.from_bytes(d[-len(m) - 4:-len(m)], 'big'); "
+    "open('/tmp/unsigned.ko', 'wb').write(d[:-len(m) - 12 - n])")
+UNSIGNED_MODULE = Check(
+    "a module without its signature",
+    f"python3 -c \"{_STRIP_SIGNATURE}\" && if insmod /tmp/unsigned.ko 2>/dev/null; "
+    "then rmmod exfat; echo loaded; else echo refused; fi; rm -f /tmp/unsigned.ko", "")
 
 
 def firmware_checks(firmware: str) -> tuple[Check, ...]:
@@ -83,12 +97,13 @@ def firmware_checks(firmware: str) -> tuple[Check, ...]:
     firmware alone gives, so a DVD whose Secure Boot path silently fell back (or a VM started
     without it) fails here."""
     if firmware == "bios":
-        return (_expect(BOOTED_BY, "bios"), _expect(LOCKDOWN, "none"))
+        return (_expect(BOOTED_BY, "bios"), _expect(LOCKDOWN, "none"), _expect(UNSIGNED_MODULE, "loaded"))
     secure = FIRMWARES[firmware].secure_boot
     return (_expect(BOOTED_BY, "uefi"),
             _expect(SECURE_BOOT_VARIABLE, "1" if secure else "0"),
             _expect(KERNEL_SAYS, "Secure boot enabled" if secure else "Secure boot disabled"),
-            _expect(LOCKDOWN, "integrity" if secure else "none"))
+            _expect(LOCKDOWN, "integrity" if secure else "none"),
+            _expect(UNSIGNED_MODULE, "refused" if secure else "loaded"))
 
 
 def _expect(check: Check, expected: str) -> Check:

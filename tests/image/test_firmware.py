@@ -83,12 +83,13 @@ def _expected(firmware: str) -> dict[str, str]:
     return {check.command: check.expected for check in boot_test.firmware_checks(firmware)}
 
 
-def test_secure_boot_run_demands_secure_boot_seen_three_ways():
+def test_secure_boot_run_demands_secure_boot_seen_three_ways_and_enforced():
     expected = _expected("uefi-secureboot")
     assert expected[boot_test.BOOTED_BY.command] == "uefi"
     assert expected[boot_test.SECURE_BOOT_VARIABLE.command] == "1"
     assert expected[boot_test.KERNEL_SAYS.command] == "Secure boot enabled"
     assert expected[boot_test.LOCKDOWN.command] == "integrity"
+    assert expected[boot_test.UNSIGNED_MODULE.command] == "refused"
 
 
 def test_plain_uefi_and_bios_runs_demand_secure_boot_off():
@@ -96,7 +97,9 @@ def test_plain_uefi_and_bios_runs_demand_secure_boot_off():
     assert uefi[boot_test.SECURE_BOOT_VARIABLE.command] == "0"
     assert uefi[boot_test.KERNEL_SAYS.command] == "Secure boot disabled"
     assert uefi[boot_test.LOCKDOWN.command] == "none"
-    assert _expected("bios") == {boot_test.BOOTED_BY.command: "bios", boot_test.LOCKDOWN.command: "none"}
+    assert uefi[boot_test.UNSIGNED_MODULE.command] == "loaded"
+    assert _expected("bios") == {boot_test.BOOTED_BY.command: "bios", boot_test.LOCKDOWN.command: "none",
+                                 boot_test.UNSIGNED_MODULE.command: "loaded"}
 
 
 def test_the_boot_test_runs_every_firmware_by_default(monkeypatch, tmp_path):
