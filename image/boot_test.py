@@ -4,8 +4,8 @@ the ceremony console's first screen ("Set the clock") on ttyS0, then check the r
 the administrator's shell on ttyS1: booted the way the firmware says (Secure Boot on or off, kernel
 locked down or not), no swap, nothing listening, no interface up but lo, root file system in RAM (the
 virtual DVD is ejected and the system keeps working), blacklisted modules not loadable, and what the
-ceremony needs from a kernel that may be locked down: signed modules load, a stick's file system
-mounts, the clock can be set.
+ceremony needs from a kernel that may be locked down: signed modules load (an unsigned one only
+without Secure Boot), a stick's file system mounts, the clock can be set.
 """
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ CHECKS = (
           ""),
 )
 # What a locked-down kernel (Secure Boot) could refuse and the ceremony needs, checked under every
-# firmware: loading Debian's signed modules (vfat, not loaded at boot), mounting a stick's file system the way the
-# appliance does, and clock_settime (the console's first step sets the clock).
+# firmware: loading Debian's signed modules (vfat, not loaded at boot), mounting a stick's file
+# system the way the appliance does, and clock_settime (the console's first step sets the clock).
 LOCKDOWN_SENSITIVE = (
     Check("signed modules load and a vfat stick mounts",
           "truncate -s 8M /tmp/stick.img && mkfs.vfat /tmp/stick.img > /dev/null && mkdir -p /tmp/stick "
