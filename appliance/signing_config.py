@@ -42,6 +42,21 @@ max_validity_overlap = "P16D"
 min_validity_overlap = "P9D"
 ttl = 172800
 """
+
+
+def ksk_definition_toml(name: str, label: str, dnskey, valid_from: datetime, description: str = "") -> str:
+    """The `[keys.NAME]` table that defines a KSK exactly as `dnskey` is (for the demo and the tests,
+    whose KSK is generated on the spot; a real configuration is written and reviewed by people)."""
+    lines = [f"[keys.{name}]", f'label = "{label}"', f"key_tag = {dnssec.key_tag(dnskey)}",
+             f'algorithm = "{dnssec.algorithm_name(dnskey.algorithm)}"',
+             f"size = {dnssec.key_size(dnskey.algorithm, dnskey.public_key)}",
+             f'ds_sha256 = "{dnssec.ds_sha256(dnskey).hex().upper()}"',
+             f"valid_from = {valid_from.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"]
+    if description:
+        lines.append(f'description = "{description}"')
+    return "\n".join(lines) + "\n"
+
+
 LAYOUTS = {"kskm": KSKM_SKR, "legacy": LEGACY_SKR}
 _ALGORITHMS = {name.upper(): number for number, name in dnssec.ALGORITHM_NAMES.items()}
 _SIGNABLE = (dnssec.RSASHA256, dnssec.RSASHA512, dnssec.ECDSAP256SHA256, dnssec.ECDSAP384SHA384)

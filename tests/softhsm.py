@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from appliance import dnssec
 from appliance.hsm import Hsm
 from appliance.hsm_profile import HsmProfile, profile_from_table
-from appliance.signing_config import ROOT_KSK_POLICY_TOML
+from appliance.signing_config import ROOT_KSK_POLICY_TOML, ksk_definition_toml
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -128,12 +129,5 @@ def fresh_ksk_config(directory: Path, token: SoftHsmToken, label: str = "KSK-TES
     path.write_text(f"""policy = "root"
 {token.profile_toml()}
 {ROOT_KSK_POLICY_TOML}
-[keys.current]
-label = "{label}"
-key_tag = {dnskey.key_tag}
-algorithm = "RSASHA256"
-size = 2048
-ds_sha256 = "{dnssec.ds_sha256(dnskey).hex()}"
-valid_from = 2017-01-01T00:00:00Z
-""")
+{ksk_definition_toml("current", label, dnskey, datetime(2017, 1, 1, tzinfo=UTC))}""")
     return path

@@ -35,7 +35,7 @@ from appliance.hsm import Hsm
 from appliance.hsm_profile import DEFAULT_MODULE, profile_from_table
 from appliance.model import Verdict
 from appliance.signing import prepare, sign_plan
-from appliance.signing_config import ROOT_KSK_POLICY_TOML, load_signing_config
+from appliance.signing_config import ROOT_KSK_POLICY_TOML, ksk_definition_toml, load_signing_config
 
 TOKEN_LABEL = "ceremony-demo"
 KSK_LABEL = "KSK-demo"
@@ -118,8 +118,6 @@ def _generate_ksk(conf: Path):
 
 
 def _config_text(conf: Path, ksk, now: datetime) -> str:
-    ds = dnssec.ds_sha256(ksk).hex().upper()
-    valid_from = (now - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"""# ceremony demo: a throwaway SoftHSM token, NEVER for production.
 policy = "root"
 default_schema = "normal"
@@ -132,15 +130,8 @@ token = "{TOKEN_LABEL}"
 SOFTHSM2_CONF = "{conf}"
 
 {ROOT_KSK_POLICY_TOML}
-[keys.current]
-label = "{KSK_LABEL}"
-key_tag = {ksk.key_tag}
-algorithm = "RSASHA256"
-size = 2048
-ds_sha256 = "{ds}"
-valid_from = "{valid_from}"
-description = "generated for this demo inside its SoftHSM token"
-"""
+{ksk_definition_toml("current", KSK_LABEL, ksk, now - timedelta(days=365),
+                     "generated for this demo inside its SoftHSM token")}"""
 
 
 def _sign_previous(config_path: Path, request) -> bytes:
