@@ -257,7 +257,7 @@ class Hsm:
             self._token = self._find_token()
             self.identity = self._read_identity()
             if self._link is not None:
-                self.identity = replace(self.identity, network_link=f"{self._link.name}: {self._link.link.describe()}")
+                self.identity = replace(self.identity, network_link=self._link.describe())
             self._login()
         except BaseException:
             self.close()

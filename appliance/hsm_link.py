@@ -44,9 +44,13 @@ class NetworkLink:
     mac: str | None = None
     interface: str | None = None
 
+    @property
+    def selector(self) -> str:
+        """How the profile names the interface."""
+        return f"MAC {self.mac}" if self.mac else f"interface {self.interface}"
+
     def describe(self) -> str:
-        which = f"MAC {self.mac}" if self.mac else f"interface {self.interface}"
-        return f"{which}, address {self.address.with_prefixlen}, HSM at {self.hsm}, no gateway"
+        return f"{self.selector}, address {self.address.with_prefixlen}, HSM at {self.hsm}, no gateway"
 
 
 def link_from_table(table: Mapping) -> NetworkLink:
@@ -90,7 +94,7 @@ def run_ip(*args: str) -> str:
 
 
 class LinkUp:
-    """Brings the profile's link up on enter, takes it down (address flushed) on exit."""
+    """Brings the profile's link up, and takes it down (address flushed) when the HSM session closes."""
 
     def __init__(self, link: NetworkLink, ip: Ip = run_ip, proc_sys: Path = Path("/proc/sys"),
                  is_root: Callable[[], bool] = lambda: os.geteuid() == 0):
@@ -99,13 +103,6 @@ class LinkUp:
         self._proc_sys = proc_sys
         self._is_root = is_root
         self.name: str | None = None  # the interface, once found
-
-    def __enter__(self) -> "LinkUp":
-        self.bring_up()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.take_down()
 
     def bring_up(self) -> None:
         if not self._is_root():
@@ -124,6 +121,10 @@ class LinkUp:
         self._ip("link", "set", "dev", self.name, "up")
         self._check_routes()
 
+    def describe(self) -> str:
+        """What is up, for the HSM identity the operators see and the log keeps."""
+        return f"{self.name}: {self.link.describe()}"
+
     def take_down(self) -> None:
         if self.name is None:
             return
@@ -137,10 +138,10 @@ class LinkUp:
                    if (link.mac and entry.get("address", "").lower() == link.mac) or entry["ifname"] == link.interface]
         if not matches:
             seen = ", ".join(f"{e['ifname']} ({e.get('address', '-')})" for e in links if e["ifname"] != "lo")
-            raise NetworkLinkError(f"no network interface with {link.describe().split(',')[0]}; "
+            raise NetworkLinkError(f"no network interface with {link.selector}; "
                                    f"seen: {seen or 'none'}")
         if len(matches) > 1:
-            raise NetworkLinkError(f"{len(matches)} interfaces match {link.describe().split(',')[0]}: "
+            raise NetworkLinkError(f"{len(matches)} interfaces match {link.selector}: "
                                    f"{', '.join(matches)}")
         return matches[0]
 

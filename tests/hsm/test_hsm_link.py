@@ -101,11 +101,13 @@ def test_the_link_is_brought_up_with_its_address_and_taken_down_flushed(tmp_path
                                {"type": "local", "dst": "192.0.2.1", "dev": "enp0s25"}])
     conf = tmp_path / "net/ipv6/conf/enp0s25"
     conf.mkdir(parents=True)
-    with LinkUp(link(), ip=ip, proc_sys=tmp_path, is_root=lambda: True) as up:
-        assert up.name == "enp0s25"
-        assert ip.changes == [("address", "flush", "dev", "enp0s25"),
-                              ("address", "add", "192.0.2.1/30", "dev", "enp0s25"),
-                              ("link", "set", "dev", "enp0s25", "up")]
+    up = LinkUp(link(), ip=ip, proc_sys=tmp_path, is_root=lambda: True)
+    up.bring_up()
+    assert up.describe() == f"enp0s25: MAC {MAC}, address 192.0.2.1/30, HSM at 192.0.2.2, no gateway"
+    assert ip.changes == [("address", "flush", "dev", "enp0s25"),
+                          ("address", "add", "192.0.2.1/30", "dev", "enp0s25"),
+                          ("link", "set", "dev", "enp0s25", "up")]
+    up.take_down()
     assert ip.changes[3:] == [("link", "set", "dev", "enp0s25", "down"), ("address", "flush", "dev", "enp0s25")]
     # An IPv4 link: no IPv6 on it at all, and never router advertisements or autoconfiguration.
     assert {f.name: f.read_text() for f in conf.iterdir()} == {"disable_ipv6": "1", "accept_ra": "0", "autoconf": "0"}
