@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from appliance.errors import FormatError
 from appliance.formats import parse_response
 from appliance.model import Verdict
-from appliance.policy import check_request_bytes, load_policy
-from appliance.report import bundle_table, summary_line
+from appliance.policy import check_request_bytes
+from appliance.report import BUNDLE_TABLE_LEGEND, bundle_table, summary_line
 from appliance.signing import Plan, prepare, sign_plan
 
 
@@ -28,7 +28,7 @@ class Outcome:
 
 def check(ceremony, current) -> Outcome:
     config = ceremony.config
-    policy = load_policy(ceremony.settings.policy or config.policy)
+    policy = ceremony.policy  # loaded and checked with the configuration, before any question
     now = ceremony.clock.now()
     result = check_request_bytes(current.data, policy, current.previous_data, now=now)
     previous = None
@@ -44,7 +44,7 @@ def check(ceremony, current) -> Outcome:
         schema = plan.schema
         details.append(f"Schema: {schema.name}" + (f" ({schema.description})" if schema.description else ""))
         bundles = [planned.preview() for planned in plan.bundles] or list(result.request.bundles)
-        details += [""] + bundle_table(bundles)
+        details += [""] + bundle_table(bundles) + [BUNDLE_TABLE_LEGEND]
     summary = summary_line(verdict, "REQUEST")
     # The verdict first, so it is on the screen before any scrolling, and again at the end.
     lines = [summary,

@@ -4,48 +4,54 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from pathlib import Path
 
 from appliance import dnssec
-from appliance.console import sticks
+from appliance.console import preflight, sticks
 from appliance.console.flow import Ceremony, Step
-from appliance.errors import CeremonyError, HsmError
+from appliance.errors import EXIT_HSM, EXIT_USAGE, CeremonyError, HsmError
 from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
-from appliance.signing_config import DEFAULT_CONFIG, SigningConfig, load_signing_config
+from appliance.signing_config import SigningConfig, load_signing_config
 
-# Where the image carries its configuration; without it, the operators bring it on a stick.
-IMAGE_CONFIG = DEFAULT_CONFIG
 STICK_CONFIG = "ceremony.toml"
 
 
 async def run(ceremony: Ceremony) -> Step:
     ui = ceremony.ui
     ui.show(Step.HSM.heading, ["Activate the HSM.", ""])
-    if ceremony.config is None:
+    if ceremony.config is None:  # none named and none on the image: the operators bring it
         ceremony.config = await _configuration(ceremony)
         if ceremony.config is None:
-            ui.add(["No configuration: the ceremony cannot continue."])
-            return Step.SHUTDOWN
+            ceremony.fail(EXIT_USAGE, "no usable configuration")
+            return await _ends(ceremony, ["No configuration: the ceremony cannot continue."])
     profile = ceremony.config.hsm
     if profile.pin_source_note:
         ui.add([f"NOTE: {profile.pin_source_note}."])
     hsm = await _log_in(ceremony, profile)
     if hsm is None:
         ceremony.hsm_state = "not logged in"
-        ui.add(["The HSM is not activated: nothing can be signed. The ceremony ends."])
-        return Step.SHUTDOWN
+        return await _ends(ceremony, ["The HSM is not activated: nothing can be signed."])
     ceremony.hsm = hsm
+    ceremony.hsm_identity = hsm.identity
     ceremony.hsm_state = f"logged in, {hsm.identity.token_label}"
     try:
         keys = await ui.work("Reading the keys on the token ...", hsm.keys)
     except HsmError as exc:
         ceremony.hsm_state = "failed, see the screen"
-        ui.add([f"HSM ERROR: {exc}", "The ceremony ends."])
-        return Step.SHUTDOWN
+        ceremony.fail(EXIT_HSM, f"HSM error: {exc}")
+        return await _ends(ceremony, [f"HSM ERROR: {exc}"])
     ui.show(Step.HSM.heading, ["HSM activated.", ""] + hsm.identity.lines() + [""] + key_table(keys)
             + [""] + definitions(ceremony.config))
     await ui.ask("hsm.seen", "Press Enter to continue to the request:")
     return Step.REQUEST
+
+
+async def _ends(ceremony: Ceremony, why: list[str]) -> Step:
+    """The reason stays on screen until the operators type 'end': a bare Enter never ends a ceremony."""
+    ceremony.ui.add(why + ["The ceremony cannot go on. The log is written to a stick next."])
+    await ceremony.ui.ask_word("hsm.end", "Type 'end' to end the ceremony:", ("end",))
+    return Step.SHUTDOWN
 
 
 def key_table(keys) -> list[str]:
@@ -77,22 +83,16 @@ def definitions(config) -> list[str]:
 
 
 async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
-    """The command line's configuration, the image's, or one from a stick; None if there is none."""
+    """The configuration from a stick (checked as `ceremony run` checks its own before the first
+    question), or None when the operators cancel."""
     ui = ceremony.ui
-    fixed = ceremony.settings.config or (IMAGE_CONFIG if IMAGE_CONFIG.is_file() else None)
-    if fixed is not None:
-        try:
-            return await ui.work(f"Reading the configuration {fixed} ...", load_signing_config, fixed)
-        except CeremonyError as exc:
-            ui.add([f"The configuration cannot be used: {exc}"])
-            return None  # nothing else to try: the operators named it, or the image carries it
     while True:
         stick = await sticks.choose_stick(ceremony, "hsm.config", f"with the configuration {STICK_CONFIG}")
         if stick is None:
             return None
         try:
-            config, text = await ui.work(f"Reading {STICK_CONFIG} from {stick.describe()} ...",
-                                         _from_stick, ceremony.media, stick)
+            config, policy, text = await ui.work(f"Reading {STICK_CONFIG} from {stick.describe()} ...",
+                                                 _from_stick, ceremony.media, stick, ceremony.settings)
         except CeremonyError as exc:  # unreadable (a MediaError) or unusable
             ui.add([f"The configuration cannot be used: {exc}"])
             how, answer = await ui.ask_or_wait(
@@ -102,23 +102,27 @@ async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
                 return None
             continue
         ceremony.log.note(f"Configuration {STICK_CONFIG} read from {stick.describe()}", text)
+        ceremony.policy = policy
         return config
 
 
-def _from_stick(media, stick) -> tuple[SigningConfig, str]:
-    """The configuration on a stick, and its text for the log (runs in the worker)."""
+def _from_stick(media, stick, settings):
+    """(configuration, request policy, its text for the log) from a stick; runs in the worker."""
     data = media.read_file(stick, STICK_CONFIG, 64 * 1024)
     # Read from a private copy that is gone once loaded: nothing of the session may stay on the
     # laptop, and relative paths in the file then point nowhere, on purpose.
     with tempfile.TemporaryDirectory(prefix="ceremony-config-") as folder:
         copy = Path(folder) / STICK_CONFIG
         copy.write_bytes(data)
-        return load_signing_config(copy), data.decode("utf-8", "replace")
+        config = load_signing_config(copy)
+        return config, preflight.usable(config, settings), data.decode("utf-8", "replace")
 
 
 async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:
     ui = ceremony.ui
     loop = asyncio.get_running_loop()
+
+    typing = [0.0]  # seconds spent waiting for the PIN: not the HSM's time
 
     async def ask_pin(text: str) -> str:
         ui.add([text.rstrip().rstrip(":")])
@@ -126,33 +130,46 @@ async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:
 
     def pin_prompt(text: str) -> str:
         # Called by the HSM layer in the worker thread: the question itself runs on the loop.
-        return asyncio.run_coroutine_threadsafe(ask_pin(text), loop).result()
+        asked = time.monotonic()
+        try:
+            return asyncio.run_coroutine_threadsafe(ask_pin(text), loop).result()
+        finally:
+            typing[0] += time.monotonic() - asked
 
     for attempt in range(1, ceremony.settings.hsm_attempts + 1):
         hsm = Hsm(profile, pin_prompt)
         ceremony.hsm_state = "opening"
+        typing[0] = 0.0
         try:
-            await ui.work(f"Opening {profile.token.describe()} with {profile.module} ...", hsm.open)
+            await ui.work(f"Opening {profile.token.describe()} with {profile.module} ...", hsm.open,
+                          waited=lambda: typing[0])
             return hsm
         except HsmPinLocked as exc:
             ui.add([f"PIN LOCKED: {exc}"])
             ceremony.log.error(str(exc))
+            ceremony.fail(EXIT_HSM, f"PIN locked: {exc}")
             return None
         except HsmPinIncorrect as exc:
             ceremony.log.error(str(exc))
             left = ceremony.settings.hsm_attempts - attempt
             ui.add([f"WRONG PIN: {exc}.", f"{left} more attempt(s) allowed in this ceremony."])
+            failure = (EXIT_HSM, f"wrong PIN, {attempt} time(s)")
         except HsmError as exc:
             ceremony.log.error(str(exc))
             ui.add([f"HSM ERROR: {exc}"])
+            failure = (EXIT_HSM, f"HSM error: {exc}")
         except CeremonyError as exc:
             ceremony.log.error(str(exc))
             ui.add([f"CONFIGURATION ERROR: {exc}"])
+            ceremony.fail(exc.exit_code, f"configuration error: {exc}")
             return None
         ceremony.hsm_state = "not logged in"
         if attempt == ceremony.settings.hsm_attempts:
+            ceremony.fail(*failure)
             return None
-        answer = await ui.ask("hsm.retry", "Try again? Type 'yes' (anything else ends the ceremony):")
-        if answer.lower() != "yes":
+        answer = await ui.ask_word("hsm.retry", "Type 'again' to try again, or 'end' to end the ceremony:",
+                                   ("again", "end"))
+        if answer == "end":
+            ceremony.fail(*failure)
             return None
     return None

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from appliance.console import checking, sticks
 from appliance.console.flow import Ceremony, Imported, Step
+from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
-from appliance.errors import CeremonyError, FormatError, MediaError
+from appliance.errors import EXIT_REFUSED, CeremonyError, FormatError, MediaError
 from appliance.formats import DEFAULT_MAX_SIZE
 from appliance.formats.xmlsafe import parse_xml
 from appliance.media import Stick
@@ -138,15 +139,25 @@ async def _check(ceremony: Ceremony) -> Step:
         # A file that is not a request at all, or a configuration that cannot be used.
         ui.show(Step.REQUEST.heading, [f"REFUSED: {current.name}", f"  {exc}"])
         ceremony.log.error(f"Request {current.name} refused: {exc}")
+        ceremony.fail(exc.exit_code, f"{current.name}: refused: {exc}")
+        ceremony.look_back = _look_back(current, [f"REFUSED: {exc}"])
         return await _refused(ceremony)
     current.plan = outcome.plan
     ui.show(Step.REQUEST.heading, outcome.lines)
+    ceremony.look_back = _look_back(current, outcome.lines)
     if not outcome.verdict.valid:
         ceremony.log.error(f"Request {current.name} refused by {len(outcome.verdict.violations)} failed check(s)")
+        ceremony.fail(EXIT_REFUSED, f"{current.name}: refused by {len(outcome.verdict.violations)} failed check(s)")
         ui.add(["", f"REFUSED: {current.name} will not be signed."])
         return await _refused(ceremony)
     await ui.ask("request.accepted", "Press Enter for the verbal check of its hash:")
     return Step.VERBAL
+
+
+def _look_back(current: Imported, verdicts: list[str]) -> list[str]:
+    """What F2 shows at any later prompt: the request's hash, then its verdicts as first shown."""
+    return hash_screen(Fingerprint.of(current.data), f"{current.name} (the request, {len(current.data)} bytes)") + [
+        ""] + verdicts
 
 
 async def _refused(ceremony: Ceremony) -> Step:

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 from appliance.console.flow import Ceremony, Step
 from appliance.digest import Fingerprint
+from appliance.errors import EXIT_REFUSED
 
 
 def hash_screen(fingerprint: Fingerprint, what: str) -> list[str]:
-    lines = [f"SHA-256 of {what}", ""]
-    groups = [fingerprint.hex[i : i + 4].upper() for i in range(0, 64, 4)]
-    for row in range(0, 16, 8):
-        lines.append("  " + "  ".join(f"{n + 1:>2}:{groups[n]}" for n in range(row, row + 8)))
-    lines.append("")
-    words = [w.upper() for w in fingerprint.words]
-    for row in range(0, 32, 4):
-        lines.append("  " + "".join(f"{n + 1:>2}. {words[n]:<14}  " for n in range(row, row + 4)).rstrip())
-    return lines
+    """The hash as `Fingerprint.aloud` lays it out everywhere, under a title naming the file."""
+    return [f"SHA-256 of {what}", "", *fingerprint.aloud()]
 
 
 async def run(ceremony: Ceremony) -> Step:
@@ -35,6 +29,8 @@ async def run(ceremony: Ceremony) -> Step:
     if answer.lower() != "yes":
         ui.add([f"Answer was {answer!r}, not 'yes': ABORTED. Nothing is signed."])
         ceremony.log.error(f"Verbal check not confirmed for {current.name}: nothing signed")
+        ceremony.fail(EXIT_REFUSED, f"{current.name}: verbal check not confirmed, aborted")
+        await ui.ask("verbal.aborted", "ABORTED. Press Enter to continue:")
         return Step.NEXT
     ceremony.log.note(f"Verbal check confirmed for {current.name}, SHA-256 {fingerprint.hex}")
     return Step.SIGN
