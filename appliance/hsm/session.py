@@ -25,8 +25,8 @@ from pkcs11 import exceptions as p11
 
 from appliance import dnssec
 from appliance.errors import HsmError, UsageError
-from appliance.hsm_link import LinkUp
-from appliance.hsm_profile import HsmProfile
+from appliance.hsm.network_link import LinkUp
+from appliance.hsm.profile import HsmProfile
 from appliance.model import Key
 
 # A prompt callback: given the text to show, returns the PIN the operator typed.
