@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # annotations only: the state machine needs no terminal, HSM 
     from appliance.closing_record import SignedRequest
     from appliance.hsm import Hsm, HsmIdentity
     from appliance.policy.config import Policy
-    from appliance.signing import Plan
-    from appliance.signing_config import SigningConfig
+    from appliance.signing.config import SigningConfig
+    from appliance.signing.pipeline import Plan
 
 
 class Step(enum.Enum):

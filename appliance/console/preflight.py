@@ -14,7 +14,7 @@ from pathlib import Path
 from appliance.errors import UsageError
 from appliance.policy import load_policy
 from appliance.policy.config import Policy
-from appliance.signing_config import DEFAULT_CONFIG, SigningConfig, load_signing_config
+from appliance.signing.config import DEFAULT_CONFIG, SigningConfig, load_signing_config
 
 # Where the image carries its configuration; without it, the operators bring it on a stick.
 IMAGE_CONFIG = DEFAULT_CONFIG

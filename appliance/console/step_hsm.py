@@ -12,7 +12,7 @@ from appliance.console import preflight, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.errors import EXIT_HSM, EXIT_USAGE, CeremonyError, HsmError
 from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
-from appliance.signing_config import SigningConfig, load_signing_config
+from appliance.signing.config import SigningConfig, load_signing_config
 
 STICK_CONFIG = "ceremony.toml"
 
