@@ -48,8 +48,9 @@ _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NO_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|\+00:00)?")
 
 
-def parse_now(text: str | None) -> datetime | None:
-    """--now: '2017-03-15', '2017-03-15T12:00', '2017-03-15 12:00:00Z' or with +00:00; always UTC."""
+def parse_now(text: str | None, option: str = "--now") -> datetime | None:
+    """A time option ('2017-03-15', '2017-03-15T12:00', '2017-03-15 12:00:00Z' or with +00:00; always
+    UTC); a UsageError names `option`."""
     if text is None:
         return None
     value = text.strip().replace(" ", "T")
@@ -60,7 +61,7 @@ def parse_now(text: str | None) -> datetime | None:
     try:
         return parse_datetime(value)
     except ValueError as exc:
-        raise UsageError(f"--now: {exc}") from None
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def _read(path: Path, what: str) -> bytes:
