@@ -126,3 +126,34 @@ def test_a_configuration_on_a_stick_is_checked_like_one_named(demo, sticks, monk
     assert "The configuration cannot be used: unknown schema 'nosuch'" in flat(run.log)
     assert run.code == 2
     assert "hsm.pin" not in dict(run.asked)
+
+
+def stayed_on_screen(run, reason: str, prompt: str) -> bool:
+    """True when the text `reason` was shown and no new screen replaced it before the operators
+    answered `prompt`: the reason was on the screen while they were asked."""
+    entries = run.ceremony.log.entries
+    answered = next(n for n, e in enumerate(entries) if e.kind == "ANSWER" and e.headline.startswith(prompt))
+    shown = max(n for n, e in enumerate(entries[:answered])
+                if reason in e.headline or any(reason in line for line in e.body))
+    return not any(e.kind == "SCREEN" for e in entries[shown + 1: answered])
+
+
+def test_every_ending_and_abort_stays_on_screen_until_acknowledged(demo, sticks):
+    from appliance.commands.run import summary
+
+    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", "end"), ("hsm.end", "end"),
+                                          ("shutdown.log.choose", "cancel"), ("shutdown.log.drop", "drop"),
+                                          ("shutdown.done", "end")], config=demo.config)
+    assert stayed_on_screen(run, "Clock set.", "Clock set. Press Enter")
+    assert stayed_on_screen(run, "WRONG PIN", "Type 'end' to end the ceremony")
+    assert stayed_on_screen(run, "CLOSING RECORD", "Type 'end' once the record is written down")
+    assert run.code == 3  # the first failure decides: the HSM, then the log on no stick
+    left_on_the_terminal = summary(run.ceremony, run.code)
+    assert f"NOT DONE: the final log {run.ceremony.log.filename} is on no stick" in left_on_the_terminal
+    assert left_on_the_terminal[-1] == "exit code 3"
+
+
+def test_an_abort_at_the_verbal_check_stays_on_screen(demo, sticks):
+    run = run_script(sticks, SIGN_AND_WRITE[:-1] + [("verbal.confirm", "no"), ("verbal.aborted", "")] + SHUT_DOWN,
+                     config=demo.config)
+    assert stayed_on_screen(run, "ABORTED. Nothing is signed.", "ABORTED. Press Enter")
