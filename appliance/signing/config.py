@@ -26,13 +26,11 @@ from appliance.formats import KSKM_SKR, LEGACY_SKR, Layout
 from appliance.formats.timefmt import parse_datetime
 from appliance.hsm.profile import HsmProfile, profile_from_table
 from appliance.model import AlgorithmPolicy, KeyPolicy
-from appliance.settings import duration, read_toml
+from appliance.settings import DEFAULT_CONFIG, duration, read_toml
 from appliance.signing.bundles import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
 
 if TYPE_CHECKING:
     from appliance.hsm.keys import HsmKey
-
-DEFAULT_CONFIG = Path("/etc/ceremony/ceremony.toml")
 
 # The root zone's KSK policy block as every real response since 2017 carries it; the demo's
 # configuration and the tests' use it as written.
