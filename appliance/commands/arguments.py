@@ -1,18 +1,53 @@
-"""Argument types and terminal prompts shared by the one-shot commands.
+"""What several subcommands share: the time options, reading a file named on the command line,
+argument types, and the terminal prompts.
 
-Each type is given to argparse (`type=`), so a bad value is refused with one line and exit code 2
-before the command does anything: no HSM session is opened, no key made, no file written.
-The prompts turn a closed standard input into a UsageError instead of an EOFError traceback.
+Kept apart from any one command so that a command imports only what it runs (`sign` need not
+load `verify-skr`'s trust-anchor code to parse --now). Each type is given to argparse (`type=`), so
+a bad value is refused with one line and exit code 2 before the command does anything: no HSM
+session is opened, no key made, no file written. The prompts turn a closed standard input into a
+UsageError instead of an EOFError traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import sys
+from datetime import datetime
+from pathlib import Path
 
 from appliance import dnssec
 from appliance.errors import UsageError
+from appliance.formats.timefmt import parse_datetime
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NO_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|\+00:00)?")
+
+
+def parse_now(text: str | None, option: str = "--now") -> datetime | None:
+    """A time option ('2017-03-15', '2017-03-15T12:00', '2017-03-15 12:00:00Z' or with +00:00; always
+    UTC); a UsageError names `option`."""
+    if text is None:
+        return None
+    value = text.strip().replace(" ", "T")
+    if _DATE_ONLY.fullmatch(value):
+        value += "T00:00:00"
+    elif _NO_SECONDS.fullmatch(value):
+        value = value[:16] + ":00" + value[16:]
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of a file named on the command line; UsageError (exit 2) naming `what` if unreadable."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
 
 MAX_TTL = 2**31 - 1  # RFC 2181 section 8: a TTL is an unsigned 31-bit number of seconds
 

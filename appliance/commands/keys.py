@@ -15,8 +15,7 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.atomicfile import write_atomically
-from appliance.commands.arguments import domain_name, key_label, ttl_seconds, typed_pin
-from appliance.commands.verify import parse_now
+from appliance.commands.arguments import domain_name, key_label, parse_now, ttl_seconds, typed_pin
 from appliance.errors import UsageError
 from appliance.formats.trust_anchor import anchor_from_key, write_trust_anchor_xml
 from appliance.hsm import Hsm, HsmKey

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance.errors import UsageError
 from appliance.policy import load_policy
 from appliance.policy.config import Policy
-from appliance.signing.config import DEFAULT_CONFIG, SigningConfig, load_signing_config
+from appliance.settings import DEFAULT_CONFIG
+
+if TYPE_CHECKING:  # the signing code loads when the check runs, not with the console (see docs/benchmarks.md)
+    from appliance.signing.config import SigningConfig
 
 # Where the image carries its configuration; without it, the operators bring it on a stick.
 IMAGE_CONFIG = DEFAULT_CONFIG
@@ -30,6 +34,8 @@ class Prepared:
 
 def check(settings) -> Prepared:
     """Loads and checks what `settings` (console.flow.Settings) names; raises UsageError naming it."""
+    from appliance.signing.config import load_signing_config
+
     path = settings.config or (IMAGE_CONFIG if IMAGE_CONFIG.is_file() else None)
     if path is None:
         policy = load_policy(settings.policy) if settings.policy else None

@@ -6,13 +6,18 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
 from appliance.console import preflight, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.errors import EXIT_HSM, EXIT_USAGE, CeremonyError, HsmError
-from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
-from appliance.signing.config import SigningConfig, load_signing_config
+
+# The HSM and signing code (python-pkcs11 among it) loads when this step runs, not with the console:
+# the first screen must come up fast.
+if TYPE_CHECKING:
+    from appliance.hsm import Hsm
+    from appliance.signing.config import SigningConfig
 
 STICK_CONFIG = "ceremony.toml"
 
@@ -108,6 +113,8 @@ async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
 
 def _from_stick(media, stick, settings):
     """(configuration, request policy, its text for the log) from a stick; runs in the worker."""
+    from appliance.signing.config import load_signing_config
+
     data = media.read_file(stick, STICK_CONFIG, 64 * 1024)
     # Read from a private copy that is gone once loaded: nothing of the session may stay on the
     # laptop, and relative paths in the file then point nowhere, on purpose.
@@ -119,6 +126,8 @@ def _from_stick(media, stick, settings):
 
 
 async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:
+    from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
+
     ui = ceremony.ui
     loop = asyncio.get_running_loop()
 
