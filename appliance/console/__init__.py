@@ -66,7 +66,7 @@ def run_console(
     ceremony = Ceremony(ui, log, clock, media, settings, watch, config=prepared.config, policy=prepared.policy)
     ui.look_back = {
         "f2": lambda: ("the request", ceremony.look_back) if ceremony.look_back else None,
-        "f3": lambda: ("the log so far", log.render().splitlines()) if ceremony.look_back else None,
+        "f3": lambda: ("the log so far", log.render().splitlines()) if ceremony.may_look_back else None,
     }
     clock_rule = "set to the typed time when root" if clock.set_system else "never set (--no-set-clock)"
     log.note(f"ceremony {__version__} (built {BUILD_DATE:%Y-%m-%d}), console started", [

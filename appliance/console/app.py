@@ -4,8 +4,8 @@ Laid out for the smallest terminal the appliance meets, a Linux text console or 
 80x25: no mouse, plain keys (Enter, Backspace, PgUp/PgDn), and nothing conveyed by colour alone
 (the status line is reverse video, but every word on it is also plain text).
 
-Looking back: once a request has been checked, F2 shows its hash and verdicts again and F3 the
-whole log so far, in the same scrollable body; Esc, Enter or the same key returns to the question
+Looking back: from step 3 on, F3 shows the whole log so far and, once a request has been checked,
+F2 its hash and verdicts again, in the same scrollable body; Esc, Enter or the same key returns to the question
 that was waiting, with nothing typed into it.
 
 The ceremony itself runs as a coroutine beside the prompt_toolkit application and talks to it

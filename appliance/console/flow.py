@@ -109,6 +109,12 @@ class Ceremony:
     look_back: list[str] = field(default_factory=list)  # the request's hash and verdicts (F2)
     clock_set: tuple[str, ...] = ()  # how the clock was set, for the closing record
     ended: bool = False  # the operators acknowledged the closing record
+    step: Step | None = None  # the step running now
+
+    @property
+    def may_look_back(self) -> bool:
+        """From step 3 on, the log so far may be looked at again (F3)."""
+        return self.step not in (None, Step.CLOCK, Step.HSM)
 
     @property
     def requests_signed(self) -> int:
@@ -142,6 +148,7 @@ async def run_ceremony(ceremony: Ceremony, steps: dict[Step, StepFunction]) -> i
     step = Step.CLOCK
     while True:
         ceremony.log.step(step.heading)
+        ceremony.step = step
         following = await steps[step](ceremony)
         if step is Step.SHUTDOWN:
             return ceremony.exit_code

@@ -38,10 +38,13 @@ def test_f2_and_f3_show_the_request_and_the_log_then_return_to_the_same_question
 
 
 @pytest.mark.softhsm
-def test_no_look_back_before_a_request_is_checked(demo, sticks):
-    run = run_script(sticks, SET_CLOCK + [("hsm.pin", F2 + F3 + "123456"), ("hsm.seen", ""),
-                                          ("request.choose", "cancel")] + SHUT_DOWN, config=demo.config)
-    assert "Looked back" not in run.log and "HSM activated." in run.log
+def test_no_look_back_before_step_3_and_the_log_from_step_3_on(demo, sticks):
+    run = run_script(sticks, SET_CLOCK + [("hsm.pin", F2 + F3 + "123456"), ("hsm.seen", (F2, F3, ""))]
+                     + [("request.choose", (F2, F3, "\r", "cancel"))] + SHUT_DOWN, config=demo.config)
+    text = flat(run.log)
+    assert "HSM activated." in text
+    # Only once, at step 3: no request checked yet, so F2 shows nothing; F3 the log.
+    assert text.count("Looked back") == 1 and "NOTE Looked back at the log so far (F3)" in text
 
 
 @pytest.mark.softhsm
