@@ -89,6 +89,7 @@ def run_console(
             ui.show("INTERNAL ERROR", ["The ceremony stopped on an internal error:"]
                     + details.strip().splitlines()[-3:])
             await sticks.write_log(ceremony, "error.log", sticks.last_named(ceremony))
+            await ui.ask_word("error.end", "Type 'end' to end the ceremony:", ("end",))  # read before it goes
             raise
         finally:
             if ceremony.hsm is not None:
