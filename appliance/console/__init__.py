@@ -88,7 +88,7 @@ def run_console(
             log.error("Internal error: the ceremony stops", details)
             ui.show("INTERNAL ERROR", ["The ceremony stopped on an internal error:"]
                     + details.strip().splitlines()[-3:])
-            await sticks.write_log(ceremony, "error.log", sticks.last_named(ceremony))
+            await sticks.write_log(ceremony, "error.log", None)  # to the stick the operators choose
             await ui.ask_word("error.end", "Type 'end' to end the ceremony:", ("end",))  # read before it goes
             raise
         finally:

@@ -34,7 +34,6 @@ async def run(ceremony: Ceremony) -> Step:
         ui.add([f"SIGNING FAILED: {exc}", "Nothing was signed or written."])
         ceremony.log.error(f"Signing {current.name} failed: {exc}")
         ceremony.fail(exc.exit_code, f"{current.name}: signing failed: {exc}")
-        await sticks.write_log(ceremony, "log.stick", current.stick)
         await ui.ask("sign.failed", "SIGNING FAILED. Press Enter to continue:")
         return Step.NEXT
     name = response_name(current.name)

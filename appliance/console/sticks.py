@@ -237,14 +237,6 @@ async def _drop_confirmed(ceremony, key: str, contents) -> bool:
     return answer == "drop"
 
 
-def last_named(ceremony) -> Stick | None:
-    """The stick the operators last named (the current request's), if it is still in."""
-    current = ceremony.current
-    if current is not None and current.stick in ceremony.media.sticks():
-        return current.stick
-    return None
-
-
 def _cancelled(ceremony, contents) -> None:
     names = ", ".join(contents())
     ceremony.ui.add([f"Cancelled: NOT written to any stick: {names}"])

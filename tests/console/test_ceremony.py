@@ -262,7 +262,8 @@ def test_an_internal_error_still_saves_the_log(demo, sticks, monkeypatch):
 
     monkeypatch.setattr(step_verbal, "hash_screen", broken)
     with pytest.raises(ZeroDivisionError):
-        run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", ""), ("error.end", "end")],
+        run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", ""), ("error.log.choose", "1"),
+                                                                       ("error.end", "end")],
                    config=demo.config)
     logs = list(demo.stick.glob("ceremony-*.log"))
     assert len(logs) == 1
