@@ -6,6 +6,7 @@ PIN prompt then reads the closed (or given) standard input, as a script's would.
 """
 
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -42,17 +43,22 @@ CASES = [
     (["hash"], "", 2, "one of the arguments"),
     (["hash", "/nonexist"], "", 2, "cannot read /nonexist: No such file"),
     (["hash", "/etc"], "", 2, "cannot read /etc: Is a directory"),
+    (["hash", "/dev/zero"], "", 2, "cannot read /dev/zero: not a regular file"),  # would never end
+    (["hash", "{fifo}"], "", 2, "fifo: not a regular file"),  # would block
     (["hash", "--hex", "zz"], "", 2, "not a hex digest"),
     (["hash", "--hex", "abcd"], "", 2, "64 hex digits"),
     (["verify-ksr", "/nonexist"], "", 2, "cannot read request /nonexist"),
     (["verify-ksr", "/etc"], "", 2, "cannot read request /etc: Is a directory"),
+    (["verify-ksr", "{fifo}"], "", 2, "cannot read request"),
     (["verify-ksr", "{ksr}", "--policy", "nosuch"], "", 2, "cannot read policy nosuch"),
+    (["verify-ksr", "{ksr}", "--policy", "/dev/zero"], "", 2, "cannot read policy /dev/zero: not a regular file"),
     (["verify-ksr", "{ksr}", "--now", "garbage"], "", 2, "--now: "),
     (["verify-ksr", "{ksr}", "--previous-skr", "/nonexist"], "", 2, "cannot read previous response /nonexist"),
     (["verify-ksr", "/etc/passwd"], "", 1, None),  # a refusal: the report says KSR-XML
     (["verify-skr", "/nonexist"], "", 2, "cannot read response /nonexist"),
     (["verify-skr", "{skr}", "--trust-anchor", "/nonexist"], "", 2, "cannot read trust anchor file /nonexist"),
     (["verify-skr", "{skr}", "--trust-anchor", "/etc/passwd"], "", 2, "trust anchor file /etc/passwd"),
+    (["verify-skr", "{skr}", "--trust-anchor", "{fifo}"], "", 2, "not a regular file"),
     (["verify-skr", "{skr}", "--ksr", "/nonexist"], "", 2, "cannot read request /nonexist"),
     (["verify-skr", "{skr}", "--now", "garbage"], "", 2, "--now: "),
     (["sign", "{ksr}", "--output", "{new}", "--config", "{cfg}", "--yes"], "", 2, "no PIN: standard input is closed"),
@@ -62,6 +68,7 @@ CASES = [
     (["sign", "/nonexist", "--output", "{new}", "--config", "{cfg}"], "", 2, "cannot read request /nonexist"),
     (["sign", "{ksr}", "--output", "{new}", "--config", "/nonexist.toml"], "", 2, "/nonexist.toml: No such file"),
     (["sign", "{ksr}", "--output", "{new}", "--config", "/etc/passwd"], "", 2, "not valid TOML"),
+    (["sign", "{ksr}", "--output", "{new}", "--config", "{fifo}"], "", 2, "not a regular file"),
     (["sign", "{ksr}", "--output", "{new}", "--config", "{cfg}", "--schema", "nosuch", "--yes"], PIN, 2,
      "unknown schema 'nosuch'"),
     (["sign", "{ksr}", "--output", "{new}", "--config", "{cfg}", "--policy", "nosuch"], "", 2,
@@ -71,6 +78,8 @@ CASES = [
     (["keys", "list", "--config", "{cfg}"], "", 2, "no PIN: standard input is closed"),
     (["keys", "list", "--config", "/nonexist.toml"], "", 2, "/nonexist.toml: No such file"),
     (["keys", "list", "--config", "/etc/passwd"], "", 2, "not valid TOML"),
+    (["keys", "list", "--config", "/dev/zero"], "", 2, "cannot read configuration /dev/zero: not a regular file"),
+    (["keys", "list", "--config", "/etc"], "", 2, "cannot read configuration /etc: Is a directory"),
     (["keys", "list", "--config", "{cfg}", "--domain", "bad..x"], "", 2, "argument --domain: not a domain name"),
     (["keys", "generate", "--config", "{cfg}", "--label", ""], PIN, 2, "argument --label: a key label must be"),
     (["keys", "generate", "--config", "{cfg}", "--label", "X", "--domain", "bad..x"], PIN, 2,
@@ -102,8 +111,10 @@ CASES = [
 
 @pytest.mark.parametrize("arguments, typed, code, message", CASES, ids=[" ".join(c[0]) or "(none)" for c in CASES])
 def test_a_wrong_argument_is_one_line_and_a_documented_code(demo, tmp_path, arguments, typed, code, message):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
     fill = {"cfg": str(demo.config), "ksr": str(demo.stick / demo.request), "skr": str(demo.stick / demo.previous),
-            "media": str(demo.media), "new": str(tmp_path / "new.xml")}
+            "media": str(demo.media), "new": str(tmp_path / "new.xml"), "fifo": str(fifo)}
     argv = [a.format(**fill) for a in arguments]
     before = token_state(demo)
     assert len(before) >= 2  # the demo KSK's private and public objects

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.errors import UsageError
+from appliance.settings import read_named_file
 from appliance.formats.timefmt import parse_datetime
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -43,10 +44,7 @@ def parse_now(text: str | None, option: str = "--now") -> datetime | None:
 
 def read_input(path: Path, what: str) -> bytes:
     """The bytes of a file named on the command line; UsageError (exit 2) naming `what` if unreadable."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    return read_named_file(path, what)
 
 
 MAX_TTL = 2**31 - 1  # RFC 2181 section 8: a TTL is an unsigned 31-bit number of seconds
