@@ -130,13 +130,12 @@ def _read_key_digest(element: Element, zone: str) -> TrustAnchor:
         public_key = element.child("PublicKey").base64()
         flags = element.child("Flags").integer(0xFFFF)
         key = Key(values["id"], key_tag, 0, flags, 3, algorithm, public_key)
-        problem = key_anchor_problem(key)
-        if problem:
-            raise element.error(f"<PublicKey> for key tag {key_tag}: {problem}")
     element.end()
     anchor = TrustAnchor(zone, key_tag, algorithm, digest_type, digest, valid_from, valid_until, key, values["id"])
     if key is not None and not anchor.matches(key, zone):
         raise element.error(f"<Digest> for key tag {key_tag} does not match the <PublicKey> given with it")
+    if key is not None and (problem := key_anchor_problem(key)):
+        raise element.error(f"<PublicKey> for key tag {key_tag}: {problem}")
     return anchor
 
 
