@@ -111,15 +111,16 @@ def proof_of_possession(ctx: RequestContext) -> Iterator[str]:
     they only prove the ZSK operator holds each private key.
     """
     for index, bundle in enumerate(ctx.request.bundles):
-        yield from bundle_signature_problems(bundle_label(index, bundle), bundle)
+        yield from bundle_signature_problems(bundle_label(index, bundle), bundle, ctx.request.domain)
         signers = {s.key_identifier for s in bundle.signatures}
         for key in bundle.keys:
             if key.key_identifier not in signers:
                 yield f"{bundle_label(index, bundle)}: {key_label(key)} has not signed the bundle"
 
 
-def bundle_signature_problems(label: str, bundle: Bundle) -> Iterator[str]:
-    """Every signature in a bundle is by a key of that bundle and verifies over its DNSKEY RRset."""
+def bundle_signature_problems(label: str, bundle: Bundle, owner: str) -> Iterator[str]:
+    """Every signature in a bundle is by a key of that bundle and validates its DNSKEY RRset, owned
+    by the zone apex `owner` (`dnssec.verify_signature`: every RRSIG field, then the cryptography)."""
     keys = {key.key_identifier: key for key in bundle.keys}
     if not bundle.signatures:
         yield f"{label}: no signatures"
@@ -132,6 +133,6 @@ def bundle_signature_problems(label: str, bundle: Bundle) -> Iterator[str]:
             )
             continue
         try:
-            dnssec.verify_signature(signature, key, bundle.keys)
+            dnssec.verify_signature(signature, key, bundle.keys, owner)
         except (dnssec.SignatureInvalid, ValueError) as exc:  # ValueError: a signer name not encodable
             yield f"{label}: {key_label(key)}: {exc}"
