@@ -98,7 +98,9 @@ def run(args) -> int:
         notes.append(config.hsm.pin_source_note)
     with Hsm(config.hsm, pin_prompt=getpass.getpass) as hsm:
         _say("", "HSM:", *("  " + line for line in hsm.identity.lines()))
-        plan = prepare(config, hsm, outcome.request, outcome.verdict, previous, args.schema)
+        plan = prepare(config, hsm, outcome.request, outcome.verdict, previous, args.schema,
+                       policy.requested_signers_must_match)
+        notes += plan.notes
         for name, key in plan.hsm_keys.items():
             definition = config.keys[name]
             _say(f"KSK {name}: HSM label {key.label!r}, id {key.id.hex()}, {key.key_type} {key.curve or key.size}; "

@@ -32,6 +32,7 @@ class ResponseContext:
     now: datetime | None = None
     trust_anchors: tuple[TrustAnchor, ...] | None = None
     request: Request | None = None  # the KSR the response must answer
+    revoked_only_signers: bool = False  # a schema that reproduces ICANN's 2010 revoked-only test file
 
 
 def bundle_label(index: int, bundle: Bundle) -> str:

@@ -6,6 +6,7 @@ Each function takes a ResponseContext and yields one message per fault.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from appliance import dnssec
 from appliance.model import Bundle, Key, Response
@@ -24,7 +25,7 @@ from appliance.policy.request_checks import bundle_signature_problems
 _HORIZON = Policy().horizon
 
 
-def response_signature_problems(response: Response) -> Iterator[str]:
+def response_signature_problems(response: Response, revoked_only_signers: bool = False) -> Iterator[str]:
     """Every RRSIG validates its bundle's DNSKEY RRset, is valid exactly for the bundle's period, and
     every bundle carries at least one valid signature by a KSK that is not revoked.
 
@@ -41,19 +42,20 @@ def response_signature_problems(response: Response) -> Iterator[str]:
                     f"{timestamp(signature.inception)} to {timestamp(signature.expiration)}, "
                     f"not the bundle's {timestamp(bundle.inception)} to {timestamp(bundle.expiration)}"
                 )
-        if not ksk_signers(bundle, response.domain):
+        if not ksk_signers(bundle, response.domain, revoked_only_signers):
             yield f"{label}: {_no_ksk_signature(bundle)}"
 
 
-def ksk_signers(bundle: Bundle, owner: str) -> list[Key]:
+def ksk_signers(bundle: Bundle, owner: str, revoked_too: bool = False) -> list[Key]:
     """The keys whose signature on the bundle is KSK evidence: a valid RRSIG by a key with the SEP
     and Zone flags and without REVOKE (a revoked KSK's signature proves only its own revocation,
-    RFC 5011 2.1)."""
+    RFC 5011 2.1). `revoked_too` counts revoked KSKs as well, for the one legacy schema that
+    reproduces such a file."""
     keys = {key.key_identifier: key for key in bundle.keys}
     found = []
     for signature in bundle.signatures:
         key = keys.get(signature.key_identifier)
-        if key is None or not is_usable_ksk(key) or key in found:
+        if key is None or key in found or not is_usable_ksk(_unrevoked(key) if revoked_too else key):
             continue
         try:
             dnssec.verify_signature(signature, key, bundle.keys, owner)
@@ -61,6 +63,10 @@ def ksk_signers(bundle: Bundle, owner: str) -> list[Key]:
             continue  # SKR-VERIFY names it
         found.append(key)
     return found
+
+
+def _unrevoked(key: Key) -> Key:
+    return replace(key, flags=key.flags & ~dnssec.FLAG_REVOKE)
 
 
 def is_usable_ksk(key: Key) -> bool:
@@ -78,7 +84,7 @@ def _no_ksk_signature(bundle: Bundle) -> str:
 
 def signatures(ctx: ResponseContext) -> Iterator[str]:
     """SKR-VERIFY: every signature in the response validates, every bundle has a KSK's."""
-    yield from response_signature_problems(ctx.response)
+    yield from response_signature_problems(ctx.response, ctx.revoked_only_signers)
 
 
 def trust_anchor(ctx: ResponseContext) -> Iterator[str]:
@@ -90,8 +96,9 @@ def trust_anchor(ctx: ResponseContext) -> Iterator[str]:
     if not ctx.response.bundles:
         yield "the response has no bundles"
     for index, bundle in enumerate(ctx.response.bundles):
-        trusted = [key for key in ksk_signers(bundle, owner)
-                   if any(a.matches(key, owner) and a.valid_at(bundle.inception) for a in ctx.trust_anchors)]
+        trusted = [key for key in ksk_signers(bundle, owner, ctx.revoked_only_signers)
+                   if any(a.matches(_unrevoked(key) if ctx.revoked_only_signers else key, owner)
+                          and a.valid_at(bundle.inception) for a in ctx.trust_anchors)]
         if not trusted:
             signers = {s.key_identifier for s in bundle.signatures}
             by = ", ".join(key_label(k) for k in bundle.keys if k.key_identifier in signers) or "no key of the bundle"

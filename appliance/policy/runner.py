@@ -78,8 +78,11 @@ def validate_response(
     trust_anchors: tuple[TrustAnchor, ...] | None = None,
     request: Request | None = None,
     now: datetime | None = None,
+    revoked_only_signers: bool = False,
 ) -> Verdict:
-    """SKR-VERIFY always; trust anchors, the request it answers and the clock when given."""
+    """SKR-VERIFY always; trust anchors, the request it answers and the clock when given.
+    `revoked_only_signers` (the signer's legacy schema switch only) lets a revoked KSK's signature
+    stand for a bundle."""
     checks = RESPONSE_CHECKS
     if trust_anchors is not None:
         checks += TRUST_ANCHOR_CHECKS
@@ -87,7 +90,7 @@ def validate_response(
         checks += ANSWER_CHECKS
     if now is not None:
         checks += CLOCK_CHECKS
-    return run_checks(checks, ResponseContext(response, now, trust_anchors, request))
+    return run_checks(checks, ResponseContext(response, now, trust_anchors, request, revoked_only_signers))
 
 
 @dataclass(frozen=True)
