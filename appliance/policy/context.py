@@ -24,6 +24,7 @@ class RequestContext:
     policy: Policy
     now: datetime
     previous: Response | None = None  # SKR(n-1), for the chain checks
+    trust_anchors: tuple[TrustAnchor, ...] | None = None  # KSKs that must have signed SKR(n-1), when given
 
 
 @dataclass(frozen=True)

@@ -49,3 +49,15 @@ def test_sign_refuses_unless_a_configured_ksk_in_the_hsm_signed_every_previous_b
     assert code == 1 and not output.exists()
     chain = [line for line in out.splitlines() if line.startswith("FAIL  KSR-CHAIN-KEYS")]
     assert chain and any(words in line for line in chain), chain
+
+
+def test_verify_ksr_with_trust_anchors_refuses_a_previous_response_their_ksk_did_not_sign(capsys):
+    """The control forgery is signed by a KSK (KSK-evil): structurally sound, but no anchor names it."""
+    anchors = CASE.parent.parent / "dnssec-semantics" / "06-bundle-signed-only-by-revoked-ksk" / "ksk12.dnskey"
+    args = ("verify-ksr", CASE / "ksr-attacker.xml", "--previous-skr", CASE / "control-skr-previous.xml", "--now", NOW)
+    code, out = ceremony(capsys, *args)
+    assert code == 0, out  # without anchors: signed by a non-revoked KSK, the chain holds together
+    code, out = ceremony(capsys, *args, "--trust-anchor", anchors)
+    assert code == 1
+    fails = [line for line in out.splitlines() if line.startswith("FAIL  SKR-VERIFY")]
+    assert len(fails) == 9 and all("no valid signature by a non-revoked KSK that a trust anchor names" in f for f in fails)
