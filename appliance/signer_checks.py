@@ -89,6 +89,7 @@ def signers_stay_published(ctx: SigningContext) -> Iterator[str]:
 def publish_and_retire_safety(ctx: SigningContext) -> Iterator[str]:
     """KSR-POLICY-SAFETY (with SKR(n-1)): a new signer was pre-published long enough, an old one retires late enough."""
     if not ctx.plan or not ctx.previous.bundles:
+        yield "the plan or the previous response has no bundles: nothing shows the KSKs were published in time"
         return
     last = ctx.previous.bundles[-1]
     first = ctx.plan[0]

@@ -117,6 +117,8 @@ def proof_of_possession(ctx: RequestContext) -> Iterator[str]:
     As in ICANN's tools, the inception and expiration inside these signatures are not checked:
     they only prove the ZSK operator holds each private key.
     """
+    if not ctx.request.bundles:
+        yield "the request has no bundles: there is nothing to prove possession of"
     for index, bundle in enumerate(ctx.request.bundles):
         yield from bundle_signature_problems(bundle_label(index, bundle), bundle, ctx.request.domain)
         signers = {s.key_identifier for s in bundle.signatures}
