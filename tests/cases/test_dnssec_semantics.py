@@ -4,7 +4,7 @@ through the real commands, and the kind of fault each shows judged on both sides
 
 from __future__ import annotations
 
-import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -156,10 +156,12 @@ def test_05_as_previous_response_verify_ksr_refuses(capsys):
 
 def test_05_a_response_without_bundles_is_nothing_to_judge_and_fails():
     skr = parse_response((case("05") / "skr-no-ksk.xml").read_bytes())
-    from dataclasses import replace
     empty = replace(skr, bundles=())
     assert validate_response(empty).failed("SKR-VERIFY")
     assert validate_response(skr, trust_anchors=()).failed("SKR-TRUST-ANCHOR")
+    request = parse_request((case("05") / "ksr.xml").read_bytes())
+    assert validate_request(replace(request, bundles=()), Policy()).failed("KSR-BUNDLE-POP")
+    assert validate_request(request, Policy(), previous=empty).failed("SKR-VERIFY")
 
 
 # -- 06: a schema whose bundles only a revoked KSK signs -----------------------------------------
