@@ -113,9 +113,8 @@ def key_tag(key: Key) -> int:
     rdata = dnskey_rdata(key)
     if key.algorithm == RSAMD5:
         return int.from_bytes(rdata[-3:-1], "big")
-    total = 0
-    for i, byte in enumerate(rdata):
-        total += byte << 8 if i % 2 == 0 else byte
+    # Even octets are the high byte of a 16-bit word, odd octets the low byte.
+    total = (sum(rdata[0::2]) << 8) + sum(rdata[1::2])
     total += (total >> 16) & 0xFFFF
     return total & 0xFFFF
 
