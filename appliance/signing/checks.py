@@ -14,8 +14,8 @@ from appliance.hsm import HsmKey
 from appliance.model import Key, KeyPolicy, Request, Response
 from appliance.policy.context import bundle_label, duration, first_occurrences, is_zsk, key_label, timestamp
 from appliance.policy.response_checks import ksk_signers
-from appliance.signer import PlannedBundle
-from appliance.signing_config import KskDefinition
+from appliance.signing.bundles import PlannedBundle
+from appliance.signing.config import KskDefinition
 
 
 @dataclass(frozen=True)
