@@ -14,6 +14,7 @@ from appliance.hsm import HsmKey
 from appliance.model import Key, KeyPolicy, Request, Response
 from appliance.policy.context import bundle_label, duration, first_occurrences, is_zsk, key_label, timestamp
 from appliance.policy.response_checks import ksk_signers
+from appliance.policy.runner import run_checks
 from appliance.signing.bundles import PlannedBundle
 from appliance.signing.config import KskDefinition
 
@@ -155,24 +156,30 @@ def _defined(key: Key, configured: Mapping[str, KskDefinition], owner: str) -> b
 def key_tag_clashes(ctx: SigningContext) -> Iterator[str]:
     """KSR-KEY-TAGS: no two distinct keys among the request, SKR(n-1), the plan and the configured
     KSKs share a key tag, each key counted in its plain and its revoked form (RFC 4034 8: a tag
-    does not identify a key; ldns, hickory-dns and others pick the wrong key when two share one)."""
-    seen: dict[int, tuple[tuple[int, bytes], str]] = {}
+    does not identify a key; ldns, hickory-dns and others pick the wrong key when two share one).
+
+    A key is known by the DS SHA-256 of its plain form, so a configured KSK (of which only tag and DS
+    are known before the HSM is open) and the same key published in SKR(n-1) are one key. Without
+    the HSM's public keys (before the PIN) a configured KSK's revoked tag is not known yet; it is
+    compared once the plan exists."""
+    owner = ctx.request.domain
+    seen: dict[int, tuple[bytes, str]] = {}
     reported: set[tuple] = set()
 
-    def visit(identity, tag: int, what: str):
+    def visit(identity: bytes, tag: int, what: str):
         first = seen.setdefault(tag, (identity, what))
         if first[0] != identity and (tag, first[0], identity) not in reported:
             reported.add((tag, first[0], identity))
             yield f"key tag {tag}: {what} and {first[1]} are different keys with the same tag"
 
     def forms(key: Key, where: str):
-        identity = (key.algorithm, key.public_key)
         plain = replace(key, flags=key.flags & ~dnssec.FLAG_REVOKE)
         flagged = replace(key, flags=key.flags | dnssec.FLAG_REVOKE)
+        identity = dnssec.ds_sha256(plain, owner)
         yield from visit(identity, dnssec.key_tag(plain), f"{where} (tag {dnssec.key_tag(plain)})")
         yield from visit(identity, dnssec.key_tag(flagged), f"{where} revoked (tag {dnssec.key_tag(flagged)})")
 
-    for index, planned in enumerate(ctx.plan):
+    for planned in ctx.plan:
         for name, key in planned.signers:
             yield from forms(key, f"KSK {name}")
     for name, hsm_key in ctx.hsm_keys.items():
@@ -180,14 +187,22 @@ def key_tag_clashes(ctx: SigningContext) -> Iterator[str]:
         if hsm_key.public_key is not None and definition.algorithm in hsm_key.algorithms:
             yield from forms(hsm_key.dnskey(algorithm=definition.algorithm), f"KSK {name}")
     for name, definition in (ctx.configured or ctx.definitions).items():
-        if name not in ctx.hsm_keys:
-            yield from visit(("defined", name), definition.key_tag, f"configured KSK {name} (tag {definition.key_tag})")
+        yield from visit(definition.ds_sha256, definition.key_tag, f"configured KSK {name} (tag {definition.key_tag})")
     for index, bundle, key in first_occurrences(ctx.request):
         yield from forms(key, f"request {bundle_label(index, bundle)} {'ZSK' if is_zsk(key) else 'key'} "
                               f"{key.key_tag} ({key.key_identifier[:24]})")
     if ctx.previous is not None:
         for index, bundle, key in first_occurrences(ctx.previous):
             yield from forms(key, f"previous response {bundle_label(index, bundle)} key ({key.key_identifier[:24]})")
+
+
+def configured_key_tags(config, request: Request, previous: Response | None):
+    """KSR-KEY-TAGS before the HSM is opened (and the PIN asked): the request and SKR(n-1) against
+    the configured KSKs' tags and each other. The plan repeats it with every revoked form."""
+    context = SigningContext(request=request, plan=(), definitions={}, hsm_keys={}, token_keys=(),
+                             ksk_policy=config.ksk_policy, ksk_ttl=config.ksk_ttl, previous=previous,
+                             configured=config.keys)
+    return run_checks((("KSR-KEY-TAGS", key_tag_clashes),), context)
 
 
 def requested_signers(ctx: SigningContext) -> Iterator[str]:

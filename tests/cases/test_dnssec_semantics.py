@@ -234,3 +234,21 @@ def test_08_requested_signers_matching_the_schema_say_nothing(capsys, test_ksk_t
                          "--config", _config(folder, test_ksk_token), "--schema", "rollover+", "--now", NOW, "--yes")
     assert code == 0, out
     assert "KSR-SIGNERS" not in out
+
+
+def test_03_a_zsk_with_a_configured_ksks_tag_is_refused_before_the_hsm_is_opened(capsys, tmp_path, monkeypatch):
+    """A configured KSK's plain tag is known before the PIN (the configuration pins it), so a clash
+    with it needs no HSM: here a spare KSK defined with tag 5145, and no token at all."""
+    folder = case("03")
+    monkeypatch.setenv("SOFTHSM2_CONF", str(tmp_path / "absent.conf"))
+    spare = "\n".join(["", "[keys.spare]", 'label = "KSK9"', "key_tag = 5145", 'algorithm = "RSASHA256"',
+                       "size = 2048", f'ds_sha256 = "{"AB" * 32}"', "valid_from = 2020-01-01T00:00:00Z", ""])
+    config = _config(folder, tmp_path)
+    config.write_text(config.read_text() + spare)
+    output = tmp_path / "skr.xml"
+    code, out = ceremony(capsys, "sign", folder / "ksr-zsk5145.xml", "--output", output, "--config", config,
+                         "--schema", "normal", "--now", NOW, "--yes")
+    assert code == 1 and not output.exists()
+    fails = failures(out, "KSR-KEY-TAGS")
+    assert fails and "configured KSK spare (tag 5145)" in fails[0]
+    assert "HSM:" not in out  # refused before the HSM (and its PIN)
