@@ -57,3 +57,4 @@ def test_a_previous_response_no_ksk_signed_refuses_the_request(demo, sticks):
     assert "FAIL KSR-CHAIN-KEYS: validating last SKR with HSM: previous response bundle 9" in text
     assert not [k for k, _ in run.asked if k.startswith(("verbal", "sign"))]
     assert run.ceremony.requests_signed == 0
+
