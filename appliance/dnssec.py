@@ -316,7 +316,9 @@ def rrsig_field_problems(signature: Signature, signing_key: Key, keys: Sequence[
     if signature.key_tag != computed:
         yield f"Key Tag {signature.key_tag} is not the key's tag {computed}"
     zone = _canonical_name(owner)
-    if _canonical_name(signature.signers_name) != zone:
+    if zone is None:
+        yield f"the zone {owner!r} is not a domain name, so no Signer's Name can be it"
+    elif _canonical_name(signature.signers_name) != zone:
         yield f"Signer's Name {signature.signers_name!r} is not the zone {owner!r} (the key's owner)"
     owner_labels = label_count(owner)
     if signature.labels != owner_labels:

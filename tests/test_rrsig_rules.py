@@ -236,3 +236,11 @@ def _with_key_everywhere(request, old: Key, new: Key):
 def _policy() -> Policy:
     return replace(Policy(), bundle_count=3, keys_per_bundle=(2, 1, 2), cycle=Policy().cycle.__class__(
         timedelta(0), timedelta(days=400)))
+
+
+@pytest.mark.parametrize("zone", ["", "a..b.", "x" * 64 + "."])
+def test_a_zone_that_is_no_domain_name_validates_nothing(signed, zone):
+    _, _, response, _ = signed
+    bundle = response.bundles[0]
+    with pytest.raises(dnssec.SignatureInvalid, match="is not a domain name"):
+        dnssec.verify_signature(replace(bundle.signatures[0], signers_name=zone), bundle.keys[-1], bundle.keys, zone)
