@@ -24,6 +24,7 @@ from appliance.hsm_profile import HsmProfile, load_profile
 from appliance.model import Key
 from appliance.settings import read_toml
 from appliance.signing_config import DEFAULT_CONFIG, KskDefinition, load_signing_config
+from appliance.text import shown
 
 KSK_FLAGS = dnssec.FLAG_ZONE | dnssec.FLAG_SEP
 GENERATED_ALGORITHMS = {"RSASHA256": dnssec.RSASHA256, "ECDSAP256SHA256": dnssec.ECDSAP256SHA256}
@@ -84,7 +85,7 @@ def run(args) -> int:
     writable = args.action == "generate"
     with Hsm(profile, pin_prompt=getpass.getpass, writable=writable) as hsm:
         if not getattr(args, "json", False):
-            print("HSM:", *("  " + line for line in hsm.identity.lines()), "", sep="\n")
+            print("HSM:", *("  " + shown(line, limit=None) for line in hsm.identity.lines()), "", sep="\n")
         if args.action == "list":
             return _list(hsm, args)
         if args.action == "generate":
@@ -111,7 +112,7 @@ def _list(hsm: Hsm, args) -> int:
         return 0
     print(f"{'label':16} {'id':16} {'class':7} {'algorithm':15} {'size':>5} {'tag':>5}  DS SHA-256")
     for row in rows:
-        print(f"{row['label']:16} {row['id']:16} {row['class']:7} {row['algorithm'] or row['type']:15} "
+        print(f"{shown(row['label'], limit=40):16} {row['id']:16} {row['class']:7} {row['algorithm'] or row['type']:15} "
               f"{row['size'] or '':>5} {row['key_tag'] if row['key_tag'] is not None else '-':>5}  {row['ds_sha256'] or '-'}")
     print("\nKey tags and DS are those of the key published as a KSK (flags 257).")
     return 0

@@ -17,6 +17,7 @@ from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, summary_line
 from appliance.signing import Plan, prepare, sign_plan
+from appliance.text import shown
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def check(ceremony, current) -> Outcome:
     summary = summary_line(verdict, "REQUEST")
     # The verdict first, so it is on the screen before any scrolling, and again at the end.
     lines = [summary,
-             f"Request {current.name}" + (f", previous response {current.previous_name}"
+             f"Request {shown(current.name)}" + (f", previous response {shown(current.previous_name)}"
                                           if current.previous_name else ", no previous response"),
              f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
     lines += [f"NOTE: {note}" for note in policy.relaxations()]
@@ -68,5 +69,5 @@ def verdict_lines(verdict: Verdict) -> list[str]:
     lines = textwrap.wrap("PASS  " + ", ".join(passed), 76, subsequent_indent="      ",
                           break_on_hyphens=False) if passed else []
     for violation in verdict.violations:
-        lines.append(f"FAIL  {violation.check}: {violation.message}")
+        lines.append(f"FAIL  {violation.check}: {shown(violation.message, limit=None)}")
     return lines

@@ -22,6 +22,8 @@ from appliance.media import (
     WriteReport,
 )
 
+from appliance.text import shown
+
 CANCEL = "cancel"
 
 
@@ -76,7 +78,7 @@ def report_events(ceremony) -> None:
     """Logs every stick that came or went, and shows the ones that cannot be used and why."""
     for event in ceremony.media.events():
         if event.kind == UNUSABLE:
-            ceremony.ui.add([f"{event.stick.describe()} cannot be used: {event.message}"])
+            ceremony.ui.add([f"{event.stick.describe()} cannot be used: {shown(event.message, limit=None)}"])
         elif event.kind in (ADDED, REMOVED):
             ceremony.log.note(f"{event.stick.describe()} {event.kind}")
 
@@ -113,7 +115,7 @@ async def choose_stick(ceremony, key: str, purpose: str, *, exclude: Stick | Non
         if chosen is not None and chosen in ceremony.media.sticks():
             ui.add([f"Using {chosen.describe()}."])
             return chosen
-        ui.add([f"'{answer}' is not one of the numbers shown (or that stick was removed)."])
+        ui.add([f"'{shown(answer)}' is not one of the numbers shown (or that stick was removed)."])
 
 
 def by_number(answer: str, items: list):
@@ -151,10 +153,10 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
         files = contents()
         try:
             # Overwrite: a second attempt on the same stick, or the growing log, replaces the old copy.
-            report = await ui.work(f"Writing {', '.join(files)} to {stick.describe()} ...",
+            report = await ui.work(f"Writing {', '.join(map(shown, files))} to {stick.describe()} ...",
                                    functools.partial(ceremony.media.write_files, stick, files, overwrite=True))
         except MediaError as exc:
-            told = exc.report.describe() if isinstance(exc, MediaWriteError) else f"Writing failed: {exc}"
+            told = exc.report.describe() if isinstance(exc, MediaWriteError) else f"Writing failed: {shown(str(exc))}"
             ui.add(told.splitlines() + ["Everything will be written again, to the stick you give next."])
             decision = await _after_failure(ceremony, key, stick)
             if decision == CANCEL:
@@ -163,14 +165,14 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
             continue
         ui.add(report.describe().splitlines())
         for written in report.verified:
-            line = f"{written.name} on {stick.describe()}"
+            line = f"{shown(written.name)} on {stick.describe()}"
             if line not in ceremony.outputs:  # the log is rewritten in place; list it once
                 ceremony.outputs.append(line)
         try:
             await ui.work(f"Releasing {stick.describe()} ...", ceremony.media.release, stick)
         except MediaError as exc:
-            ui.add([f"Releasing the stick failed ({exc}); the files were verified before that."])
-        ui.add([f"The stick {stick.name} may be removed now."])
+            ui.add([f"Releasing the stick failed ({shown(str(exc))}); the files were verified before that."])
+        ui.add([f"The stick {shown(stick.name)} may be removed now."])
         return report
 
 
@@ -192,14 +194,14 @@ async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
     came or went), 'again' (ask once more) or 'cancel'."""
     ui = ceremony.ui
     try:
-        present = await ui.work(f"Looking for {name} on {stick.describe()} ...",
+        present = await ui.work(f"Looking for {shown(name)} on {stick.describe()} ...",
                                 ceremony.media.list_files, stick, name)
     except MediaError as exc:
-        ui.add([f"{exc}"])
+        ui.add([shown(str(exc), limit=None)])
         return await _after_failure(ceremony, key, stick)
     if not present:
         return "write"
-    ui.add([f"{present[0]} is already on {stick.describe()}. It is not replaced unless you say so."])
+    ui.add([f"{shown(present[0])} is already on {stick.describe()}. It is not replaced unless you say so."])
     how, answer = await ui.ask_or_wait(
         f"{key}.exists", f"Type 'replace' to replace it, or insert another stick (or '{CANCEL}'):",
         ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
@@ -211,7 +213,7 @@ async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
 
 
 def _cancelled(ceremony, contents) -> None:
-    names = ", ".join(contents())
+    names = ", ".join(map(shown, contents()))
     ceremony.ui.add([f"Cancelled: NOT written to any stick: {names}"])
     ceremony.log.error(f"Write cancelled by the operator; not written: {names}")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from appliance.errors import MediaError
 from appliance.media import files
+from appliance.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ ADDED = "added"
 REMOVED = "removed"
 UNUSABLE = "unusable"  # a stick was seen but cannot be used (e.g. it would not mount)
 
+STICK_NAME_LIMIT = 40  # columns for a kernel name or a volume label on the operator's screen
 DEFAULT_MAX_READ = 16 * 1024 * 1024  # the largest real KSR is well under 1 MiB
 
 # fault_hook(step, stick, name) is called before each step of a write; tests use it to pull a
@@ -54,8 +56,9 @@ class Stick:
         parts = [self.fs_type]
         if self.size:
             parts.append(_decimal_size(self.size))
-        label = f' "{self.label}"' if self.label and self.label != self.name else ""
-        return f"stick {self.name}{label} ({', '.join(parts)})"
+        # The kernel's name and the label (chosen by whoever formatted the stick) are shown escaped.
+        label = f' "{shown(self.label, limit=STICK_NAME_LIMIT)}"' if self.label and self.label != self.name else ""
+        return f"stick {shown(self.name, limit=STICK_NAME_LIMIT)}{label} ({', '.join(parts)})"
 
 
 def _decimal_size(size: int) -> str:
@@ -105,16 +108,16 @@ class WriteReport:
         """Plain lines for the operator and the log."""
         lines = []
         if self.reason:
-            lines.append(f"Writing to {self.stick.describe()} failed: {self.reason.rstrip('.')}.")
+            lines.append(f"Writing to {self.stick.describe()} failed: {shown(self.reason.rstrip('.'))}.")
         if self.verified:
             lines.append("Written and verified by reading back:")
-            lines += [f"  {f.name} ({f.size} bytes, SHA-256 {f.sha256})" for f in self.verified]
+            lines += [f"  {shown(f.name)} ({f.size} bytes, SHA-256 {f.sha256})" for f in self.verified]
         if self.unverified:
             lines.append("Written but NOT verified (do not rely on these copies):")
-            lines += [f"  {name}" for name in self.unverified]
+            lines += [f"  {shown(name)}" for name in self.unverified]
         if self.not_written:
             lines.append("NOT written:")
-            lines += [f"  {name}" for name in self.not_written]
+            lines += [f"  {shown(name)}" for name in self.not_written]
         return "\n".join(lines)
 
 

@@ -15,14 +15,14 @@ def longest_word_digest() -> Fingerprint:
 
 
 def test_hash_screen_fits_even_with_the_longest_words():
-    lines = hash_screen(longest_word_digest(), "ksr-root-2017-q2-0.xml (the request)")
+    lines = hash_screen(longest_word_digest(), "the request", "ksr-root-2017-q2-0.xml" + "x" * 240)
     assert max(len(line) for line in lines) <= SCREEN_WIDTH
     assert len(lines) <= 21  # the body rows of an 80x25 screen
 
 
 def test_hash_screen_numbers_every_group_and_word():
     fingerprint = Fingerprint.of(b"The quick brown fox jumps over the lazy dog")
-    text = "\n".join(hash_screen(fingerprint, "x"))
+    text = "\n".join(hash_screen(fingerprint, "the request", "x"))
     assert " 1:D7A8" in text and "16:E592" in text
     assert " 1. STOPWATCH" in text and " 2. PARAMOUNT" in text and "32. " + fingerprint.words[31].upper() in text
     assert "".join(fingerprint.hex_groups()).upper() == "".join(
