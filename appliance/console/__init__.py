@@ -68,7 +68,9 @@ def run_console(
     ])
 
     async def whole_ceremony() -> int:
-        watch.attach()
+        watch.attach(ui.add)
+        if media.failure:  # stopped before the console was up
+            ui.add(sticks.stopped_lines(media.failure))
         try:
             return await run_ceremony(ceremony, STEPS)
         except Exception:

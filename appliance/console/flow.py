@@ -101,6 +101,8 @@ class Ceremony:
     def status(self) -> str:
         """The status line: clock, HSM, sticks. Plain words, never colour alone."""
         sticks = ", ".join(shown(s.name, limit=20) for s in self.media.sticks()) or "none"
+        if self.media.failure:
+            sticks = "DETECTION STOPPED"
         text = f"{self.clock.now():%Y-%m-%d %H:%M:%S} UTC | HSM: {self.hsm_state} | Sticks: {sticks}"
         return text[:79]
 

@@ -13,6 +13,10 @@ from appliance.formats.xmlsafe import parse_xml
 from appliance.media import Stick
 from appliance.text import shown
 
+# A listed file name is cut to keep "    N. name  (N bytes)" on one 79-column row: a name's own
+# text never starts a row of the list.
+LISTED_NAME_LIMIT = 56
+
 
 @dataclass
 class Survey:
@@ -25,12 +29,14 @@ class Survey:
     def lines(self, stick: Stick) -> list[str]:
         out = [f"On {stick.describe()}:"]
         out.append("  Requests (KSR):" if self.requests else "  No request (KSR) on this stick.")
-        out += [f"    {n}. {shown(name)}  ({len(data)} bytes)" for n, (name, data) in enumerate(self.requests, 1)]
+        out += [f"    {n}. {shown(name, LISTED_NAME_LIMIT)}  ({len(data)} bytes)"
+                for n, (name, data) in enumerate(self.requests, 1)]
         if self.responses:
             out.append("  Responses (SKR), one may be the previous response:")
-            out += [f"    {n}. {shown(name)}  ({len(data)} bytes)" for n, (name, data) in enumerate(self.responses, 1)]
+            out += [f"    {n}. {shown(name, LISTED_NAME_LIMIT)}  ({len(data)} bytes)"
+                    for n, (name, data) in enumerate(self.responses, 1)]
         for name, why in self.unusable:
-            out.append(f"  Not used: {shown(name)}: {shown(why)}")
+            out.append(f"  Not used: {shown(name, LISTED_NAME_LIMIT)}: {shown(why)}")
         return out
 
 

@@ -15,6 +15,7 @@ from appliance.errors import MediaError
 from appliance.media import (
     ADDED,
     REMOVED,
+    STOPPED,
     UNUSABLE,
     MediaWriteError,
     Stick,
@@ -34,16 +35,22 @@ class StickWatch:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
         self._unusable = 0  # sticks seen but refused: they change nothing in sticks(), yet must be told
+        self._tell: Callable[[list[str]], None] | None = None
+        self._stopped: str | None = None  # the watcher's last words, not yet shown
 
-    def attach(self) -> None:
-        """Called once the event loop runs; sticks present before that are in sticks() anyway."""
+    def attach(self, tell: Callable[[list[str]], None] | None = None) -> None:
+        """Called once the event loop runs; sticks present before that are in sticks() anyway.
+        `tell(lines)` puts lines on the current screen (the watcher stopping is told at once)."""
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
+        self._tell = tell
 
     def __call__(self, event: StickEvent) -> None:
         # The watcher thread: only hand over, never touch the console from here.
         if event.kind == UNUSABLE:
             self._unusable += 1
+        if event.kind == STOPPED:
+            self._stopped = event.message
         if self._loop is None:
             return
         try:
@@ -53,6 +60,9 @@ class StickWatch:
 
     def _wake(self) -> None:
         self._changed.set()
+        stopped, self._stopped = self._stopped, None
+        if stopped is not None and self._tell is not None:
+            self._tell(stopped_lines(stopped))
         # Redraw the status line at once, not at the next clock tick.
         from prompt_toolkit.application import get_app_or_none
 
@@ -74,8 +84,16 @@ class StickWatch:
             await self._changed.wait()
 
 
+def stopped_lines(failure: str) -> list[str]:
+    """What the screen says once the watcher has stopped: no stick will be seen any more."""
+    return [f"STICK DETECTION HAS STOPPED: {failure}.",
+            "Sticks inserted or pulled from now on are not seen. End the ceremony (the log is written",
+            "to a stick already present) and restart the appliance."]
+
+
 def report_events(ceremony) -> None:
-    """Logs every stick that came or went, and shows the ones that cannot be used and why."""
+    """Logs every stick that came or went, and shows the ones that cannot be used and why
+    (the watcher stopping is told by StickWatch as it happens)."""
     for event in ceremony.media.events():
         if event.kind == UNUSABLE:
             ceremony.ui.add([f"{event.stick.describe()} cannot be used: {shown(event.message, limit=None)}"])
@@ -99,7 +117,8 @@ async def choose_stick(ceremony, key: str, purpose: str, *, exclude: Stick | Non
             return candidates[0]
         if not candidates:
             if not asked_to_insert:
-                ui.add([f"Insert the stick {purpose}."])
+                ui.add([f"Insert the stick {purpose}."]
+                       + (stopped_lines(ceremony.media.failure) if ceremony.media.failure else []))
                 asked_to_insert = True
             how, answer = await ui.ask_or_wait(f"{key}.insert", f"Waiting for a stick (or type '{CANCEL}'):",
                                                ceremony.watch.change(ceremony.media, present))

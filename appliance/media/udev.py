@@ -31,6 +31,7 @@ from appliance.media.source import (
     Stick,
     StickEvent,
 )
+from appliance.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,15 @@ class UdevMedia(MediaSource):
             device = self._monitor.poll(timeout=_POLL_SECONDS)
             if device is None:
                 continue
-            if device.action == "remove":
-                self._gone(device.sys_name)
-            elif device.action in ("add", "change"):
-                self._consider(device)
+            try:
+                if device.action == "remove":
+                    self._gone(device.sys_name)
+                elif device.action in ("add", "change"):
+                    self._consider(device)
+            except Exception:
+                # One device's trouble (pulled while being looked at: its sysfs attributes gone;
+                # a mount that could not even start) is that device's, never the watcher's end.
+                log.exception("udev event %s for %s skipped", device.action, shown(str(device.sys_name)))
 
     def _end(self) -> None:
         self._monitor = None
