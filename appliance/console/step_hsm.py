@@ -1,7 +1,7 @@
 """Step 2: load the HSM profile, log in with the PIN typed unseen, show the HSM and its KSKs.
 
 A configuration found on a stick is never taken silently: it must keep to what a stick may name
-(appliance.stick_profile), and the operators see its name, size, SHA-256 and PGP words (to
+(appliance.hsm.stick_profile), and the operators see its name, size, SHA-256 and PGP words (to
 compare with the configuration approved for the ceremony) and type 'yes' before it is used.
 """
 
@@ -18,8 +18,8 @@ from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
 from appliance.errors import CeremonyError, HsmError, UsageError
 from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
-from appliance.signing_config import DEFAULT_CONFIG, SigningConfig, load_signing_config
-from appliance.stick_profile import stick_profile_faults
+from appliance.hsm.stick_profile import stick_profile_faults
+from appliance.signing.config import DEFAULT_CONFIG, SigningConfig, load_signing_config
 from appliance.text import shown
 
 # Where the image carries its configuration; without it, the operators bring it on a stick.

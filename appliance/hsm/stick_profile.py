@@ -16,7 +16,7 @@ the image; a configuration given with --config or carried by the image is not li
 
 from __future__ import annotations
 
-from appliance.hsm_profile import HsmProfile
+from appliance.hsm.profile import HsmProfile
 from appliance.text import shown
 
 # The PKCS#11 modules installed by live-build/config/package-lists (softhsm2, opensc-pkcs11,
