@@ -25,6 +25,7 @@ from appliance.hsm import Hsm
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, report_json, summary_line, verdict_lines
+from appliance.signing.checks import ksk_exposure_notes
 from appliance.signing.pipeline import prepare, sign_plan
 from appliance.signing.config import DEFAULT_CONFIG, load_signing_config
 from appliance.text import shown, shown_block
@@ -103,6 +104,7 @@ def run(args) -> int:
     with Hsm(config.hsm, pin_prompt=getpass.getpass) as hsm:
         _say("", "HSM:", *("  " + shown(line, limit=None) for line in hsm.identity.lines()))
         plan = prepare(config, hsm, outcome.request, outcome.verdict, previous, args.schema)
+        notes += ksk_exposure_notes(config.keys, plan.hsm_keys)
         for name, key in plan.hsm_keys.items():
             definition = config.keys[name]
             _say(f"KSK {name}: HSM label '{shown(key.label)}', id {key.id.hex()}, {key.key_type} {key.curve or key.size}; "

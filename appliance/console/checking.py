@@ -16,6 +16,7 @@ from appliance.formats import parse_response
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, summary_line
+from appliance.signing.checks import ksk_exposure_notes
 from appliance.signing.pipeline import Plan, prepare, sign_plan
 from appliance.text import shown
 
@@ -53,6 +54,8 @@ def check(ceremony, current) -> Outcome:
                                           if current.previous_name else ", no previous response"),
              f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
     lines += [f"NOTE: {note}" for note in policy.relaxations()]
+    if plan is not None:
+        lines += [f"NOTE: {note}" for note in ksk_exposure_notes(config.keys, plan.hsm_keys)]
     lines += details + [""] + verdict_lines(verdict) + ["", summary]
     return Outcome(plan, verdict, lines)
 

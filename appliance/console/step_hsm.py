@@ -59,12 +59,15 @@ async def run(ceremony: Ceremony) -> Step:
 
 
 def key_table(keys) -> list[str]:
-    """The private keys on the token, with the key tag each has as a KSK (flags 257)."""
+    """The private keys on the token, with the key tag each has as a KSK (flags 257), and whether
+    the private key is kept in the token ('kept'), can be read out of it ('EXPOSED': refused for
+    signing), or was once outside its protection ('once-out': imported); the attributes behind the
+    last two are listed under the table."""
     private = [k for k in keys if k.object_class == "private"]
     if not private:
         return ["No private keys on this token."]
     rows = [f"Keys on the token ({len(private)}):",
-            f"  {'Label':<16} {'Algorithm':<18} {'Size':>5}  {'KSK tag':>7}  {'Revoked tag':>11}"]
+            f"  {'Label':<16} {'Algorithm':<16} {'Size':>5}  {'KSK tag':>7}  {'Revoked tag':>11}  Private"]
     for key in private:
         tag = revoked = "-"
         if key.public_key is not None and key.algorithm is not None:
@@ -72,7 +75,11 @@ def key_table(keys) -> list[str]:
             revoked = str(key.dnskey(flags=dnssec.FLAG_ZONE | dnssec.FLAG_SEP | dnssec.FLAG_REVOKE).key_tag)
         algorithm = dnssec.algorithm_name(key.algorithm) if key.algorithm else key.key_type
         size = key.curve or str(key.size or "-")
-        rows.append(f"  {shown(key.label, limit=16):<16} {algorithm[:18]:<18} {size:>5}  {tag:>7}  {revoked:>11}")
+        rows.append(f"  {shown(key.label, limit=16):<16} {algorithm[:16]:<16} {size:>5}  {tag:>7}  {revoked:>11}"
+                    f"  {key.protection}")
+    for key in private:
+        if key.exposure() or key.history():
+            rows.append(f"  {shown(key.label, limit=16)}: {', '.join(key.exposure() + key.history())}")
     return rows
 
 

@@ -15,6 +15,7 @@ from appliance.model import Key, KeyPolicy, Request, Response
 from appliance.policy.context import bundle_label, duration, first_occurrences, is_zsk, timestamp
 from appliance.signing.bundles import PlannedBundle
 from appliance.signing.config import KskDefinition
+from appliance.text import shown
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,24 @@ def ksk_mismatch(ctx: SigningContext) -> Iterator[str]:
             if definition.valid_until is not None and bundle.expiration > definition.valid_until:
                 yield (f"{bundle_label(index, bundle)}: KSK {name} would sign until {timestamp(bundle.expiration)}, "
                        f"after its valid_until {timestamp(definition.valid_until)}")
+
+
+def ksk_kept_in_hsm(ctx: SigningContext) -> Iterator[str]:
+    """KSK-SENSITIVE: each signing KSK's private key is sensitive and never extractable, and always
+    was, unless its definition says allow_extractable = true (then ksk_exposure_notes says so)."""
+    for name, definition in ctx.definitions.items():
+        exposure = ctx.hsm_keys[name].exposure()
+        if exposure and not definition.allow_extractable:
+            yield (f"KSK {name} (HSM label '{shown(definition.label)}'): its private key is {', '.join(exposure)}, "
+                   f"so it can leave the HSM; refused unless [keys.{name}] sets allow_extractable = true")
+
+
+def ksk_exposure_notes(definitions: Mapping[str, KskDefinition], hsm_keys: Mapping[str, HsmKey]) -> list[str]:
+    """A NOTE for each KSK signing although its private key can leave the HSM (allowed by its definition)."""
+    return [f"KSK {name} (HSM label '{shown(definition.label)}') signs although its private key is "
+            f"{', '.join(hsm_keys[name].exposure())}: allowed by allow_extractable in its definition"
+            for name, definition in definitions.items()
+            if name in hsm_keys and definition.allow_extractable and hsm_keys[name].exposure()]
 
 
 def rrset_ttl(ctx: SigningContext) -> Iterator[str]:
@@ -127,6 +146,7 @@ def previous_signers_in_hsm(ctx: SigningContext) -> Iterator[str]:
 
 SIGNING_CHECKS = (
     ("KSK-MISMATCH", ksk_mismatch),
+    ("KSK-SENSITIVE", ksk_kept_in_hsm),
     ("SKR-TTL", rrset_ttl),
     ("KSR-POLICY-SAFETY", signers_stay_published),
 )
