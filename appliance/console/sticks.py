@@ -176,13 +176,13 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
                                    functools.partial(ceremony.media.write_files, stick, files, overwrite=True))
         except MediaError as exc:
             told = exc.report.describe() if isinstance(exc, MediaWriteError) else f"Writing failed: {shown(str(exc))}"
-            ui.add(told.splitlines() + ["Everything will be written again, to the stick you give next."])
+            ui.add(told.split("\n") + ["Everything will be written again, to the stick you give next."])
             decision = await _after_failure(ceremony, key, stick)
             if decision == CANCEL:
                 return _cancelled(ceremony, contents)
             stick = None if decision == "other" else stick
             continue
-        ui.add(report.describe().splitlines())
+        ui.add(report.describe().split("\n"))
         for written in report.verified:
             line = f"{shown(written.name)} on {stick.describe()}"
             if line not in ceremony.outputs:  # the log is rewritten in place; list it once
