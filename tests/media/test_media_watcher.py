@@ -10,7 +10,10 @@ import logging
 import threading
 import time
 
-from appliance.media import ADDED, STOPPED, FolderMedia, UdevMedia
+import pytest
+
+from appliance.errors import MediaError
+from appliance.media import ADDED, STOPPED, FolderMedia, UdevMedia, mount
 from appliance.media import udev as udev_module
 
 WAIT = 5.0  # an upper bound for the thread, not a timing goal
@@ -109,3 +112,10 @@ def test_a_folder_watcher_that_fails_says_so_too(tmp_path, monkeypatch):
     with FolderMedia(tmp_path, on_event=lambda event: event.kind == STOPPED and stopped.set()) as media:
         assert stopped.wait(WAIT)
         assert media.failure == "stick detection has stopped (RuntimeError: scanning failed)"
+
+
+def test_a_mount_program_that_cannot_run_is_a_media_error(monkeypatch):
+    """Case 18's PATH=/nonexistent: `mount` not found was a FileNotFoundError that killed the watcher."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(MediaError, match="mount could not be run: No such file or directory"):
+        mount._run(["mount", "-o", "ro", "/dev/null", "/nonexistent"])
