@@ -116,7 +116,6 @@ async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
                                  "stick may not: " + "; ".join(faults))
         except CeremonyError as exc:  # unreadable (a MediaError), unusable, or beyond a stick's reach
             ui.add([f"The configuration cannot be used: {shown(str(exc), limit=None)}"])
-            ceremony.log.error(f"{STICK_CONFIG} from {stick.describe()} not used: {shown(str(exc), limit=None)}")
         else:
             text = data.decode("utf-8", "replace")
             ceremony.log.note(f"Configuration {STICK_CONFIG} read from {stick.describe()}: {len(data)} bytes, "
