@@ -2,7 +2,8 @@
 event is logged and skipped, and if the watcher stops anyway every consumer is told.
 
 UdevMedia's real watcher thread (_watch, _consider, _stick, _emit) runs against a scripted udev
-monitor; only the filter, the stale-mount check and the mount itself are stubbed (no root)."""
+monitor; only the filter, the stale-mount check, mount and unmount, and (after a monitor failure)
+opening a new monitor and listing the devices are stubbed (no root)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 import pytest
 
 from appliance.errors import MediaError
-from appliance.media import ADDED, STOPPED, FolderMedia, UdevMedia, mount
+from appliance.media import ADDED, REMOVED, STOPPED, FolderMedia, UdevMedia, mount
 from appliance.media import udev as udev_module
 
 WAIT = 5.0  # an upper bound for the thread, not a timing goal
@@ -58,6 +59,7 @@ def scripted_media(tmp_path, monkeypatch, script, events):
     monkeypatch.setattr(media, "refusal", lambda device: None)
     monkeypatch.setattr(media, "_clear_stale_mount", lambda path: None)
     monkeypatch.setattr(udev_module.mount, "mount_readonly", lambda device, path, fs_type: None)
+    monkeypatch.setattr(udev_module.mount, "unmount", lambda path, lazy=False: None)
     monkeypatch.setattr(media, "_begin", lambda: None)
     media._monitor = ScriptedMonitor(script)
     return media
@@ -88,10 +90,43 @@ def test_a_stick_pulled_while_it_was_looked_at_does_not_stop_the_watcher(tmp_pat
     assert "udev event add for sdb1 skipped" in caplog.text and "KeyError: 'size'" in caplog.text
 
 
-def test_a_monitor_that_fails_is_told_to_every_consumer(tmp_path, monkeypatch):
-    """pyudev's monitor itself raising (ENOBUFS on a burst of events): the watcher stops, and says so."""
+class Listing:
+    """The part of pyudev.Context the re-listing after a monitor failure reads."""
+
+    def __init__(self, devices):
+        self.devices = devices
+
+    def list_devices(self, subsystem):
+        return list(self.devices)
+
+
+def test_a_failing_monitor_is_opened_again_and_the_devices_listed_afresh(tmp_path, monkeypatch, caplog):
+    """pyudev's monitor itself raising (ENOBUFS on a burst of events, pyudev issue #194): events were
+    lost, so a new monitor is opened and the block devices are listed again."""
     events = []
-    media = scripted_media(tmp_path, monkeypatch, [OSError(105, "No buffer space available")], events)
+    pulled = Device("sdb1", 8_000_000_000)
+    media = scripted_media(tmp_path, monkeypatch, [pulled, OSError(105, "No buffer space available")], events)
+    arrived_meanwhile = Device("sdc1", 8_000_000_000)
+    monkeypatch.setattr(media, "_context", Listing([arrived_meanwhile]))  # sdb1 went while events were lost
+    reopened = []
+    monkeypatch.setattr(media, "_open_monitor", lambda: reopened.append(1) or ScriptedMonitor([]))
+    with caplog.at_level(logging.ERROR, logger="appliance.media.udev"):
+        media.start()
+        try:
+            wait_for(lambda: [s.name for s in media.sticks()] == ["sdc1"])
+            assert reopened == [1] and media._thread.is_alive() and media.failure is None
+            assert [(e.kind, e.stick.name) for e in events] == [(ADDED, "sdb1"), (REMOVED, "sdb1"), (ADDED, "sdc1")]
+        finally:
+            media.stop()
+    assert "udev monitor failed (1 of 3); listening again" in caplog.text
+
+
+def test_a_monitor_that_keeps_failing_is_told_to_every_consumer(tmp_path, monkeypatch):
+    events = []
+    broken = [OSError(105, "No buffer space available")]
+    media = scripted_media(tmp_path, monkeypatch, broken, events)
+    monkeypatch.setattr(media, "_context", Listing([]))
+    monkeypatch.setattr(media, "_open_monitor", lambda: ScriptedMonitor(list(broken)))
     media.start()
     try:
         wait_for(lambda: media.failure is not None)
