@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
 from appliance.console import sticks
@@ -17,10 +18,14 @@ from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
 from appliance.errors import CeremonyError, HsmError, UsageError
-from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
-from appliance.hsm.stick_profile import stick_profile_faults
-from appliance.signing.config import DEFAULT_CONFIG, SigningConfig, load_signing_config
+from appliance.settings import DEFAULT_CONFIG
 from appliance.text import shown
+
+# The HSM and signing code (python-pkcs11 among it) loads when this step runs, not with the console:
+# the first screen must come up fast.
+if TYPE_CHECKING:
+    from appliance.hsm import Hsm
+    from appliance.signing.config import SigningConfig
 
 # Where the image carries its configuration; without it, the operators bring it on a stick.
 IMAGE_CONFIG = DEFAULT_CONFIG
@@ -95,6 +100,9 @@ def definitions(config) -> list[str]:
 
 async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
     """The command line's configuration, the image's, or one from a stick; None if there is none."""
+    from appliance.hsm.stick_profile import stick_profile_faults
+    from appliance.signing.config import load_signing_config
+
     ui = ceremony.ui
     fixed = ceremony.settings.config or (IMAGE_CONFIG if IMAGE_CONFIG.is_file() else None)
     if fixed is not None:
@@ -146,6 +154,8 @@ async def _confirmed(ceremony: Ceremony, stick, config: SigningConfig, data: byt
 
 def _from_stick(media, stick) -> tuple[SigningConfig, bytes]:
     """The configuration on a stick, and its bytes (runs in the worker)."""
+    from appliance.signing.config import load_signing_config
+
     data = media.read_file(stick, STICK_CONFIG, STICK_CONFIG_MAX)
     # Read from a private copy that is gone once loaded: nothing of the session may stay on the
     # laptop, and relative paths in the file then point nowhere, on purpose.
@@ -156,6 +166,8 @@ def _from_stick(media, stick) -> tuple[SigningConfig, bytes]:
 
 
 async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:
+    from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
+
     ui = ceremony.ui
     loop = asyncio.get_running_loop()
 
