@@ -31,7 +31,6 @@ class Outcome:
 
 
 def check(ceremony, current) -> Outcome:
-    from appliance.signing.checks import ksk_exposure_notes
     from appliance.signing.pipeline import prepare
 
     config = ceremony.config
@@ -46,7 +45,8 @@ def check(ceremony, current) -> Outcome:
             previous = None  # already a violation in the verdict
     plan, verdict, details = None, result.verdict, []
     if result.request is not None:
-        plan = prepare(config, ceremony.hsm, result.request, result.verdict, previous, ceremony.settings.schema)
+        plan = prepare(config, ceremony.hsm, result.request, result.verdict, previous, ceremony.settings.schema,
+                       policy.requested_signers_must_match)
         verdict = plan.verdict
         schema = plan.schema
         details.append(f"Schema: {schema.name}" + (f" ({schema.description})" if schema.description else ""))
@@ -58,9 +58,7 @@ def check(ceremony, current) -> Outcome:
              f"Request {shown(current.name)}" + (f", previous response {shown(current.previous_name)}"
                                           if current.previous_name else ", no previous response"),
              f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
-    lines += [f"NOTE: {note}" for note in policy.relaxations()]
-    if plan is not None:
-        lines += [f"NOTE: {note}" for note in ksk_exposure_notes(config.keys, plan.hsm_keys)]
+    lines += [f"NOTE: {note}" for note in policy.relaxations() + list(plan.notes if plan else ())]
     lines += details + [""] + verdict_lines(verdict) + ["", summary]
     return Outcome(plan, verdict, lines)
 
