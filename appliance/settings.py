@@ -14,6 +14,7 @@ from pathlib import Path
 
 from appliance.errors import UsageError
 from appliance.formats.timefmt import parse_duration
+from appliance.text import shown
 
 # The signing configuration the image carries (`ceremony sign`, `keys`, `run`): here rather than in
 # appliance.signing.config so that the console can name it without loading the signing code.
@@ -32,7 +33,7 @@ def read_named_file(path: Path, what: str = "") -> bytes:
     """The bytes of a file the operator named on this machine (an argument, a configuration), read
     whole; UsageError "cannot read WHAT PATH: why" when it cannot be opened or is not a regular
     file: a FIFO would block and a device never end, so neither is read at all."""
-    named = f"{what} {path}" if what else str(path)
+    named = f"{what} {shown(str(path))}" if what else shown(str(path))
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:

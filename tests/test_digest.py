@@ -41,7 +41,7 @@ def test_one_layout_for_reading_a_hash_aloud_everywhere():
     from appliance.console.step_verbal import hash_screen
 
     fingerprint = Fingerprint.of(FOX)
-    assert hash_screen(fingerprint, "x")[2:] == fingerprint.aloud()
+    assert hash_screen(fingerprint, "the request", "x")[2:13] == fingerprint.aloud()
     assert fingerprint.render("t").splitlines()[1:] == fingerprint.aloud()
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.errors import UsageError
-from appliance.settings import read_named_file
 from appliance.formats.timefmt import parse_datetime
+from appliance.settings import read_named_file
+from appliance.text import shown
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NO_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|\+00:00)?")
@@ -53,11 +54,11 @@ MAX_TTL = 2**31 - 1  # RFC 2181 section 8: a TTL is an unsigned 31-bit number of
 def domain_name(text: str) -> str:
     """A DNS owner name in presentation form ("." or "example.", "example" taken as absolute)."""
     if not text or not text.isprintable() or any(c.isspace() for c in text):
-        raise argparse.ArgumentTypeError(f"not a domain name: {text!r}")
+        raise argparse.ArgumentTypeError(f"not a domain name: '{shown(text)}'")
     try:
         dnssec.name_to_wire(text)
     except ValueError as exc:  # UnicodeEncodeError included: names are ASCII here
-        raise argparse.ArgumentTypeError(f"not a domain name: {text!r} ({str(exc).split(':')[0]})") from None
+        raise argparse.ArgumentTypeError(f"not a domain name: '{shown(text)}' ({shown(str(exc).split(':')[0])})") from None
     return text
 
 
@@ -65,7 +66,7 @@ def ttl_seconds(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: '{shown(text)}'") from None
     if not 0 <= value <= MAX_TTL:
         raise argparse.ArgumentTypeError(f"{value} is outside 0..{MAX_TTL} (RFC 2181 section 8)")
     return value
@@ -74,7 +75,7 @@ def ttl_seconds(text: str) -> int:
 def key_label(text: str) -> str:
     """A CKA_LABEL to create or look up: not empty, printable, not only spaces."""
     if not text.strip() or not text.isprintable():
-        raise argparse.ArgumentTypeError(f"a key label must be printable and not empty, got {text!r}")
+        raise argparse.ArgumentTypeError(f"a key label must be printable and not empty, got '{shown(text)}'")
     return text
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from appliance.digest import Fingerprint
 from appliance.errors import UsageError
 from appliance.settings import read_named_file
+from appliance.text import shown
 
 
 def register(subparsers) -> None:
@@ -32,5 +33,5 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({"file": name, "sha256": fingerprint.hex, "words": fingerprint.words}))
     else:
-        print(fingerprint.render(name or "Digest"))
+        print(fingerprint.render(shown(name) if name else "Digest"))
     return 0

@@ -53,7 +53,7 @@ def test_happy_path(demo, sticks):
     assert "Token label: ceremony-demo" in text and "Serial:" in text
     assert "KSK-demo RSASHA256 2048" in text
     assert " #  Inception            Expiration           ZSK Tags" in log
-    assert "REQUEST ACCEPTED: all 22 checks passed" in text
+    assert "REQUEST ACCEPTED: all 23 checks passed" in text
     request_hash = Fingerprint.of(request_bytes)
     response_hash = Fingerprint.of((demo.stick / demo.response).read_bytes())
     assert request_hash.hex in text and response_hash.hex in text
@@ -106,8 +106,8 @@ def test_refused_request_ends_with_the_reasons(demo, sticks):
 
 
 def test_wrong_pin_then_giving_up(demo, sticks):
-    # A bare Enter at the retry question decides nothing; 'end' ends, after the reason is acknowledged.
-    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", ""), ("hsm.retry", "end"),
+    # A bare Enter at the retry question decides nothing; 'no', then 'end' once the reason is read, ends.
+    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", ""), ("hsm.retry", "no"),
                                           ("hsm.end", ""), ("hsm.end", "end"), ("shutdown.log.choose", "1"),
                                           ("shutdown.done", "end")],
                      config=demo.config)
@@ -115,13 +115,14 @@ def test_wrong_pin_then_giving_up(demo, sticks):
     text = flat(written_log(demo.stick, run))
     assert "WRONG PIN: wrong PIN for token 'ceremony-demo'" in text
     assert "The HSM is not activated: nothing can be signed." in text
-    assert "'' is not one of: 'again', 'end'." in text
+    assert "That was neither 'yes' nor 'no'" in text
+    assert "That is not one of 'end'" in text  # the bare Enter at 'end' did not end it either
     assert "000000" not in text
     assert files_on(demo.stick) == sorted([demo.request, demo.previous, run.ceremony.log.filename])
 
 
 def test_three_wrong_pins_exit_3_and_the_reason_stays(demo, sticks):
-    wrong = [("hsm.pin", "000000"), ("hsm.retry", "again"), ("hsm.pin", "111111"), ("hsm.retry", "again"),
+    wrong = [("hsm.pin", "000000"), ("hsm.retry", "yes"), ("hsm.pin", "111111"), ("hsm.retry", "yes"),
              ("hsm.pin", "222222")]
     run = run_script(sticks, SET_CLOCK + wrong + [("hsm.end", "end"), ("shutdown.log.choose", "1"),
                                                   ("shutdown.done", "end")], config=demo.config)
@@ -130,7 +131,7 @@ def test_three_wrong_pins_exit_3_and_the_reason_stays(demo, sticks):
 
 
 def test_wrong_pin_then_the_right_one(demo, sticks):
-    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", "again")] + LOG_IN
+    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", "yes")] + LOG_IN
                      + [("request.choose", "cancel")] + SHUT_DOWN, config=demo.config)
     text = flat(run.log)
     assert "WRONG PIN" in text and "2 more attempt(s) allowed" in text
@@ -245,7 +246,8 @@ def test_configuration_from_a_stick(demo, sticks, monkeypatch, tmp_path):
     private_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     sticks.make("CONFIG", {"ceremony.toml": demo.config.read_bytes()})
-    run = run_script(sticks, SET_CLOCK + [("hsm.config.choose", "1")] + LOG_IN + [("request.stick.choose", "2"),
+    run = run_script(sticks, SET_CLOCK + [("hsm.config.choose", "1"), ("hsm.config.confirm", "yes")] + LOG_IN
+                     + [("request.stick.choose", "2"),
                                                                                  ("request.choose", "cancel")]
                      + [("next", "shutdown"), ("shutdown.log.choose", "1"), ("shutdown.done", "end")], config=None)
     text = flat(written_log(demo.media / "CONFIG", run))
@@ -309,7 +311,8 @@ def test_an_unusable_configuration_on_a_stick_is_refused_then_replaced(demo, sti
     def good():
         sticks.insert("GOOD", {"ceremony.toml": demo.config.read_bytes()})
 
-    run = run_script(sticks, SET_CLOCK + [("hsm.config.other", swap), ("hsm.config.insert", good)] + LOG_IN
+    run = run_script(sticks, SET_CLOCK + [("hsm.config.other", swap), ("hsm.config.insert", good),
+                              ("hsm.config.confirm", "yes")] + LOG_IN
                      + [("request.none", "cancel")] + SHUT_DOWN, config=None)
     text = flat(written_log(demo.media / "GOOD", run))
     assert "The configuration cannot be used:" in text

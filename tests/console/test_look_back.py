@@ -69,6 +69,8 @@ def test_the_hsm_opening_time_leaves_out_the_typing(demo, sticks):
 
 
 class _Sticks:
+    failure = None  # the stick watcher is running
+
     def __init__(self, names):
         self._sticks = [Stick(n, n, None, "folder", Path(n)) for n in names]
 

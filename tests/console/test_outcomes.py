@@ -141,7 +141,7 @@ def stayed_on_screen(run, reason: str, prompt: str) -> bool:
 def test_every_ending_and_abort_stays_on_screen_until_acknowledged(demo, sticks):
     from appliance.commands.run import summary
 
-    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", "end"), ("hsm.end", "end"),
+    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", "no"), ("hsm.end", "end"),
                                           ("shutdown.log.choose", "cancel"), ("shutdown.log.drop", "drop"),
                                           ("shutdown.done", "end")], config=demo.config)
     assert stayed_on_screen(run, "Clock set.", "Clock set. Press Enter")
