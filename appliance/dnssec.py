@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
@@ -266,6 +266,13 @@ def canonical_rrset(keys: Iterable[Key]) -> list[bytes]:
     return sorted({dnskey_rdata(key) for key in keys})
 
 
+# RRSIG Inception and Expiration are 32-bit unsigned seconds since 1970 (RFC 4034 3.1.5): an XML
+# time outside that range is written modulo 2**32, i.e. as another time, and the order of the two
+# fields on the wire can then differ from their order in the file.
+RRSIG_TIME_MIN = datetime.fromtimestamp(0, UTC)
+RRSIG_TIME_MAX = datetime.fromtimestamp((1 << 32) - 1, UTC)
+
+
 def _serial_time(moment: datetime) -> int:
     """RRSIG times are seconds since the epoch modulo 2**32 (RFC 4034 3.1.5)."""
     return int(moment.timestamp()) % (1 << 32)
@@ -304,7 +311,8 @@ def rrsig_field_problems(signature: Signature, signing_key: Key, keys: Sequence[
     RFC 4035 5.3.1 (Type Covered, Signer's Name = the zone = the key's owner, Labels, Algorithm and
     Key Tag of the key), RFC 4034 3.1.3 (a DNSKEY RRset sits at the apex, so Labels is exactly the
     owner's label count: no wildcard), 3.1.4 (Original TTL is the RRset's TTL in the authoritative
-    data, which requests and responses are), 3.1.5 (Inception before Expiration), 2.1.1 and 2.1.2
+    data, which requests and responses are), 3.1.5 (Inception before Expiration, both inside the
+    32-bit field's range, so the wire's order is the file's), 2.1.1 and 2.1.2
     (the key's Zone flag set, Protocol 3), RFC 5011 2.1 (a REVOKE key validates only the RRset that
     publishes it revoked: its own revocation).
     """
@@ -328,6 +336,11 @@ def rrsig_field_problems(signature: Signature, signing_key: Key, keys: Sequence[
     if rrset_ttls != [signature.original_ttl]:
         shown = rrset_ttls[0] if len(rrset_ttls) == 1 else rrset_ttls
         yield f"Original TTL {signature.original_ttl} is not the RRset's TTL {shown}"
+    for field, moment in (("Inception", signature.inception), ("Expiration", signature.expiration)):
+        if not RRSIG_TIME_MIN <= moment <= RRSIG_TIME_MAX:
+            yield (f"{field} {moment:%Y-%m-%dT%H:%M:%SZ} is outside the RRSIG field's range "
+                   f"({RRSIG_TIME_MIN:%Y-%m-%dT%H:%M:%SZ} to {RRSIG_TIME_MAX:%Y-%m-%dT%H:%M:%SZ}): "
+                   f"the wire would carry it as {_serial_time(moment)} seconds since 1970, another time")
     if not signature.inception < signature.expiration:
         yield (f"Inception {signature.inception:%Y-%m-%dT%H:%M:%SZ} is not before Expiration "
                f"{signature.expiration:%Y-%m-%dT%H:%M:%SZ}")

@@ -39,6 +39,11 @@ SIGNATURE_FAULTS = [  # (field changes, the words naming the field)
     (dict(inception=START + timedelta(days=40), expiration=START + timedelta(days=40)), "is not before Expiration"),
     (dict(inception=START + timedelta(days=41), expiration=START + timedelta(days=40)), "is not before Expiration"),
     (dict(key_tag=1), "Key Tag 1 is not the key's tag"),
+    # RFC 4034 3.1.5: 32-bit seconds since 1970. One day before inception plus 2**32 seconds is
+    # after inception in the file, before it on the wire (the signed data carries the wire value).
+    (dict(expiration=START - timedelta(days=1) + timedelta(seconds=1 << 32)),
+     "Expiration 2166-02-06T06:28:16Z is outside the RRSIG field's range"),
+    (dict(inception=datetime(1969, 12, 31, tzinfo=UTC)), "Inception 1969-12-31T00:00:00Z is outside the RRSIG field's range"),
 ]
 
 
