@@ -249,3 +249,23 @@ def test_a_zone_that_is_no_domain_name_validates_nothing(signed, zone):
     bundle = response.bundles[0]
     with pytest.raises(dnssec.SignatureInvalid, match="is not a domain name"):
         dnssec.verify_signature(replace(bundle.signatures[0], signers_name=zone), bundle.keys[-1], bundle.keys, zone)
+
+
+def test_a_ksk_the_bundle_also_publishes_revoked_is_no_ksk_evidence(signed):
+    """The RRset says the key is revoked (RFC 5011 2.1), whichever of its two forms signed: the plain
+    form's signature stands for no bundle, in a response or as SKR(n-1) (the signer's schemas may not
+    publish and revoke one KSK in one slot either)."""
+    request, _, response, ksk = signed
+    bundles = []
+    for bundle in response.bundles:
+        plain = bundle.keys[-1]
+        flagged = replace(plain, flags=plain.flags | dnssec.FLAG_REVOKE, key_identifier="KSK-revoked")
+        keys = bundle.keys + (replace(flagged, key_tag=dnssec.key_tag(flagged)),)
+        bundles.append(replace(bundle, keys=keys, signatures=(_resign(bundle.signatures[0], keys, ksk),)))
+    both = replace(response, bundles=tuple(bundles))
+    dnssec.verify_signature(both.bundles[0].signatures[0], both.bundles[0].keys[-2], both.bundles[0].keys)
+    failures = validate_response(both).failed("SKR-VERIFY")
+    assert len(failures) == 3 and all("(also published revoked)" in v.message for v in failures), failures
+    follow_up = replace(request, id="next", bundles=tuple(replace(b, id=f"next-{i}") for i, b in enumerate(request.bundles)))
+    chained = validate_request(follow_up, _policy(), previous=both, now=START).failed("SKR-VERIFY")
+    assert len(chained) == 3 and all("also published revoked" in v.message for v in chained), chained

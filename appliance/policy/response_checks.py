@@ -49,13 +49,17 @@ def response_signature_problems(response: Response, revoked_only_signers: bool =
 def ksk_signers(bundle: Bundle, owner: str, revoked_too: bool = False) -> list[Key]:
     """The keys whose signature on the bundle is KSK evidence: a valid RRSIG by a key with the SEP
     and Zone flags and without REVOKE (a revoked KSK's signature proves only its own revocation,
-    RFC 5011 2.1). `revoked_too` counts revoked KSKs as well, for the one legacy schema that
-    reproduces such a file."""
+    RFC 5011 2.1), whose key the same bundle does not also publish revoked (the RRset then says the
+    key is revoked, whichever form signed). `revoked_too` counts revoked KSKs as well, for the one
+    legacy schema that reproduces such a file."""
     keys = {key.key_identifier: key for key in bundle.keys}
+    revoked_here = {(k.algorithm, k.public_key) for k in bundle.keys if k.flags & dnssec.FLAG_REVOKE}
     found = []
     for signature in bundle.signatures:
         key = keys.get(signature.key_identifier)
         if key is None or key in found or not is_usable_ksk(_unrevoked(key) if revoked_too else key):
+            continue
+        if not revoked_too and (key.algorithm, key.public_key) in revoked_here:
             continue
         try:
             dnssec.verify_signature(signature, key, bundle.keys, owner)
@@ -77,8 +81,11 @@ def is_usable_ksk(key: Key) -> bool:
 
 def _no_ksk_signature(bundle: Bundle) -> str:
     signers = {s.key_identifier for s in bundle.signatures}
-    by = [key_label(k) + (" (revoked)" if k.flags & dnssec.FLAG_REVOKE else "" if k.flags & dnssec.FLAG_SEP
-                          else " (not a KSK)") for k in bundle.keys if k.key_identifier in signers]
+    revoked_here = {(k.algorithm, k.public_key) for k in bundle.keys if k.flags & dnssec.FLAG_REVOKE}
+    by = [key_label(k) + (" (revoked)" if k.flags & dnssec.FLAG_REVOKE
+                          else " (also published revoked)" if (k.algorithm, k.public_key) in revoked_here
+                          else "" if k.flags & dnssec.FLAG_SEP else " (not a KSK)")
+          for k in bundle.keys if k.key_identifier in signers]
     return f"no valid signature by a KSK that is not revoked (signed by {', '.join(by) or 'no key of the bundle'})"
 
 
