@@ -17,6 +17,7 @@ from appliance.policy.context import (
     duration,
     is_zsk,
     key_label,
+    same_domain,
     timestamp,
 )
 from appliance.policy.request_checks import bundle_signature_problems
@@ -116,8 +117,10 @@ def trust_anchor(ctx: ResponseContext) -> Iterator[str]:
 
 
 def answers_request(ctx: ResponseContext) -> Iterator[str]:
-    """SKR-MATCHES-KSR: same id, and the same bundles in order with the same dates and ZSKs."""
+    """SKR-MATCHES-KSR: same domain, same id, and the same bundles in order with the same dates and ZSKs."""
     request, response = ctx.request, ctx.response
+    if not same_domain(response.domain, request.domain):
+        yield f"response domain {response.domain!r} is not the request's domain {request.domain!r}"
     if response.id != request.id:
         yield f"response id {response.id} is not the request's id {request.id}"
     if len(response.bundles) != len(request.bundles):
