@@ -41,10 +41,11 @@ def _same_key(a: Key, b: Key) -> bool:
 
 
 def _signing_keys(bundle) -> list[Key]:
-    """The keys in a response bundle that made its signatures."""
+    """The KSKs in a response bundle that made its signatures, known by their computed tag: the
+    keyTag attribute is outside the signed data, so a stick may rewrite it."""
     found = []
     for signature in bundle.signatures:
-        found += [k for k in bundle.keys if k.key_tag == signature.key_tag
+        found += [k for k in bundle.keys if dnssec.key_tag(k) == signature.key_tag
                   and k.key_identifier == signature.key_identifier and not is_zsk(k)]
     return found
 
@@ -115,7 +116,7 @@ def publish_and_retire_safety(ctx: SigningContext) -> Iterator[str]:
             if planned.request_bundle.inception > retire_until:
                 break
             if not any(_same_key(k, old) for k in planned.keys):
-                yield (f"{bundle_label(index, planned.request_bundle)}: KSK {old.key_identifier} (tag {old.key_tag}), "
+                yield (f"{bundle_label(index, planned.request_bundle)}: KSK {old.key_identifier} (tag {dnssec.key_tag(old)}), "
                        f"which signed the previous response's last bundle, must stay published until "
                        f"{timestamp(retire_until)} (RetireSafety {duration(ctx.ksk_policy.retire_safety)})")
 

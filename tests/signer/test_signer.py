@@ -252,3 +252,16 @@ def test_builtin_schemas_give_the_key_sets_of_icanns_real_responses(response_nam
     for planned, bundle in zip(plan, real.bundles):
         assert planned.keys == bundle.keys
         assert [key.key_tag for _, key in planned.signers] == [s.key_tag for s in bundle.signatures]
+
+
+def test_retire_safety_knows_the_previous_signer_by_its_computed_tag(config):
+    """The keyTag attribute is outside the signed data: rewritten on the stick (here to 1) it must not
+    hide the KSK that signed SKR(n-1)'s last bundle from RetireSafety."""
+    previous = legacy_response("2010-q1-0")
+    last = previous.bundles[-1]
+    signer = next(k for k in last.keys if k.key_identifier == last.signatures[0].key_identifier)
+    keys = tuple(replace(k, key_tag=1) if k is signer else k for k in last.keys)
+    rewritten = replace(previous, bundles=previous.bundles[:-1] + (replace(last, keys=keys),))
+    jump = Schema("jump", (Slot(("next",), (), ("next",)),) * 9)
+    result = verdict(context(config, request("2010-q2-0"), jump, previous=rewritten))
+    assert sum("must stay published until 2010-04-29" in v.message for v in result.failed("KSR-POLICY-SAFETY")) == 3
