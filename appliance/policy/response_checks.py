@@ -27,14 +27,18 @@ _HORIZON = Policy().horizon
 
 
 def response_signature_problems(response: Response, revoked_only_signers: bool = False) -> Iterator[str]:
-    """Every RRSIG validates its bundle's DNSKEY RRset, is valid exactly for the bundle's period, and
-    every bundle carries at least one valid signature by a KSK that is not revoked.
+    """Every key's keyTag attribute is its computed tag, every RRSIG validates its bundle's DNSKEY
+    RRset and is valid exactly for the bundle's period, and every bundle carries at least one valid
+    signature by a KSK that is not revoked.
 
     A response without bundles fails: a check that found nothing to judge never passes."""
     if not response.bundles:
         yield "the response has no bundles"
     for index, bundle in enumerate(response.bundles):
         label = bundle_label(index, bundle)
+        for key in bundle.keys:  # the attribute is outside the signed data; tables and JSON show it
+            if key.key_tag != dnssec.key_tag(key):
+                yield f"{label}: {key_label(key)}: keyTag attribute is {key.key_tag}, the key's computed tag is {dnssec.key_tag(key)}"
         yield from bundle_signature_problems(label, bundle, response.domain)
         for signature in bundle.signatures:
             if (signature.inception, signature.expiration) != (bundle.inception, bundle.expiration):
