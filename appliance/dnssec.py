@@ -156,8 +156,9 @@ def key_encoding_problem(algorithm: int, public_key: bytes) -> str | None:
 
     RSA: RFC 3110 section 2 (one-octet exponent length when the exponent has 1..255 octets, no
     leading zero octets in exponent or modulus); ECDSA: RFC 6605 section 4 (x||y, 64 or 96
-    octets); EdDSA: RFC 8080 section 3 (32 or 57 octets). One key has one key tag and one DS only
-    in its canonical form.
+    octets); EdDSA: RFC 8080 section 3 (32 or 57 octets), RFC 8032 5.1.3/5.2.3 (y below the field
+    prime), and not a point of small order (a key anyone can sign with). One key has one key tag
+    and one DS only in its canonical form.
     """
     if algorithm in (RSASHA1, RSASHA1_NSEC3_SHA1, RSASHA256, RSASHA512, RSAMD5):
         try:
@@ -174,6 +175,37 @@ def key_encoding_problem(algorithm: int, public_key: bytes) -> str | None:
     expected = _POINT_OCTETS.get(algorithm)
     if expected is not None and len(public_key) != expected:
         return f"{algorithm_name(algorithm)} public key is {len(public_key)} octets, not {expected}"
+    if algorithm in _EDDSA_FIELDS:
+        return _eddsa_point_problem(algorithm, public_key)
+    return None
+
+
+# EdDSA (RFC 8032 5.1.2, 5.2.2): the field prime, and the y coordinates of the points of small order
+# (edwards25519's 8-torsion, edwards448's 4-torsion). A public key there verifies S = 0 with a
+# small-order R for most messages (OpenSSL, and so dnspython, accept them): anyone can sign with it.
+_EDDSA_FIELDS = {ED25519: 2**255 - 19, ED448: 2**448 - 2**224 - 1}
+_SMALL_ORDER_Y = {
+    ED25519: {0, 1, 2**255 - 20, *(int.from_bytes(bytes.fromhex(y), "little") for y in (
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"))},
+    ED448: {0, 1, 2**448 - 2**224 - 2},
+}
+
+
+def _eddsa_point_problem(algorithm: int, public_key: bytes) -> str | None:
+    """A non-canonical encoding (y >= p, or Ed448's spare bits set: RFC 8032 5.1.3, 5.2.3), which
+    gives one key two tags, or a point of small order, which is no one's key."""
+    name = algorithm_name(algorithm)
+    if algorithm == ED448:
+        if public_key[-1] & 0x7F:
+            return f"{name} public key has bits set in its last octet beside the sign bit (RFC 8032 5.2.3)"
+        y = int.from_bytes(public_key[:-1], "little")
+    else:
+        y = int.from_bytes(public_key, "little") & ~(1 << 255)
+    if y >= _EDDSA_FIELDS[algorithm]:
+        return f"{name} public key's y coordinate is not below the field prime (RFC 8032 5.1.3, 5.2.3)"
+    if y in _SMALL_ORDER_Y[algorithm]:
+        return f"{name} public key is a point of small order: anyone can make signatures it verifies"
     return None
 
 

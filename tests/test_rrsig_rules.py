@@ -188,7 +188,7 @@ def test_non_canonical_key_encodings_are_named(algorithm, public_key, words):
 @pytest.mark.parametrize("algorithm,public_key", [
     (8, _rsa(b"\x01\x00\x01", MODULUS)),
     (8, _rsa(b"\x01" * 256, MODULUS, long_form=True)),  # 256 octets need the long form
-    (13, b"\x04" * 64), (14, b"\x04" * 96), (15, b"\x01" * 32), (16, b"\x01" * 57),
+    (13, b"\x04" * 64), (14, b"\x04" * 96), (15, b"\x01" * 32), (16, b"\x01" * 56 + b"\x00"),
 ], ids=["rsa", "rsa-256-octet-exponent", "p256", "p384", "ed25519", "ed448"])
 def test_canonical_key_encodings_pass(algorithm, public_key):
     assert dnssec.key_encoding_problem(algorithm, public_key) is None
@@ -269,3 +269,71 @@ def test_a_ksk_the_bundle_also_publishes_revoked_is_no_ksk_evidence(signed):
     follow_up = replace(request, id="next", bundles=tuple(replace(b, id=f"next-{i}") for i, b in enumerate(request.bundles)))
     chained = validate_request(follow_up, _policy(), previous=both, now=START).failed("SKR-VERIFY")
     assert len(chained) == 3 and all("also published revoked" in v.message for v in chained), chained
+
+
+# The y coordinates of edwards25519's eight points of small order, each with both sign bits (RFC 8032
+# 5.1.2 encoding; libsodium refuses the same list), edwards448's, and y >= p encodings.
+ED25519_SMALL_ORDER = [bytes.fromhex(h) for h in (
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+)]
+
+
+@pytest.mark.parametrize("algorithm,public_key,words", [
+    *((15, key, "ED25519 public key is a point of small order") for key in ED25519_SMALL_ORDER),
+    (15, (2**255 - 19).to_bytes(32, "little"), "ED25519 public key's y coordinate is not below the field prime"),
+    (15, (2**255 - 18).to_bytes(32, "little"), "not below the field prime"),
+    (16, b"\x01" + bytes(56), "ED448 public key is a point of small order"),
+    (16, bytes(57), "ED448 public key is a point of small order"),
+    (16, b"\x01" * 56 + b"\x01", "ED448 public key has bits set in its last octet"),
+    (16, (2**448 - 2**224 - 1).to_bytes(56, "little") + b"\x00", "not below the field prime"),
+])
+def test_eddsa_keys_of_small_order_or_not_canonical_are_named(algorithm, public_key, words):
+    assert words in dnssec.key_encoding_problem(algorithm, public_key)
+
+
+def test_the_small_order_ed25519_keys_are_keys_anyone_can_sign_with():
+    """Why they are refused: the library behind both judges verifies S = 0 with a small-order R under
+    them, for most messages (for the identity point, all)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    def forged(public_key: bytes, message: bytes) -> bool:
+        for r in ED25519_SMALL_ORDER:
+            try:
+                Ed25519PublicKey.from_public_bytes(public_key).verify(r + bytes(32), message)
+                return True
+            except InvalidSignature:
+                continue
+        return False
+
+    messages = [f"www.example. 3600 IN A 192.0.2.{n}".encode() for n in range(16)]
+    for public_key in ED25519_SMALL_ORDER:
+        assert sum(forged(public_key, m) for m in messages) >= 4, public_key.hex()
+    assert all(forged(ED25519_SMALL_ORDER[2], m) for m in messages)
+
+
+def test_a_request_zsk_of_small_order_fails_bundle_keys_and_pop():
+    """An Ed25519 request (approved by the policy) whose new ZSK is the identity point, with the
+    signature anyone can make for it: every other check passes."""
+    request, zsks = synth.generate_request(START, algorithm=dnssec.ED25519)
+    last = request.bundles[-1]
+    identity = ED25519_SMALL_ORDER[2]
+    unnamed = replace(last.keys[-1], public_key=identity, key_identifier="ZSK-anyone")
+    anyone = replace(unnamed, key_tag=dnssec.key_tag(unnamed))
+    keys = last.keys[:-1] + (anyone,)
+    signatures = tuple(_resign(s, keys, zsks[s.key_identifier]) for s in last.signatures[:-1]) + (replace(
+        last.signatures[-1], key_identifier=anyone.key_identifier, key_tag=anyone.key_tag,
+        signature_data=identity + bytes(32)),)
+    forged = replace(request, bundles=request.bundles[:-1] + (replace(last, keys=keys, signatures=signatures),))
+    policy = replace(Policy(), algorithms=(dnssec.RSASHA256, dnssec.ED25519))
+    assert validate_request(request, policy, now=START).valid
+    verdict = validate_request(forged, policy, now=START)
+    assert {v.check for v in verdict.violations} == {"KSR-BUNDLE-KEYS", "KSR-BUNDLE-POP"}
+    assert all("point of small order" in v.message and v.message.startswith("bundle 9 ") for v in verdict.violations)
