@@ -89,7 +89,7 @@ def name_to_wire(name: str) -> bytes:
     labels = text.rstrip(".").split(".")
     wire = b""
     for label in labels:
-        raw = label.lower().encode("ascii")
+        raw = label.encode("ascii").lower()  # ASCII first: str.lower() maps U+212A KELVIN SIGN to "k"
         if not 0 < len(raw) < 64:
             raise ValueError(f"bad label {label!r} in {name!r}")
         wire += bytes([len(raw)]) + raw

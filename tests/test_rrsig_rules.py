@@ -337,3 +337,18 @@ def test_a_request_zsk_of_small_order_fails_bundle_keys_and_pop():
     verdict = validate_request(forged, policy, now=START)
     assert {v.check for v in verdict.violations} == {"KSR-BUNDLE-KEYS", "KSR-BUNDLE-POP"}
     assert all("point of small order" in v.message and v.message.startswith("bundle 9 ") for v in verdict.violations)
+
+
+def test_a_non_ascii_name_that_lower_cases_to_ascii_is_no_domain_name():
+    """U+212A KELVIN SIGN lower-cases to "k" in Python: as Signer's Name or as the zone it must not pass
+    for the zone "k." (DNS names compare case-insensitively in ASCII only, RFC 4343)."""
+    with pytest.raises(ValueError):
+        dnssec.name_to_wire("\u212a.")
+    request, zsks = synth.generate_request(START, n_bundles=1, domain="k.")
+    bundle = request.bundles[0]
+    key = bundle.keys[0]
+    signature = next(s for s in bundle.signatures if s.key_identifier == key.key_identifier)
+    with pytest.raises(dnssec.SignatureInvalid, match="Signer's Name"):
+        dnssec.verify_signature(replace(signature, signers_name="\u212a."), key, bundle.keys, "k.")
+    with pytest.raises(dnssec.SignatureInvalid, match="is not a domain name"):
+        dnssec.verify_signature(signature, key, bundle.keys, "\u212a.")
