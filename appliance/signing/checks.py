@@ -192,6 +192,13 @@ def key_tag_clashes(ctx: SigningContext) -> Iterator[str]:
             yield from forms(hsm_key.dnskey(algorithm=definition.algorithm), f"KSK {name}")
     for name, definition in (ctx.configured or ctx.definitions).items():
         yield from visit(definition.ds_sha256, definition.key_tag, f"configured KSK {name} (tag {definition.key_tag})")
+        # A configured KSK this schema does not use is revoked some later quarter: its revoked tag
+        # is known from the token's public key (the one with the definition's DS).
+        for token_key in ctx.token_keys:
+            if token_key.public_key is not None and definition.algorithm in token_key.algorithms:
+                dnskey = token_key.dnskey(algorithm=definition.algorithm)
+                if dnssec.ds_sha256(dnskey, owner) == definition.ds_sha256:
+                    yield from forms(dnskey, f"configured KSK {name}")
     for index, bundle, key in first_occurrences(ctx.request):
         yield from forms(key, f"request {bundle_label(index, bundle)} {'ZSK' if is_zsk(key) else 'key'} "
                               f"{key.key_tag} ({key.key_identifier[:24]})")
