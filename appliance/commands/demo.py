@@ -216,7 +216,8 @@ def run(args) -> int:
     if unattended:
         code, ceremony = run_unattended(demo)
     else:
-        input(f"\nIn the console: type the UTC time, then the PIN {PIN}; answer 'yes' at the checks.\n"
+        input(f"\nIn the console: type the UTC time, then the PIN {PIN}; answer 'yes' at the checks; at the\n"
+              "end choose the stick for the log and type 'end' at the closing record (F2/F3 look back).\n"
               "Press Enter to start ... ")
         watch = StickWatch()
         with media_source(demo.media, watch) as media:
