@@ -263,6 +263,11 @@ def rrsig_signed_data(signature: Signature, keys: Iterable[Key], owner: str = ".
 
 def verify_signature(signature: Signature, signing_key: Key, keys: Iterable[Key], owner: str = ".") -> None:
     """Raise SignatureInvalid unless `signing_key` made `signature` over the RRset of `keys`."""
+    _check_signer(signature, signing_key)
+    _verify_bytes(signature, signing_key, rrsig_signed_data(signature, keys, owner))
+
+
+def _check_signer(signature: Signature, signing_key: Key) -> None:
     if signature.algorithm != signing_key.algorithm:
         raise SignatureInvalid(
             f"signature algorithm {signature.algorithm} differs from key algorithm {signing_key.algorithm}"
@@ -270,8 +275,10 @@ def verify_signature(signature: Signature, signing_key: Key, keys: Iterable[Key]
     computed = key_tag(signing_key)
     if signature.key_tag != computed:
         raise SignatureInvalid(f"signature key tag {signature.key_tag} is not the key's tag {computed}")
+
+
+def _verify_bytes(signature: Signature, signing_key: Key, data: bytes) -> None:
     public = public_key_to_crypto(signing_key.algorithm, signing_key.public_key)
-    data = rrsig_signed_data(signature, keys, owner)
     try:
         if signing_key.algorithm in _RSA_DIGESTS:
             public.verify(signature.signature_data, data, padding.PKCS1v15(), _RSA_DIGESTS[signing_key.algorithm]())
@@ -281,4 +288,29 @@ def verify_signature(signature: Signature, signing_key: Key, keys: Iterable[Key]
         else:
             public.verify(signature.signature_data, data)
     except InvalidSignature:
-        raise SignatureInvalid(f"signature by key tag {computed} does not verify") from None
+        raise SignatureInvalid(f"signature by key tag {signature.key_tag} does not verify") from None
+
+
+# The RRsets an offline-KSK response signs besides DNSKEY (RFC 7344): type name -> number.
+RRSET_TYPES = {"DNSKEY": TYPE_DNSKEY, "CDS": 59, "CDNSKEY": 60}
+
+
+def rrset_signed_data(signature: Signature, rdatas: Iterable[bytes], owner: str) -> bytes:
+    """RFC 4034 3.1.8.1 signed data for an RRset of any type in RRSET_TYPES, given its wire RDATAs."""
+    rtype = RRSET_TYPES.get(signature.type_covered.upper())
+    if rtype is None:
+        raise SignatureInvalid(f"signature covers {signature.type_covered}, not DNSKEY, CDS or CDNSKEY")
+    prefix = struct.pack("!HBBIIIH", rtype, signature.algorithm, signature.labels, signature.original_ttl,
+                         _serial_time(signature.expiration), _serial_time(signature.inception), signature.key_tag)
+    data = prefix + name_to_wire(signature.signers_name or owner)
+    header = name_to_wire(owner) + struct.pack("!HHI", rtype, CLASS_IN, signature.original_ttl)
+    for rdata in sorted(set(rdatas)):
+        data += header + struct.pack("!H", len(rdata)) + rdata
+    return data
+
+
+def verify_rrset_signature(signature: Signature, signing_key: Key, rdatas: Iterable[bytes], owner: str) -> None:
+    """Raise SignatureInvalid unless `signing_key` made `signature` over the RRset of `rdatas`
+    (DNSKEY, CDS or CDNSKEY, as `signature.type_covered` says) owned by `owner`."""
+    _check_signer(signature, signing_key)
+    _verify_bytes(signature, signing_key, rrset_signed_data(signature, rdatas, owner))
