@@ -125,11 +125,32 @@ def previous_signers_in_hsm(ctx: SigningContext) -> Iterator[str]:
                    f"previous response's last bundle ({last.id}), is not in the HSM with the same public key")
 
 
+def zsk_tags_clash_with_ksks(ctx: SigningContext) -> Iterator[str]:
+    """KSR-BUNDLE-KEYS (with the configuration): no ZSK of the request shares a key tag with a
+    configured KSK, as published or revoked (RFC 5011); tags name keys in RRSIGs, logs and tables."""
+    ksk_tags = {}
+    for name, key in ctx.hsm_keys.items():
+        dnskey = key.dnskey(algorithm=ctx.definitions[name].algorithm)
+        revoked_key = Key("", 0, 0, dnskey.flags | dnssec.FLAG_REVOKE, 3, dnskey.algorithm, dnskey.public_key)
+        ksk_tags[dnskey.key_tag] = f"KSK {name}"
+        ksk_tags[dnssec.key_tag(revoked_key)] = f"KSK {name} revoked"
+    for index, bundle, key in first_occurrences(ctx.request):
+        if key.key_tag in ksk_tags:
+            yield (f"{bundle_label(index, bundle)}: ZSK tag {key.key_tag} is also the tag of "
+                   f"{ksk_tags[key.key_tag]}")
+
+
 SIGNING_CHECKS = (
     ("KSK-MISMATCH", ksk_mismatch),
     ("SKR-TTL", rrset_ttl),
     ("KSR-POLICY-SAFETY", signers_stay_published),
 )
+# Knot DNS / BIND 9 requests: one KSK set throughout, no ICANN KSK policy block to hold it to.
+TEXT_SIGNING_CHECKS = (
+    ("KSK-MISMATCH", ksk_mismatch),
+    ("KSR-BUNDLE-KEYS", zsk_tags_clash_with_ksks),
+)
+TEXT_PREVIOUS_RESPONSE_CHECKS = (("KSR-CHAIN-KEYS", previous_signers_in_hsm),)
 PREVIOUS_RESPONSE_CHECKS = (
     ("KSR-POLICY-SAFETY", publish_and_retire_safety),
     ("KSR-CHAIN-KEYS", previous_signers_in_hsm),
