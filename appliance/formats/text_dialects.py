@@ -205,13 +205,13 @@ def _owner(rrsets, header: Header, owner: str | None) -> str:
 
 def _key(rdata, ttl: int) -> Key:
     tag = dns.dnssec.key_id(rdata)
-    return Key(str(tag), tag, ttl, rdata.flags, rdata.protocol, rdata.algorithm, rdata.key)
+    return Key(str(tag), tag, ttl, int(rdata.flags), int(rdata.protocol), int(rdata.algorithm), rdata.key)
 
 
 def _signature(rdata, ttl: int) -> Signature:
     return Signature(
         key_identifier=str(rdata.key_tag), ttl=ttl, type_covered=dns.rdatatype.to_text(rdata.type_covered),
-        algorithm=rdata.algorithm, labels=rdata.labels, original_ttl=rdata.original_ttl,
+        algorithm=int(rdata.algorithm), labels=rdata.labels, original_ttl=rdata.original_ttl,
         expiration=datetime.fromtimestamp(rdata.expiration, UTC),
         inception=datetime.fromtimestamp(rdata.inception, UTC), key_tag=rdata.key_tag,
         signers_name=rdata.signer.to_text(), signature_data=rdata.signature)
