@@ -12,9 +12,10 @@ import textwrap
 from dataclasses import dataclass
 
 from appliance.errors import FormatError
-from appliance.formats import parse_response
+from appliance.formats.detect import read_response
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
+from appliance.policy.text_checks import request_notes
 from appliance.report import bundle_table, summary_line
 from appliance.signing import Plan, prepare, sign_plan
 
@@ -34,7 +35,7 @@ def check(ceremony, current) -> Outcome:
     previous = None
     if current.previous_data is not None:
         try:
-            previous = parse_response(current.previous_data)
+            previous = read_response(current.previous_data)
         except FormatError:
             previous = None  # already a violation in the verdict
     plan, verdict, details = None, result.verdict, []
@@ -51,7 +52,7 @@ def check(ceremony, current) -> Outcome:
              f"Request {current.name}" + (f", previous response {current.previous_name}"
                                           if current.previous_name else ", no previous response"),
              f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
-    lines += [f"NOTE: {note}" for note in policy.relaxations()]
+    lines += [f"NOTE: {note}" for note in policy.relaxations() + request_notes(result.request)]
     lines += details + [""] + verdict_lines(verdict) + ["", summary]
     return Outcome(plan, verdict, lines)
 

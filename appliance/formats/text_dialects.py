@@ -83,6 +83,14 @@ def looks_like_text(data: bytes) -> bool:
     return False
 
 
+def text_kind(data: bytes) -> str | None:
+    """"request" or "response" by the first header of a KSR/SKR 1.0 text file; None for other text."""
+    if not looks_like_text(data):
+        return None
+    head = data.lstrip()[:80]
+    return "request" if REQUEST_WORD.encode() in head else "response" if RESPONSE_WORD.encode() in head else None
+
+
 def detect_format(data: bytes) -> str:
     """"knot", "bind" or "icann" from the content: XML is ICANN's; text by its first header's time."""
     if not looks_like_text(data):

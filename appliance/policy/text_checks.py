@@ -33,10 +33,10 @@ NO_PROOF_OF_POSSESSION = (
 )
 
 
-def request_notes(request: Request) -> list[str]:
+def request_notes(request: Request | None) -> list[str]:
     """What the operators must be told about a text request beyond PASS/FAIL: the missing proof
     of possession, and each repeated bundle time (the later bundle is the one signed)."""
-    if request.dialect == "icann":
+    if request is None or request.dialect == "icann":
         return []
     notes = [NO_PROOF_OF_POSSESSION]
     for index in range(1, len(request.bundles)):
