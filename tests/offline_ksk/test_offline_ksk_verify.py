@@ -167,3 +167,22 @@ def test_forced_format_refuses_a_file_of_the_other_dialect(capsys):
                             "--policy", "bind-root", "--now", NOW)
     assert code == 1
     assert "FAIL  KSR-TEXT" in report
+
+
+def test_an_rfc_7958_trust_anchor_for_a_text_response(tmp_path, capsys):
+    """The example. KSK as RFC 7958 XML (a DS digest, no key): BIND's example. response verifies
+    under it, Knot's (another KSK) does not."""
+    from datetime import UTC, datetime
+
+    from appliance.formats.detect import read_response
+    from appliance.formats.trust_anchor import write_trust_anchor_xml
+
+    bind = read_response(read("bind/example.skr.txt"))
+    ksk = next(k for k in bind.bundles[0].keys if k.flags == 257)
+    xml = write_trust_anchor_xml([ksk], zone="example.", valid_from=datetime(2026, 10, 1, tzinfo=UTC))
+    anchor = write(tmp_path, "anchors.xml", xml)
+    code, report = ceremony(capsys, "verify-skr", OFFLINE_KSK / "bind/example.skr.txt", "--trust-anchor", anchor)
+    assert code == 0, report
+    code, report = ceremony(capsys, "verify-skr", OFFLINE_KSK / "knot/example.skr.txt", "--trust-anchor", anchor)
+    assert code == 1
+    assert "FAIL  SKR-TRUST-ANCHOR  bundle 1 (1793491200)" in report

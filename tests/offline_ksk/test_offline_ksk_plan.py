@@ -1,0 +1,79 @@
+"""The bundle plan and RRSIGs by Knot's and BIND's rules, with the TEST KSKs as software keys (no
+HSM): the four root responses the real tools made (native and cross) come out byte for byte but
+for the trailer, and a repeated request time is signed once, with the later bundle's keys."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from appliance import dnssec
+from appliance.errors import UsageError
+from appliance.formats.detect import read_request
+from appliance.model import Key
+from appliance.offline_ksk_config import rules_from_table
+from appliance.offline_ksk_signer import (
+    build_text_response,
+    bundle_times,
+    header_token,
+    plan_text_bundles,
+    response_dialect,
+    write_text_response,
+)
+from tests.offline_ksk.refdata import ROOT_KSKS, read
+
+KNOT = {"rules": "knot", "rrsig_lifetime": "P21D", "rrsig_refresh": "P11D", "ksks": ["current"]}
+BIND = {"rules": "bind", "rrsig_lifetime": "P21D", "rrsig_refresh": "P11D", "ksks": ["current"], "dnskey_ttl": 172800,
+        "end": datetime(2027, 5, 1, tzinfo=UTC)}
+
+
+def _sign(ksr: bytes, table: dict, signer: str) -> bytes:
+    private = serialization.load_pem_private_key(ROOT_KSKS[signer][0].read_bytes(), None)
+    public = dnssec.dnskey_public_key(private.public_key())
+    tag = dnssec.key_tag(Key("", 0, 0, 257, 3, 8, public))
+    request = read_request(ksr)
+    rules = rules_from_table(table, {"current": None}, "test")
+    plan = plan_text_bundles(request, rules, {"current": Key(str(tag), tag, 0, 257, 3, 8, public)},
+                             header_token(response_dialect(rules, request)))
+    response = build_text_response(request, plan, rules,
+                                   lambda name, data, alg: private.sign(data, padding.PKCS1v15(), hashes.SHA256()))
+    return write_text_response(response, plan, datetime(2026, 11, 30, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("ksr", "table", "signer", "expected"), [
+    ("knot/root.ksr.txt", KNOT, "knot", "knot/root.skr.txt"),
+    ("bind/root.ksr.txt", BIND, "bind", "bind/root.skr.txt"),
+    ("knot/root.ksr.txt", {**BIND, "response_format": "bind"}, "bind", "cross/root.knot-ksr.signed-by-bind.skr.txt"),
+    ("bind/root.ksr.txt", {**KNOT, "response_format": "knot"}, "knot", "cross/root.bind-ksr.signed-by-knot-3.5.6.skr.txt"),
+])
+def test_the_rules_reproduce_the_real_tools(ksr, table, signer, expected):
+    ours, theirs = _sign(read(ksr), table, signer).split(b"\n"), read(expected).split(b"\n")
+    assert ours[:-2] == theirs[:-2]
+    assert re.fullmatch(rb";; SignedKeyResponse 1\.0 generated at .* by ceremony \S+", ours[-2])
+
+
+def test_a_repeated_request_time_is_signed_once_with_the_later_keys():
+    text = read("bind/root.ksr.txt").decode()
+    headers = re.findall(r";; KeySigningRequest 1\.0 \d{14}", text)
+    request = read_request(text.replace(headers[2], headers[1]).encode())
+    rules = rules_from_table(BIND, {"current": None}, "test")
+    times = bundle_times(request, rules)
+    assert [index for index, _ in times].count(1) == 0  # the earlier twin is never used
+    assert times[8] == (2, request.bundles[2].inception)
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    ({"rules": "nsd"}, "rules"),
+    ({"rrsig_refresh": "P30D"}, "below rrsig_lifetime"),
+    ({"ksks": ["other"]}, "not defined"),
+    ({"cds_digest_types": [1]}, "cds_digest_types"),
+    ({"response_format": "xml"}, "response_format"),
+    ({"surprise": 1}, "unknown"),
+])
+def test_bad_offline_ksk_settings_are_usage_errors(edit, words):
+    with pytest.raises(UsageError, match=words):
+        rules_from_table({**KNOT, **edit}, {"current": None}, "test")
