@@ -17,7 +17,7 @@ from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.policy.text_checks import request_notes
 from appliance.report import bundle_table, summary_line
-from appliance.signing import Plan, prepare, sign_plan
+from appliance.signing.pipeline import Plan, prepare, sign_plan
 
 
 @dataclass(frozen=True)

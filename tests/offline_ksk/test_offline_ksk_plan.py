@@ -15,8 +15,8 @@ from appliance import dnssec
 from appliance.errors import UsageError
 from appliance.formats.detect import read_request
 from appliance.model import Key
-from appliance.offline_ksk_config import rules_from_table
-from appliance.offline_ksk_signer import (
+from appliance.signing.offline_ksk_config import rules_from_table
+from appliance.signing.offline_ksk_bundles import (
     build_text_response,
     bundle_times,
     header_token,

@@ -7,7 +7,7 @@
     [ksk_policy]                    # the <KSK> policy block of every response, and the DNSKEY TTL
     [keys.NAME]                     # one per KSK: label, key_tag, algorithm, size, ds_sha256, valid_from...
     [schemas.NAME]  1 = {publish = [...], revoke = [...], sign = [...]}  ... one entry per slot
-    [offline_ksk]                   # Knot DNS / BIND 9 requests (appliance.offline_ksk_config); then
+    [offline_ksk]                   # Knot DNS / BIND 9 requests (appliance.signing.offline_ksk_config); then
                                     # [ksk_policy] may be left out (ICANN XML only)
 
 Every KSK the HSM offers must match its definition (KSK-MISMATCH), so a configuration file pins
@@ -26,11 +26,11 @@ from appliance.errors import UsageError
 from appliance.formats import KSKM_SKR, LEGACY_SKR, Layout
 from appliance.formats.timefmt import parse_datetime
 from appliance.hsm import HsmKey
-from appliance.hsm_profile import HsmProfile, profile_from_table
+from appliance.hsm.profile import HsmProfile, profile_from_table
 from appliance.model import AlgorithmPolicy, KeyPolicy
-from appliance.offline_ksk_config import OfflineKskRules, rules_from_table
 from appliance.settings import duration, read_toml
-from appliance.signer import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
+from appliance.signing.bundles import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
+from appliance.signing.offline_ksk_config import OfflineKskRules, rules_from_table
 
 DEFAULT_CONFIG = Path("/etc/ceremony/ceremony.toml")
 

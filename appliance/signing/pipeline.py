@@ -21,7 +21,16 @@ from appliance.model import Key, Request, Response, Verdict
 from appliance.policy import validate_response
 from appliance.policy.runner import run_checks
 from appliance.report import verdict_lines
-from appliance.offline_ksk_signer import (
+from appliance.signing.bundles import PlannedBundle, Schema, build_response, plan_bundles, revoked
+from appliance.signing.checks import (
+    PREVIOUS_RESPONSE_CHECKS,
+    SIGNING_CHECKS,
+    TEXT_PREVIOUS_RESPONSE_CHECKS,
+    TEXT_SIGNING_CHECKS,
+    SigningContext,
+)
+from appliance.signing.config import SigningConfig
+from appliance.signing.offline_ksk_bundles import (
     TextPlannedBundle,
     build_text_response,
     header_token,
@@ -29,15 +38,6 @@ from appliance.offline_ksk_signer import (
     response_dialect,
     write_text_response,
 )
-from appliance.signer import PlannedBundle, Schema, build_response, plan_bundles, revoked
-from appliance.signer_checks import (
-    PREVIOUS_RESPONSE_CHECKS,
-    SIGNING_CHECKS,
-    TEXT_PREVIOUS_RESPONSE_CHECKS,
-    TEXT_SIGNING_CHECKS,
-    SigningContext,
-)
-from appliance.signing_config import SigningConfig
 
 
 @dataclass(frozen=True)
