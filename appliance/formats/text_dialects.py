@@ -42,7 +42,7 @@ REQUEST_WORD = "KeySigningRequest"
 RESPONSE_WORD = "SignedKeyResponse"
 
 _HEADER = re.compile(r";;[ \t]*(KeySigningRequest|SignedKeyResponse)(?:[ \t]+(\S+))?(?:[ \t]+(\S+))?(.*)")
-_ALLOWED_CONTROL = {"\t", "\n", "\r"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # all but tab, newline, carriage return
 _RESPONSE_TYPES = {"DNSKEY", "CDNSKEY", "CDS", "RRSIG"}
 
 
@@ -112,17 +112,17 @@ def _text(data: bytes, max_size: int) -> str:
         text = data.decode("ascii")
     except UnicodeDecodeError as exc:
         raise _error(f"byte {exc.start}: not ASCII; KSR/SKR 1.0 files are plain ASCII text") from None
-    for index, char in enumerate(text):
-        if (ord(char) < 32 and char not in _ALLOWED_CONTROL) or ord(char) == 127:
-            line = text.count("\n", 0, index) + 1
-            raise _error(f"control character {char!r}", line)
+    control = _CONTROL.search(text)
+    if control:
+        raise _error(f"control character {control.group()!r}", text.count("\n", 0, control.start()) + 1)
     return text
 
 
 def split_bundles(data: bytes, word: str, max_size: int = DEFAULT_MAX_SIZE) -> tuple[str, list[tuple[Header, str]]]:
     """(dialect, [(header, the bundle's record text with other lines blanked)]) of a KSR or SKR.
 
-    Record text keeps every line in place (others blanked) so dnspython's line numbers are the file's.
+    A bundle's text is the lines after its header up to the next header (or the trailer): its
+    line 1 is the file's line header.line + 1, which error messages translate back.
     """
     text = _text(data, max_size)
     lines = text.split("\n")
@@ -166,9 +166,7 @@ def split_bundles(data: bytes, word: str, max_size: int = DEFAULT_MAX_SIZE) -> t
         raise _error(f"no ';; {word} 1.0 generated at ...' trailer: the file may be truncated")
     result = []
     for header, numbers in bundles:
-        wanted = set(numbers)
-        body = "\n".join(lines[n - 1] if n in wanted else "" for n in range(1, max(numbers, default=0) + 1))
-        result.append((header, body))
+        result.append((header, "\n".join(lines[header.line:max(numbers, default=header.line)])))
     return dialects.pop(), result
 
 
@@ -178,7 +176,7 @@ def read_rrsets(header: Header, body: str, allowed: set[str]) -> list[dns.rrset.
         rrsets = dns.zonefile.read_rrsets(body, origin=dns.name.root, relativize=False, rdclass=None,
                                           default_rdclass=dns.rdataclass.IN)
     except dns.exception.DNSException as exc:
-        raise _error(f"in the bundle of line {header.line}: {_dns_message(exc)}") from None
+        raise _error(f"in the bundle of line {header.line}: {_dns_message(exc, header.line)}") from None
     if not any(len(rrset) for rrset in rrsets):
         raise _error("a bundle without records", header.line)
     for rrset in rrsets:
@@ -191,12 +189,12 @@ def read_rrsets(header: Header, body: str, allowed: set[str]) -> list[dns.rrset.
     return rrsets
 
 
-def _dns_message(exc: Exception) -> str:
+def _dns_message(exc: Exception, offset: int) -> str:
     # dnspython names the input "<input>:LINE:"; the rest may quote the hostile file, hence repr.
     text = str(exc)
     match = re.match(r"<input>:(\d+): (.*)", text, re.S)
     if match:
-        return f"line {match.group(1)}: {match.group(2)[:200]!r}"
+        return f"line {int(match.group(1)) + offset}: {match.group(2)[:200]!r}"
     return repr(text[:200])
 
 
