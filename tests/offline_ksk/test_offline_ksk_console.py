@@ -10,7 +10,7 @@ import pytest
 
 from appliance.digest import Fingerprint
 from tests.console.harness import Sticks, files_on, flat, run_script, written_log
-from tests.console.scripts import SET_CLOCK, SHUT_DOWN
+from tests.console.scripts import SHUT_DOWN
 from tests.offline_ksk.refdata import FIXTURE, ROOT_KSKS, read
 from tests.softhsm import make_token
 
@@ -31,7 +31,9 @@ def test_a_knot_request_through_the_six_steps(tmp_path, monkeypatch):
     sticks = Sticks(media)
     request = read("knot/root.ksr.txt")
     stick = sticks.make("KSR-STICK", {"root.ksr.txt": request, "README.txt": b"not a request\n"})
-    script = (SET_CLOCK + [("hsm.seen", ""), ("request.choose", "1"), ("request.previous", "none"),
+    # A fixed ceremony time inside the request's window, whatever the real date (the clock is an offset here).
+    set_clock = [("clock.time", "2026-11-30 12:00:00"), ("clock.confirm", "yes")]
+    script = (set_clock + [("hsm.seen", ""), ("request.choose", "1"), ("request.previous", "none"),
                            ("request.no_previous", "yes"), ("request.accepted", ""), ("verbal.confirm", "yes"),
                            ("sign.where", ""), ("sign.done", "")] + SHUT_DOWN)
     run = run_script(sticks, script, config=config)
@@ -44,5 +46,6 @@ def test_a_knot_request_through_the_six_steps(tmp_path, monkeypatch):
         assert step in text
     assert "NOTE: no proof of possession in these formats" in text
     assert "REQUEST ACCEPTED" in text
+    assert "checked at 2026-11-30 12:00" in text
     assert Fingerprint.of(request).hex in text and Fingerprint.of(response).hex in text
     assert "offline-ksk (knot)" in text
