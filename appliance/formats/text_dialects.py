@@ -71,7 +71,7 @@ def header_time(token: str) -> tuple[datetime, str]:
             return datetime.strptime(token, "%Y%m%d%H%M%S").replace(tzinfo=UTC), BIND
         except ValueError:
             raise ValueError(f"time {token} is 14 digits but not a YYYYMMDDhhmmss calendar date") from None
-    raise ValueError(f"time {token!r} is neither 10 digits of Unix seconds nor 14 of YYYYMMDDhhmmss")
+    raise ValueError(f"time {token[:24]!r} is neither 10 digits of Unix seconds nor 14 of YYYYMMDDhhmmss")
 
 
 def looks_like_text(data: bytes) -> bool:
@@ -146,7 +146,7 @@ def split_bundles(data: bytes, word: str, max_size: int = DEFAULT_MAX_SIZE) -> t
         if found != word:
             raise _error(f"a {found} header in a file read as a {word}", number)
         if version != "1.0":
-            raise _error(f"version {version!r}, only 1.0 is known", number)
+            raise _error(f"version {(version or '')[:12]!r}, only 1.0 is known", number)
         if trailer_line is not None:
             raise _error(f"a header after the trailer on line {trailer_line}", number)
         if token == "generated":

@@ -60,6 +60,9 @@ def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: 
             previous: Response | None, schema_name: str | None) -> Plan:
     """Find and match the KSKs, plan the bundles, and run every check that needs them."""
     if request.dialect != "icann":
+        if schema_name is not None:
+            raise UsageError("--schema applies to ICANN XML requests; a Knot DNS / BIND 9 request is signed "
+                             "by the configuration's [offline_ksk] rules")
         return _prepare_text(config, hsm, request, request_verdict, previous)
     if config.ksk_policy is None:
         raise UsageError(f"{config.source} has no [ksk_policy]: it signs Knot DNS / BIND 9 requests only")

@@ -102,3 +102,9 @@ def test_a_request_with_a_ksk_tag_is_refused_before_signing(tmp_path, capsys, to
     assert code == 1
     assert not output.exists()
     assert "FAIL  KSR-BUNDLE-KEYS" in report
+
+
+def test_a_schema_does_not_apply_to_a_text_request(tmp_path, capsys, token):
+    code, report, data = sign(tmp_path, capsys, "knot/root.ksr.txt", "knot-root.toml", "--schema", "normal")
+    assert code == 2 and data is None
+    assert "--schema applies to ICANN XML requests" in report

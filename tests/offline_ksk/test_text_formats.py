@@ -131,6 +131,8 @@ BAD = [  # (edit of knot/root.ksr.txt, words the refusal names)
     (lambda t: t.replace("1801267200", "20261301000000", 1), "calendar date"),
     (lambda t: t.replace("1801267200", "20270130000000", 1), "mix"),
     (lambda t: t.replace("1801267200", "18012672", 1), "neither"),
+    (lambda t: t.replace("1801267200", "9" * 50000, 1), "neither"),
+    (lambda t: t.replace("KeySigningRequest 1.0 1801267200", "KeySigningRequest " + "v" * 50000, 1), "version"),
     (lambda t: t.replace("=========\n.", "=========\n$INCLUDE /etc/passwd\n.", 1), "line"),
     (lambda t: t.replace("=========\n.", "=========\n. 172800 TXT \"x\"\n.", 1), "TXT"),
     (lambda t: t.replace("172800 DNSKEY 256", "172800 CH DNSKEY 256", 1), "class"),
@@ -145,6 +147,7 @@ def test_malformed_requests_are_refused_naming_the_fault(edit, words):
         parse_text_request(edit(read("knot/root.ksr.txt").decode("latin-1")).encode("latin-1"))
     assert raised.value.check == "KSR-TEXT"
     assert words in str(raised.value)
+    assert len(str(raised.value)) < 400  # a hostile file is quoted briefly, never at length
 
 
 def test_forced_format_refuses_the_other_dialect_and_xml():
