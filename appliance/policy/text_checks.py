@@ -121,6 +121,19 @@ def _rdatas(bundle: Bundle, rtype: str) -> list[bytes]:
     return [r.rdata for r in bundle.records if r.rtype == rtype]
 
 
+def _signer(signature, candidates, rdatas, owner):
+    """(key, None) for the first candidate (same tag and algorithm) whose signature verifies, else
+    (the first candidate, why it does not)."""
+    problem = None
+    for key in candidates:
+        try:
+            dnssec.verify_rrset_signature(signature, key, rdatas, owner)
+            return key, None
+        except (dnssec.SignatureInvalid, ValueError) as exc:  # ValueError: a signer name not encodable
+            problem = problem or str(exc)
+    return candidates[0], problem
+
+
 def _valid_at(signature, moment: datetime) -> bool:
     return signature.inception <= moment < signature.expiration
 
@@ -142,11 +155,9 @@ def response_problems(response: Response) -> Iterator[str]:
             if not signers:
                 yield f"{label}: RRSIG({rtype}) by key tag {signature.key_tag}, which is not a DNSKEY of the bundle"
                 continue
-            key = signers[0]
-            try:
-                dnssec.verify_rrset_signature(signature, key, _rdatas(bundle, rtype), response.domain)
-            except (dnssec.SignatureInvalid, ValueError) as exc:
-                yield f"{label}: RRSIG({rtype}) by {key_label(key)}: {exc}"
+            key, problem = _signer(signature, signers, _rdatas(bundle, rtype), response.domain)
+            if problem:
+                yield f"{label}: RRSIG({rtype}) by {key_label(key)}: {problem}"
                 continue
             if not _valid_at(signature, when):
                 yield (f"{label}: RRSIG({rtype}) by {key_label(key)} is valid {timestamp(signature.inception)} to "
