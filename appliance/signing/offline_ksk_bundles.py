@@ -50,13 +50,15 @@ def response_dialect(rules: OfflineKskRules, request: Request) -> str:
 def bundle_times(request: Request, rules: OfflineKskRules) -> list[tuple[int, datetime]]:
     """(request bundle index, time) of every response bundle.
 
-    Knot (`ksr_sign_once`): each request time, then re-signing bundles every (lifetime - refresh)
-    while before the next request time; the last request time gets one bundle. BIND
-    (`sign_bundle`): each request time S, then min(S + step, N) and every step after while not
-    after N, the next request time or `end` for the last; so a bundle may repeat N with the old
-    keys (and S itself when S = N). Without `end`, BIND's last request time gets one bundle.
+    Knot (`ksr_sign_once`): each request time, then re-signing bundles at min(previous + step,
+    the next KSK event) while before the next request time; the last request time gets one
+    bundle. BIND (`sign_bundle`): each request time S, then min(S + step, the next KSK event, N)
+    and every step after while not after N, the next request time or `end` for the last; so a
+    bundle may repeat N with the old keys (and S itself when S = N). Without `end`, BIND's last
+    request time gets one bundle. The only KSK event modelled is `cds_from` (SyncPublish).
     """
     step = rules.refresh_step
+    events = [rules.cds_from] if rules.cds_from is not None else []
     asked = effective_bundles(request.bundles)
     times = []
     for position, (index, bundle) in enumerate(asked):
@@ -64,20 +66,24 @@ def bundle_times(request: Request, rules: OfflineKskRules) -> list[tuple[int, da
         following = asked[position + 1][1].inception if position + 1 < len(asked) else None
         times.append((index, start))
         if rules.rules == KNOT_RULES:
-            moment = start + step
+            moment = _next(start, step, events)
             while following is not None and moment < following:
                 times.append((index, moment))
-                moment += step
+                moment = _next(moment, step, events)
             continue
         if following is None:
             following = rules.end if rules.end is not None and rules.end >= start else None
         if following is None:
             continue
-        moment = min(start + step, following)
+        moment = min(_next(start, step, events), following)
         while moment <= following:
             times.append((index, moment))
             moment += step
     return times
+
+
+def _next(moment: datetime, step, events: list[datetime]) -> datetime:
+    return min([moment + step, *(e for e in events if e > moment)])
 
 
 def _cds(key: Key, domain: str, digest_type: int, ttl: int) -> Record:
@@ -100,9 +106,10 @@ def plan_text_bundles(request: Request, rules: OfflineKskRules, ksks: Mapping[st
         else:  # BIND: the KSKs, then the request's ZSKs as they came
             keys = (*published, *zsks)
         sync_ttl = 0 if rules.rules == KNOT_RULES else ttl  # Knot writes CDS/CDNSKEY with TTL 0
-        records = [Record("CDNSKEY", sync_ttl, dnssec.dnskey_rdata(ksks[name])) for name in rules.cds_cdnskey]
+        syncing = rules.cds_cdnskey if rules.cds_from is None or moment >= rules.cds_from else ()
+        records = [Record("CDNSKEY", sync_ttl, dnssec.dnskey_rdata(ksks[name])) for name in syncing]
         records += [_cds(ksks[name], request.domain, digest, sync_ttl)
-                    for name in rules.cds_cdnskey for digest in rules.cds_digest_types]
+                    for name in syncing for digest in rules.cds_digest_types]
         shown = Bundle(id=token_of(moment), inception=moment, expiration=moment + rules.rrsig_lifetime,
                        keys=zsks, signatures=())
         plan.append(TextPlannedBundle(shown, tuple(keys), tuple(records),

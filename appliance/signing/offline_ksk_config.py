@@ -9,6 +9,7 @@
     ksks = ["current"]            # the [keys.NAME] published in, and signing, every bundle
     cds_cdnskey = ["current"]     # KSKs whose CDNSKEY and CDS are published (default none)
     cds_digest_types = [2]        # CDS digest types (2 SHA-256, 4 SHA-384)
+    cds_from = 2026-11-01T22:00:00Z  # CDS/CDNSKEY only from this time (BIND's SyncPublish; a KSK event)
     end = 2027-05-01T00:00:00Z    # BIND's -e: the last request bundle is re-signed up to this time
     response_format = "request"   # the response's dialect: "request" (the requester's), "knot" or "bind"
 
@@ -31,7 +32,7 @@ BIND_RULES = "bind"
 _OFFSETS = {KNOT_RULES: timedelta(minutes=90), BIND_RULES: timedelta(minutes=60)}
 _DIGEST_TYPES = {2, 4}
 _SETTINGS = {"rules", "rrsig_lifetime", "rrsig_refresh", "inception_offset", "dnskey_ttl", "ksks", "cds_cdnskey",
-             "cds_digest_types", "end", "response_format"}
+             "cds_digest_types", "cds_from", "end", "response_format"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class OfflineKskRules:
     ksks: tuple[str, ...]
     cds_cdnskey: tuple[str, ...]
     cds_digest_types: tuple[int, ...]
+    cds_from: datetime | None  # None: from the first bundle
     end: datetime | None
     response_format: str  # "request", "knot" or "bind"
 
@@ -98,10 +100,15 @@ def rules_from_table(table: Mapping, keys: Mapping, where: str) -> OfflineKskRul
     digests = table.get("cds_digest_types", [2])
     if not isinstance(digests, list) or not digests or not set(digests) <= _DIGEST_TYPES:
         raise UsageError(f"{where}: cds_digest_types is a list of 2 (SHA-256) and 4 (SHA-384)")
-    end = table.get("end")
-    if end is not None and (not isinstance(end, datetime) or end.tzinfo is None):
-        raise UsageError(f"{where}: end is a UTC time such as 2027-05-01T00:00:00Z")
+    end, cds_from = (_moment(table.get(name), f"{where}: {name}") for name in ("end", "cds_from"))
     response_format = table.get("response_format", "request")
     if response_format not in ("request", "knot", "bind"):
         raise UsageError(f"{where}: response_format must be 'request', 'knot' or 'bind'")
-    return OfflineKskRules(rules, lifetime, refresh, offset, ttl, ksks, cds, tuple(digests), end, response_format)
+    return OfflineKskRules(rules, lifetime, refresh, offset, ttl, ksks, cds, tuple(digests), cds_from, end,
+                           response_format)
+
+
+def _moment(value, where: str) -> datetime | None:
+    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+        raise UsageError(f"{where} is a UTC time such as 2027-05-01T00:00:00Z")
+    return value

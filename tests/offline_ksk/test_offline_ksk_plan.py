@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from appliance import dnssec
 from appliance.errors import UsageError
-from appliance.formats.detect import read_request
+from appliance.formats.detect import read_request, read_response
 from appliance.model import Key
 from appliance.signing.offline_ksk_config import rules_from_table
 from appliance.signing.offline_ksk_bundles import (
@@ -77,3 +77,38 @@ def test_a_repeated_request_time_is_signed_once_with_the_later_keys():
 def test_bad_offline_ksk_settings_are_usage_errors(edit, words):
     with pytest.raises(UsageError, match=words):
         rules_from_table({**KNOT, **edit}, {"current": None}, "test")
+
+
+EXAMPLES = [  # request, the tool's response, [offline_ksk] as the reference KSK side was configured
+    ("knot/example.ksr.txt", "knot/example.skr.txt",
+     {"rules": "knot", "rrsig_lifetime": "P14D", "rrsig_refresh": "P7D", "ksks": ["current"],
+      "cds_cdnskey": ["current"], "cds_digest_types": [2]}),
+    ("bind/example.ksr.txt", "bind/example.skr.txt",
+     {"rules": "bind", "rrsig_lifetime": "P14D", "rrsig_refresh": "P7D", "ksks": ["current"], "dnskey_ttl": 3600,
+      "cds_cdnskey": ["current"], "cds_digest_types": [2], "cds_from": datetime(2026, 11, 1, 22, tzinfo=UTC),
+      "end": datetime(2027, 5, 1, tzinfo=UTC)}),
+]
+
+
+@pytest.mark.parametrize(("ksr", "skr", "table"), EXAMPLES)
+def test_the_rules_plan_the_ecdsa_examples_as_the_tools_did(ksr, skr, table):
+    """ECDSA signatures are random and the example KSKs' private keys are not given, so everything
+    else is compared: bundle times (three ZSK rolls), DNSKEY RRsets in order with TTLs, CDS and
+    CDNSKEY (BIND: only from the KSK's SyncPublish, which also caps the first step), and each
+    RRSIG's type, TTLs, inception and expiration."""
+    theirs = read_response(read(skr))
+    ksk = next(k for k in theirs.bundles[0].keys if k.flags == 257)
+    request = read_request(read(ksr))
+    rules = rules_from_table(table, {"current": None}, "test")
+    plan = plan_text_bundles(request, rules, {"current": ksk}, header_token(request.dialect))
+    assert [p.request_bundle.inception for p in plan] == [b.inception for b in theirs.bundles]
+    assert [p.keys for p in plan] == [b.keys for b in theirs.bundles]
+    assert [p.records for p in plan] == [b.records for b in theirs.bundles]
+    for planned, bundle in zip(plan, theirs.bundles):
+        moment = planned.request_bundle.inception
+        for signature in bundle.signatures:
+            assert signature.inception == moment - rules.inception_offset
+            assert signature.expiration == moment + rules.rrsig_lifetime
+            covered = planned.keys if signature.type_covered == "DNSKEY" else \
+                [r for r in planned.records if r.rtype == signature.type_covered]
+            assert signature.ttl == signature.original_ttl == covered[0].ttl
