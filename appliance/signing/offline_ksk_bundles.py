@@ -19,8 +19,8 @@ from appliance.formats.bind import write_bind_response
 from appliance.formats.knot import write_knot_response
 from appliance.formats.trust_anchor import ds_digest
 from appliance.model import Bundle, Key, Record, Request, Response, Signature
-from appliance.signing.offline_ksk_config import BIND_RULES, KNOT_RULES, OfflineKskRules
 from appliance.policy.text_checks import effective_bundles
+from appliance.signing.offline_ksk_config import KNOT_RULES, OfflineKskRules
 
 SignFunction = Callable[[str, bytes, int], bytes]  # (KSK name, RRSIG signed data, algorithm) -> signature
 GENERATOR = f"ceremony {__version__}"

@@ -5,6 +5,7 @@ for the trailer, and a repeated request time is signed once, with the later bund
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +16,7 @@ from appliance import dnssec
 from appliance.errors import UsageError
 from appliance.formats.detect import read_request, read_response
 from appliance.model import Key
+from appliance.signing.config import load_signing_config
 from appliance.signing.offline_ksk_config import rules_from_table
 from appliance.signing.offline_ksk_bundles import (
     build_text_response,
@@ -24,19 +26,18 @@ from appliance.signing.offline_ksk_bundles import (
     response_dialect,
     write_text_response,
 )
-from tests.offline_ksk.refdata import ROOT_KSKS, read
+from tests.offline_ksk.refdata import FIXTURE, ROOT_KSKS, read
 
-KNOT = {"rules": "knot", "rrsig_lifetime": "P21D", "rrsig_refresh": "P11D", "ksks": ["current"]}
-BIND = {"rules": "bind", "rrsig_lifetime": "P21D", "rrsig_refresh": "P11D", "ksks": ["current"], "dnskey_ttl": 172800,
-        "end": datetime(2027, 5, 1, tzinfo=UTC)}
+def _rules(config: str):
+    """The [offline_ksk] rules of a shipped example configuration (tests/fixtures/offline-ksk/)."""
+    return load_signing_config(FIXTURE / config).offline_ksk
 
 
-def _sign(ksr: bytes, table: dict, signer: str) -> bytes:
+def _sign(ksr: bytes, rules, signer: str) -> bytes:
     private = serialization.load_pem_private_key(ROOT_KSKS[signer][0].read_bytes(), None)
     public = dnssec.dnskey_public_key(private.public_key())
     tag = dnssec.key_tag(Key("", 0, 0, 257, 3, 8, public))
     request = read_request(ksr)
-    rules = rules_from_table(table, {"current": None}, "test")
     plan = plan_text_bundles(request, rules, {"current": Key(str(tag), tag, 0, 257, 3, 8, public)},
                              header_token(response_dialect(rules, request)))
     response = build_text_response(request, plan, rules,
@@ -44,14 +45,15 @@ def _sign(ksr: bytes, table: dict, signer: str) -> bytes:
     return write_text_response(response, plan, datetime(2026, 11, 30, tzinfo=UTC))
 
 
-@pytest.mark.parametrize(("ksr", "table", "signer", "expected"), [
-    ("knot/root.ksr.txt", KNOT, "knot", "knot/root.skr.txt"),
-    ("bind/root.ksr.txt", BIND, "bind", "bind/root.skr.txt"),
-    ("knot/root.ksr.txt", {**BIND, "response_format": "bind"}, "bind", "cross/root.knot-ksr.signed-by-bind.skr.txt"),
-    ("bind/root.ksr.txt", {**KNOT, "response_format": "knot"}, "knot", "cross/root.bind-ksr.signed-by-knot-3.5.6.skr.txt"),
+@pytest.mark.parametrize(("ksr", "config", "response_format", "signer", "expected"), [
+    ("knot/root.ksr.txt", "knot-root.toml", "request", "knot", "knot/root.skr.txt"),
+    ("bind/root.ksr.txt", "bind-root.toml", "request", "bind", "bind/root.skr.txt"),
+    ("knot/root.ksr.txt", "bind-root.toml", "bind", "bind", "cross/root.knot-ksr.signed-by-bind.skr.txt"),
+    ("bind/root.ksr.txt", "knot-root.toml", "knot", "knot", "cross/root.bind-ksr.signed-by-knot-3.5.6.skr.txt"),
 ])
-def test_the_rules_reproduce_the_real_tools(ksr, table, signer, expected):
-    ours, theirs = _sign(read(ksr), table, signer).split(b"\n"), read(expected).split(b"\n")
+def test_the_rules_reproduce_the_real_tools(ksr, config, response_format, signer, expected):
+    rules = replace(_rules(config), response_format=response_format)
+    ours, theirs = _sign(read(ksr), rules, signer).split(b"\n"), read(expected).split(b"\n")
     assert ours[:-2] == theirs[:-2]
     assert re.fullmatch(rb";; SignedKeyResponse 1\.0 generated at .* by ceremony \S+", ours[-2])
 
@@ -60,8 +62,7 @@ def test_a_repeated_request_time_is_signed_once_with_the_later_keys():
     text = read("bind/root.ksr.txt").decode()
     headers = re.findall(r";; KeySigningRequest 1\.0 \d{14}", text)
     request = read_request(text.replace(headers[2], headers[1]).encode())
-    rules = rules_from_table(BIND, {"current": None}, "test")
-    times = bundle_times(request, rules)
+    times = bundle_times(request, _rules("bind-root.toml"))
     assert [index for index, _ in times].count(1) == 0  # the earlier twin is never used
     assert times[8] == (2, request.bundles[2].inception)
 
@@ -73,25 +74,22 @@ def test_a_repeated_request_time_is_signed_once_with_the_later_keys():
     ({"cds_digest_types": [1]}, "cds_digest_types"),
     ({"response_format": "xml"}, "response_format"),
     ({"surprise": 1}, "unknown"),
+    ({"cds_from": "tomorrow"}, "UTC time"),
 ])
 def test_bad_offline_ksk_settings_are_usage_errors(edit, words):
+    table = {"rules": "knot", "rrsig_lifetime": "P21D", "rrsig_refresh": "P11D", "ksks": ["current"]}
     with pytest.raises(UsageError, match=words):
-        rules_from_table({**KNOT, **edit}, {"current": None}, "test")
+        rules_from_table({**table, **edit}, {"current": None}, "test")
 
 
-EXAMPLES = [  # request, the tool's response, [offline_ksk] as the reference KSK side was configured
-    ("knot/example.ksr.txt", "knot/example.skr.txt",
-     {"rules": "knot", "rrsig_lifetime": "P14D", "rrsig_refresh": "P7D", "ksks": ["current"],
-      "cds_cdnskey": ["current"], "cds_digest_types": [2]}),
-    ("bind/example.ksr.txt", "bind/example.skr.txt",
-     {"rules": "bind", "rrsig_lifetime": "P14D", "rrsig_refresh": "P7D", "ksks": ["current"], "dnskey_ttl": 3600,
-      "cds_cdnskey": ["current"], "cds_digest_types": [2], "cds_from": datetime(2026, 11, 1, 22, tzinfo=UTC),
-      "end": datetime(2027, 5, 1, tzinfo=UTC)}),
+EXAMPLES = [  # request, the tool's response, the shipped example configuration of its KSK side
+    ("knot/example.ksr.txt", "knot/example.skr.txt", "knot-example.toml"),
+    ("bind/example.ksr.txt", "bind/example.skr.txt", "bind-example.toml"),
 ]
 
 
-@pytest.mark.parametrize(("ksr", "skr", "table"), EXAMPLES)
-def test_the_rules_plan_the_ecdsa_examples_as_the_tools_did(ksr, skr, table):
+@pytest.mark.parametrize(("ksr", "skr", "config"), EXAMPLES)
+def test_the_rules_plan_the_ecdsa_examples_as_the_tools_did(ksr, skr, config):
     """ECDSA signatures are random and the example KSKs' private keys are not given, so everything
     else is compared: bundle times (three ZSK rolls), DNSKEY RRsets in order with TTLs, CDS and
     CDNSKEY (BIND: only from the KSK's SyncPublish, which also caps the first step), and each
@@ -99,7 +97,7 @@ def test_the_rules_plan_the_ecdsa_examples_as_the_tools_did(ksr, skr, table):
     theirs = read_response(read(skr))
     ksk = next(k for k in theirs.bundles[0].keys if k.flags == 257)
     request = read_request(read(ksr))
-    rules = rules_from_table(table, {"current": None}, "test")
+    rules = _rules(config)
     plan = plan_text_bundles(request, rules, {"current": ksk}, header_token(request.dialect))
     assert [p.request_bundle.inception for p in plan] == [b.inception for b in theirs.bundles]
     assert [p.keys for p in plan] == [b.keys for b in theirs.bundles]
