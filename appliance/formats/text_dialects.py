@@ -20,18 +20,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import dns.dnssec
-import dns.exception
-import dns.name
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
-import dns.zonefile
+from typing import TYPE_CHECKING
 
 from appliance.errors import FormatError
 from appliance.formats.xmlsafe import DEFAULT_MAX_SIZE
 from appliance.model import Bundle, Key, Record, Request, Response, Signature
+
+if TYPE_CHECKING:
+    import dns.rrset
+
+# dnspython is imported where records are read, not here: detecting a format, and every ICANN XML
+# command, never load it.
 
 KSR_TEXT = "KSR-TEXT"
 KNOT = "knot"
@@ -172,6 +171,12 @@ def split_bundles(data: bytes, word: str, max_size: int = DEFAULT_MAX_SIZE) -> t
 
 def read_rrsets(header: Header, body: str, allowed: set[str]) -> list[dns.rrset.RRset]:
     """The records of one bundle as dnspython RRsets (file order), or a FormatError naming the line."""
+    import dns.exception
+    import dns.name
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.zonefile
+
     try:
         rrsets = dns.zonefile.read_rrsets(body, origin=dns.name.root, relativize=False, rdclass=None,
                                           default_rdclass=dns.rdataclass.IN)
@@ -199,6 +204,8 @@ def _dns_message(exc: Exception, offset: int) -> str:
 
 
 def _owner(rrsets, header: Header, owner: str | None) -> str:
+    import dns.name
+
     for rrset in rrsets:
         name = rrset.name.to_text()
         if owner is None:
@@ -210,11 +217,15 @@ def _owner(rrsets, header: Header, owner: str | None) -> str:
 
 
 def _key(rdata, ttl: int) -> Key:
+    import dns.dnssec
+
     tag = dns.dnssec.key_id(rdata)
     return Key(str(tag), tag, ttl, int(rdata.flags), int(rdata.protocol), int(rdata.algorithm), rdata.key)
 
 
 def _signature(rdata, ttl: int) -> Signature:
+    import dns.rdatatype
+
     return Signature(
         key_identifier=str(rdata.key_tag), ttl=ttl, type_covered=dns.rdatatype.to_text(rdata.type_covered),
         algorithm=int(rdata.algorithm), labels=rdata.labels, original_ttl=rdata.original_ttl,
@@ -257,6 +268,8 @@ def parse_text_response(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Respon
     A bundle's inception is its header time (from when the ZSK side uses it) and its expiration
     the earliest expiration of its RRSIGs (its own time when it has none).
     """
+    import dns.rdatatype
+
     dialect, chunks = split_bundles(data, RESPONSE_WORD, max_size)
     owner = None
     bundles = []

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
 from appliance.errors import RefusedError, UsageError
 from appliance.formats import parse_response, write_response
 from appliance.formats.detect import read_response
 from appliance.formats.trust_anchor import anchor_from_key
-from appliance.hsm import Hsm, HsmKey
 from appliance.model import Key, Request, Response, Verdict
 from appliance.policy import validate_response
 from appliance.policy.runner import run_checks
@@ -38,6 +38,10 @@ from appliance.signing.offline_ksk_bundles import (
     response_dialect,
     write_text_response,
 )
+
+if TYPE_CHECKING:
+    from appliance.hsm.keys import HsmKey
+    from appliance.hsm.session import Hsm
 
 
 @dataclass(frozen=True)
