@@ -16,6 +16,7 @@ from datetime import datetime
 
 from appliance import dnssec
 from appliance.model import Bundle, Request, Response
+from appliance.policy.response_checks import trust_anchor
 from appliance.policy.context import (
     RequestContext,
     ResponseContext,
@@ -110,9 +111,13 @@ def chain_overlap(ctx: RequestContext) -> Iterator[str]:
 
 
 def previous_signatures(ctx: RequestContext) -> Iterator[str]:
-    """SKR-VERIFY (text): every RRSIG of the previous response holds at its bundle's time."""
+    """SKR-VERIFY (text): every RRSIG of the previous response holds at its bundle's time, and
+    every bundle carries a KSK's a trust anchor names, when anchors are given."""
     for problem in response_problems(ctx.previous):
         yield f"previous response: {problem}"
+    if ctx.trust_anchors is not None:
+        for problem in trust_anchor(ResponseContext(ctx.previous, trust_anchors=ctx.trust_anchors)):
+            yield f"previous response: {problem}"
 
 
 def _rdatas(bundle: Bundle, rtype: str) -> list[bytes]:
@@ -121,13 +126,14 @@ def _rdatas(bundle: Bundle, rtype: str) -> list[bytes]:
     return [r.rdata for r in bundle.records if r.rtype == rtype]
 
 
-def _signer(signature, candidates, rdatas, owner):
+def _signer(signature, candidates, bundle: Bundle, owner: str):
     """(key, None) for the first candidate (same tag and algorithm) whose signature verifies, else
     (the first candidate, why it does not)."""
+    records = [(r.ttl, r.rdata) for r in bundle.records if r.rtype == signature.type_covered.upper()]
     problem = None
     for key in candidates:
         try:
-            dnssec.verify_rrset_signature(signature, key, rdatas, owner)
+            dnssec.verify_rrset_signature(signature, key, bundle.keys, records, owner)
             return key, None
         except (dnssec.SignatureInvalid, ValueError) as exc:  # ValueError: a signer name not encodable
             problem = problem or str(exc)
@@ -155,7 +161,7 @@ def response_problems(response: Response) -> Iterator[str]:
             if not signers:
                 yield f"{label}: RRSIG({rtype}) by key tag {signature.key_tag}, which is not a DNSKEY of the bundle"
                 continue
-            key, problem = _signer(signature, signers, _rdatas(bundle, rtype), response.domain)
+            key, problem = _signer(signature, signers, bundle, response.domain)
             if problem:
                 yield f"{label}: RRSIG({rtype}) by {key_label(key)}: {problem}"
                 continue

@@ -143,8 +143,9 @@ def sign_text_bundle(planned: TextPlannedBundle, domain: str, rules: OfflineKskR
                 signature_data=b"")
             data = dnssec.rrset_signed_data(template, _rdatas(planned, rtype), domain)
             signature = replace(template, signature_data=sign(name, data, key.algorithm))
+            records = [(r.ttl, r.rdata) for r in planned.records if r.rtype == rtype]
             try:
-                dnssec.verify_rrset_signature(signature, key, _rdatas(planned, rtype), domain)
+                dnssec.verify_rrset_signature(signature, key, planned.keys, records, domain)
             except dnssec.SignatureInvalid as exc:
                 raise RefusedError(f"SKR-VERIFY: the HSM's RRSIG({rtype}) by KSK {name} (tag {key.key_tag}) on "
                                    f"bundle {planned.request_bundle.id} does not verify: {exc}; nothing was written") from None

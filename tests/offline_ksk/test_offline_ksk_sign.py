@@ -81,7 +81,7 @@ def test_sign_writes_the_other_dialect_on_request(tmp_path, capsys, token):
 
 
 def test_a_request_with_a_ksk_tag_is_refused_before_signing(tmp_path, capsys, token):
-    """KSR-BUNDLE-KEYS: a 'ZSK' whose tag is the configured KSK's; nothing signed, no output."""
+    """KSR-KEY-TAGS: a "ZSK" whose tag is the configured KSK's; nothing signed, no output."""
     text = read("knot/root.ksr.txt").decode()
     request_key = read_request(read("knot/root.ksr.txt")).bundles[0].keys[0]
     public = bytearray(request_key.public_key)
@@ -101,7 +101,7 @@ def test_a_request_with_a_ksk_tag_is_refused_before_signing(tmp_path, capsys, to
     report = "".join(capsys.readouterr())
     assert code == 1
     assert not output.exists()
-    assert "FAIL  KSR-BUNDLE-KEYS" in report
+    assert "FAIL  KSR-KEY-TAGS" in report
 
 
 def test_a_schema_does_not_apply_to_a_text_request(tmp_path, capsys, token):
