@@ -186,3 +186,24 @@ def test_an_rfc_7958_trust_anchor_for_a_text_response(tmp_path, capsys):
     code, report = ceremony(capsys, "verify-skr", OFFLINE_KSK / "knot/example.skr.txt", "--trust-anchor", anchor)
     assert code == 1
     assert "FAIL  SKR-TRUST-ANCHOR  bundle 1 (1793491200)" in report
+
+
+def test_a_text_previous_response_is_held_to_the_trust_anchor(tmp_path, capsys):
+    chained = write(tmp_path, "next.ksr.txt", _last_bundle_request())
+    previous = OFFLINE_KSK / "knot/root.skr.txt"
+    code, report = ceremony(capsys, "verify-ksr", chained, "--previous-skr", previous, "--trust-anchor",
+                            OFFLINE_KSK / "knot/root.ksk-10889.dnskey", "--policy", "knot-root", "--now", "2027-04-20")
+    assert code == 0, report
+    code, report = ceremony(capsys, "verify-ksr", chained, "--previous-skr", previous, "--trust-anchor",
+                            OFFLINE_KSK / "bind/root.ksk.K.+008+18635.key", "--policy", "knot-root", "--now", "2027-04-20")
+    assert code == 1
+    assert re.search(r"FAIL  SKR-VERIFY +previous response: bundle 1 \(1793491200\): no valid signature by a non-revoked KSK", report)
+
+
+def test_a_cds_rrsig_with_a_wrong_field_is_refused_naming_it(tmp_path, capsys):
+    """The one judge's field rules hold for RRSIG(CDS) too: Labels 2 on example.'s apex."""
+    text = read("knot/example.skr.txt").decode()
+    bad = text.replace("\t0 RRSIG CDS 13 1 0", "\t0 RRSIG CDS 13 2 0", 1)
+    code, report = ceremony(capsys, "verify-skr", write(tmp_path, "bad.skr.txt", bad.encode()))
+    assert code == 1
+    assert re.search(r"FAIL  SKR-VERIFY +bundle 1 \(1793491200\): RRSIG\(CDS\) by key 8599 \(8599\): Labels 2 exceeds", report), report
