@@ -28,6 +28,7 @@ from appliance.signing.checks import (
     TEXT_PREVIOUS_RESPONSE_CHECKS,
     TEXT_SIGNING_CHECKS,
     SigningContext,
+    ksk_exposure_notes,
     requested_signers,
 )
 from appliance.signing.config import SigningConfig
@@ -93,7 +94,7 @@ def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: 
     token_keys = tuple(k for k in hsm.keys() if k.object_class == "private")
     checks = SIGNING_CHECKS + (PREVIOUS_RESPONSE_CHECKS if previous is not None else ())
     context = _context(config, request, bundles, definitions, hsm_keys, token_keys, previous)
-    notes = []
+    notes = ksk_exposure_notes(definitions, hsm_keys)
     if schema.revoked_only_signers:
         notes.append(f"schema {schema.name}: revoked_only_signers = true: bundles signed only by a revoked KSK, "
                      "which no resolver can use (only to reproduce ICANN's 2010 test file)")
@@ -124,7 +125,8 @@ def _prepare_text(config: SigningConfig, hsm: Hsm, request: Request, request_ver
     token_keys = tuple(k for k in hsm.keys() if k.object_class == "private")
     checks = TEXT_SIGNING_CHECKS + (TEXT_PREVIOUS_RESPONSE_CHECKS if previous is not None else ())
     verdict = run_checks(checks, _context(config, request, bundles, definitions, hsm_keys, token_keys, previous))
-    return Plan(request, schema, bundles, hsm_keys, _merge(request_verdict, verdict))
+    notes = tuple(ksk_exposure_notes(definitions, hsm_keys))
+    return Plan(request, schema, bundles, hsm_keys, _merge(request_verdict, verdict), notes)
 
 
 def _context(config, request, bundles, definitions, hsm_keys, token_keys, previous) -> SigningContext:
