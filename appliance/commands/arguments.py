@@ -1,5 +1,5 @@
-"""What several subcommands share: the time options, reading a file named on the command line,
-argument types, and the terminal prompts.
+"""What several subcommands share: the time options, --format, reading a file named on the command
+line, argument types, and the terminal prompts.
 
 Kept apart from any one command so that a command imports only what it runs (`sign` need not
 load `verify-skr`'s trust-anchor code to parse --now). Each type is given to argparse (`type=`), so
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.errors import UsageError
+from appliance.formats.text_dialects import DIALECTS
 from appliance.formats.timefmt import parse_datetime
 from appliance.settings import read_named_file
 from appliance.text import shown
@@ -104,3 +105,9 @@ def typed_answer(prompt: str) -> str:
         return input(prompt)
     except EOFError:
         return ""
+
+
+def add_format_option(parser) -> None:
+    """--format knot|bind|icann: read the files as that format instead of detecting it from the content."""
+    parser.add_argument("--format", choices=DIALECTS, help="read the files as this format (default: detected "
+                        "from the content: ICANN XML, Knot DNS or BIND 9 text)")

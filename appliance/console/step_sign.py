@@ -8,13 +8,16 @@ from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
 from appliance.errors import EXIT_MEDIA, CeremonyError, HsmError
-from appliance.formats import parse_response
+from appliance.formats.detect import read_response
 from appliance.report import BUNDLE_TABLE_LEGEND, bundle_table
 from appliance.text import shown
 
 
 def response_name(request_name: str) -> str:
-    """ICANN's naming: ksr-root-2017-q2-0.xml is answered by skr-root-2017-q2-0.xml."""
+    """ICANN's naming: ksr-root-2017-q2-0.xml is answered by skr-root-2017-q2-0.xml (root.ksr.txt by root.skr.txt)."""
+    if ".ksr." in request_name.lower():
+        at = request_name.lower().index(".ksr.")
+        return request_name[:at] + ".skr." + request_name[at + 5:]
     if request_name.lower().startswith("ksr"):
         return "skr" + request_name[3:]
     return "skr-" + request_name
@@ -40,7 +43,7 @@ async def run(ceremony: Ceremony) -> Step:
     name = response_name(current.name)
     hashed = hash_screen(Fingerprint.of(data), f"the response ({len(data)} bytes)", name)
     # The response's own bundles, as signed (read back from its bytes), as the 2015 ceremony printed them.
-    table = ["The response's bundles:"] + bundle_table(parse_response(data).bundles) + [BUNDLE_TABLE_LEGEND]
+    table = ["The response's bundles:"] + bundle_table(read_response(data).bundles) + [BUNDLE_TABLE_LEGEND]
     ui.show(Step.SIGN.heading, hashed + [
         "",
         f"Signed: {bundles} bundles, {signatures} signatures, each verified in software.",
