@@ -30,6 +30,9 @@ from image.scenario import Console, ScenarioFailed, phrase
 _QCODES = {" ": "spc", "\r": "ret", "\n": "ret", "-": "minus", ".": "dot", ",": "comma", "/": "slash",
            "'": "apostrophe", ";": "semicolon", "=": "equal"}
 _SHIFTED = {":": "semicolon", "_": "minus", "?": "slash", "(": "9", ")": "0"}
+# What OCR reads for the console's plain ASCII: typographic quotes for ', and now and then an
+# underscore for a space before a word.
+_OCR_NORMAL = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "_": " "})
 # Light pixels (text, > 0x60 in the green channel) become black, everything else white. Green:
 # the title's blue background and the black background both have none.
 _INK = bytes(0 if value > 0x60 else 255 for value in range(256))
@@ -83,7 +86,7 @@ def ocr(pgm: bytes) -> str:
                             input=pgm, capture_output=True, timeout=120)
     if result.returncode != 0:
         raise VmTimeout(f"tesseract failed: {result.stderr.decode(errors='replace')[-300:]}")
-    return result.stdout.decode("utf-8", "replace")
+    return result.stdout.decode("utf-8", "replace").translate(_OCR_NORMAL)
 
 
 class Screen:
@@ -124,7 +127,7 @@ class Screen:
         while True:
             match = regex.search(self.look())
             if match:
-                self.keep(reason)
+                self.keep(re.sub(r"\\s\+|\\", " ", pattern))  # named by what it showed
                 return match
             if time.monotonic() > deadline or self.vm.process.poll() is not None:
                 shot = self.keep(f"timeout {reason}")

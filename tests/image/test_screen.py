@@ -94,7 +94,7 @@ def test_a_wait_looks_until_the_text_is_there_and_keeps_each_screenshot(tmp_path
     vm = FakeVm([dark, dark, light])  # light pixel: ink, read as "Set the clock"
     tty1 = screen.Screen(vm, tmp_path / "shots", poll_seconds=0)
     assert tty1.expect(r"Set\s+the\s+clock", timeout=5, reason="first screen").group(0) == "Set the clock"
-    assert sorted(p.name for p in (tmp_path / "shots").glob("*.png")) == ["01-first-screen.png"]
+    assert sorted(p.name for p in (tmp_path / "shots").glob("*.png")) == ["01-set-the-clock.png"]
     tty1.type("ok\r")
     assert vm.keys == [["o"], ["k"], ["ret"]]
 
