@@ -2,7 +2,9 @@
 
 Laid out for the smallest terminal the appliance meets, a Linux text console or a serial line of
 80x25: no mouse, plain keys (Enter, Backspace, PgUp/PgDn), and nothing conveyed by colour alone
-(the status line is reverse video, but every word on it is also plain text).
+(the title is bright white on blue and the status line reverse video, both above 5:1 on the Linux
+console's palette, but every word on them is also plain text). On the laptop's own screen the
+console first asks the kernel for a larger font (vt_font.py), and it clears the screen when it ends.
 
 Looking back: from step 3 on, F3 shows the whole log so far and, once a request has been checked,
 F2 its hash and verdicts again, in the same scrollable body; Esc, Enter or the same key returns to the question
@@ -44,6 +46,7 @@ from prompt_toolkit.layout.processors import Processor, Transformation
 from prompt_toolkit.styles import Style
 
 from appliance.ceremonylog import CeremonyLog
+from appliance.console import vt_font
 from appliance.text import shown
 
 # The look-back keys: F2 the request's hash and verdicts, F3 the log so far.
@@ -54,7 +57,9 @@ LookBack = Callable[[], tuple[str, list[str]] | None]  # (title, lines), or None
 FIXED_ROWS = 4
 SCREEN_WIDTH = 79  # the last column of a Linux console wraps the cursor; stay clear of it
 
-STYLE = Style.from_dict({"title": "reverse bold", "status": "reverse", "prompt": "bold"})
+# Not "reverse bold": the Linux console draws that as dark grey on light grey (about 3:1). Bold
+# white on blue is bright white there (#FFFFFF on #0000AA, about 13:1).
+STYLE = Style.from_dict({"title": "bg:ansiblue fg:ansiwhite bold", "status": "reverse", "prompt": "bold"})
 
 
 class ConsoleUI:
@@ -81,6 +86,7 @@ class ConsoleUI:
         self._answer: asyncio.Future[str] | None = None
         # One worker: HSM sessions stay on the thread that opened them, and work never overlaps.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ceremony-work")
+        self._own_terminal = output is None  # the process's terminal, perhaps the laptop's screen
         # No history: the Up key must never bring back a PIN typed earlier.
         self._buffer = Buffer(multiline=False, accept_handler=self._accept, history=DummyHistory(),
                               read_only=Condition(lambda: self._looking is not None))
@@ -325,6 +331,11 @@ class ConsoleUI:
     def run(self, ceremony: Callable[[], Awaitable[int]]) -> int:
         """Runs the application and the ceremony coroutine together; returns the ceremony's result."""
 
+        if self._own_terminal:
+            font = vt_font.enlarge(self.app.output.fileno())
+            if font:
+                self.log.note(f"Console font: {font}")
+
         async def main() -> int:
             app_task = asyncio.ensure_future(self.app.run_async())
             while not self.app.is_running and not app_task.done():
@@ -344,8 +355,19 @@ class ConsoleUI:
                 return ceremony_task.result()
             finally:
                 self._worker.shutdown(wait=False)
+                self._clear_screen()
 
         return asyncio.run(main())
+
+
+    def _clear_screen(self) -> None:
+        """A Linux console has no alternate screen: without this, the last screen's status line
+        stays in mid-screen under whatever comes next (the power-off messages)."""
+        output = self.app.output
+        output.reset_attributes()
+        output.erase_screen()
+        output.cursor_goto(0, 0)
+        output.flush()
 
 
 def _fit(lines: list[str]) -> list[str]:
