@@ -28,6 +28,9 @@ from appliance.errors import HsmError, UsageError
 from appliance.hsm_link import LinkUp
 from appliance.hsm_profile import HsmProfile
 from appliance.model import Key
+from appliance.settings import read_text
+
+PIN_FILE_MAX_SIZE = 1024  # a PIN file holds one line
 
 # A prompt callback: given the text to show, returns the PIN the operator typed.
 PinPrompt = Callable[[str], str]
@@ -321,10 +324,7 @@ class Hsm:
     def _read_pin(self) -> str:
         profile = self.profile
         if profile.pin_file is not None:
-            try:
-                return profile.pin_file.read_text("utf-8").rstrip("\r\n")
-            except OSError as exc:
-                raise UsageError(f"cannot read PIN file {profile.pin_file}: {exc.strerror}") from None
+            return read_text(profile.pin_file, "PIN file", PIN_FILE_MAX_SIZE).rstrip("\r\n")
         if profile.pin_env is not None:
             pin = os.environ.get(profile.pin_env)
             if pin is None:

@@ -26,6 +26,7 @@ from appliance.formats.timefmt import parse_datetime
 from appliance.hsm import HsmKey
 from appliance.hsm_profile import HsmProfile, profile_from_table
 from appliance.model import AlgorithmPolicy, KeyPolicy
+from appliance.policy.config import is_policy_path
 from appliance.settings import duration, read_toml
 from appliance.signer import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
 
@@ -280,7 +281,7 @@ def load_signing_config(path: Path) -> SigningConfig:
     if len(set(labels)) != len(labels):
         raise UsageError(f"{where}: two [keys] definitions share an HSM label")
     policy_spec = document.get("policy", "root")
-    if isinstance(policy_spec, str) and (policy_spec.endswith(".toml") or "/" in policy_spec):
+    if isinstance(policy_spec, str) and is_policy_path(policy_spec):
         policy_spec = str((path.parent / policy_spec).resolve())
     ksk_policy, ttl = _ksk_policy(_table(document, "ksk_policy", where), f"{where} [ksk_policy]")
     schemas = {name: _schema(name, table, keys, f"{where} [schemas.{name}]")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from appliance import safefile
 from appliance.digest import Fingerprint
 from appliance.errors import UsageError
+from appliance.text import shown
 
 
 def register(subparsers) -> None:
@@ -27,9 +29,9 @@ def run(args) -> int:
         name = None
     else:
         try:
-            fingerprint = Fingerprint.of(args.file.read_bytes())
+            fingerprint = Fingerprint.from_hex(safefile.sha256_of(args.file))
         except OSError as exc:
-            raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+            raise UsageError(f"cannot read {shown(str(args.file))}: {exc.strerror or exc}") from None
         name = str(args.file)
     if args.json:
         print(json.dumps({"file": name, "sha256": fingerprint.hex, "words": fingerprint.words}))

@@ -14,8 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance import dnssec
-from appliance.atomicfile import write_atomically
+from appliance import dnssec, safefile
 from appliance.commands.verify import parse_now
 from appliance.errors import UsageError
 from appliance.formats.trust_anchor import anchor_from_key, write_trust_anchor_xml
@@ -24,6 +23,7 @@ from appliance.hsm_profile import HsmProfile, load_profile
 from appliance.model import Key
 from appliance.settings import read_toml
 from appliance.signing_config import DEFAULT_CONFIG, KskDefinition, load_signing_config
+from appliance.text import shown
 
 KSK_FLAGS = dnssec.FLAG_ZONE | dnssec.FLAG_SEP
 GENERATED_ALGORITHMS = {"RSASHA256": dnssec.RSASHA256, "ECDSAP256SHA256": dnssec.ECDSAP256SHA256}
@@ -150,9 +150,10 @@ def _export(hsm: Hsm, args, definitions: dict[str, KskDefinition]) -> int:
         valid_from = parse_now(args.valid_from) if args.valid_from else (definition.valid_from if definition else None)
         if valid_from is None:
             raise UsageError(f"--valid-from is needed: no definition in {args.config} gives key {args.label!r} one")
-        if args.xml.exists():
-            raise UsageError(f"{args.xml} already exists; not overwritten")
         anchor = anchor_from_key(dnskey, args.domain, valid_from, definition.valid_until if definition else None)
-        write_atomically(args.xml, write_trust_anchor_xml([anchor], zone=args.domain))
+        try:
+            safefile.write_file(args.xml, write_trust_anchor_xml([anchor], zone=args.domain))
+        except OSError as exc:
+            raise UsageError(f"cannot write {shown(str(args.xml))}: {exc.strerror or exc}") from None
         print(f"wrote {args.xml}")
     return 0

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance import dnssec
-from appliance.atomicfile import write_atomically
-from appliance.commands.verify import parse_now
+from appliance import dnssec, safefile
+from appliance.commands.verify import parse_now, read_xml_input
 from appliance.digest import Fingerprint
 from appliance.errors import RefusedError, UsageError
 from appliance.formats import parse_response
@@ -27,6 +27,7 @@ from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, report_json, summary_line, verdict_lines
 from appliance.signing import prepare, sign_plan
 from appliance.signing_config import DEFAULT_CONFIG, load_signing_config
+from appliance.text import shown
 
 
 def register(subparsers) -> None:
@@ -45,11 +46,15 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+def _check_output(output: Path) -> None:
+    """Everything that would make writing the response fail, found before the HSM is opened."""
+    if os.path.lexists(output):
+        raise UsageError(f"{shown(str(output))} already exists; a response is never overwritten")
+    if not output.parent.is_dir():
+        raise UsageError(f"the output directory {shown(str(output.parent))} does not exist")
+    if not output.name or not safefile.fits_name(output.name):
+        raise UsageError(f"the output name {shown(output.name)} does not fit a directory entry "
+                         f"({safefile.NAME_MAX} bytes at most)")
 
 
 def _printer(stream):
@@ -73,14 +78,11 @@ def run(args) -> int:
     if args.json and not args.yes:
         raise UsageError("--json needs --yes: the typed confirmation is for a person at the console")
     config = load_signing_config(args.config)
-    if args.output.exists():
-        raise UsageError(f"{args.output} already exists; a response is never overwritten")
-    if not args.output.parent.is_dir():
-        raise UsageError(f"the output directory {args.output.parent} does not exist")
+    _check_output(args.output)
     policy = load_policy(args.policy or config.policy)
     now = parse_now(args.now) or datetime.now(UTC)
-    ksr_data = _read(args.ksr, "request")
-    previous_data = _read(args.previous_skr, "previous response") if args.previous_skr else None
+    ksr_data = read_xml_input(args.ksr, "request")
+    previous_data = read_xml_input(args.previous_skr, "previous response") if args.previous_skr else None
     outcome = check_request_bytes(ksr_data, policy, previous_data, now)
     request_fingerprint = Fingerprint.of(ksr_data)
     _say(f"Request {args.ksr}", f"Signing configuration: {config.source}", f"Policy: {policy.source}",
@@ -116,7 +118,11 @@ def run(args) -> int:
         if not args.yes:
             confirm()
         data = sign_plan(config, hsm, plan)
-    write_atomically(args.output, data)
+    try:
+        safefile.write_file(args.output, data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {shown(str(args.output))}: {exc.strerror or exc}; the response was signed "
+                         "but NOT written") from None
     signatures = sum(len(planned.signers) for planned in plan.bundles)
     response_fingerprint = Fingerprint.of(data)
     _say("", f"Signed {len(plan.bundles)} bundles ({signatures} signatures, each verified); wrote {args.output}",

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from appliance.digest import Fingerprint
 from appliance.errors import FormatError, UsageError
-from appliance.formats import TrustAnchor, parse_request, parse_response, parse_trust_anchors
+from appliance.formats import DEFAULT_MAX_SIZE, TrustAnchor, parse_request, parse_response, parse_trust_anchors
 from appliance.formats.timefmt import parse_datetime
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy, validate_response
 from appliance.policy.runner import parse_failure
 from appliance.report import render_text, report_json
+from appliance.settings import read_input
 
 
 def register(subparsers) -> None:
@@ -63,11 +64,9 @@ def parse_now(text: str | None) -> datetime | None:
         raise UsageError(f"--now: {exc}") from None
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+def read_xml_input(path: Path, what: str) -> bytes:
+    """A request, response or trust anchor file named on the command line, capped at the XML limit."""
+    return read_input(path, what, DEFAULT_MAX_SIZE)
 
 
 def _emit(args, title, bundles, verdict: Verdict, fingerprint: Fingerprint, notes=(), what="REQUEST") -> int:
@@ -81,8 +80,8 @@ def _emit(args, title, bundles, verdict: Verdict, fingerprint: Fingerprint, note
 def run_verify_ksr(args) -> int:
     policy = load_policy(args.policy)
     now = parse_now(args.now)
-    data = _read(args.ksr, "request")
-    previous = _read(args.previous_skr, "previous response") if args.previous_skr else None
+    data = read_xml_input(args.ksr, "request")
+    previous = read_xml_input(args.previous_skr, "previous response") if args.previous_skr else None
     outcome = check_request_bytes(data, policy, previous, now)
     title = f"Request {args.ksr}"
     if outcome.request is not None:
@@ -105,10 +104,10 @@ def _load_or_violation(parse, data: bytes, what: str):
 
 def run_verify_skr(args) -> int:
     now = parse_now(args.now)
-    data = _read(args.skr, "response")
+    data = read_xml_input(args.skr, "response")
     fingerprint = Fingerprint.of(data)
     anchors = _trust_anchors(args.trust_anchor) if args.trust_anchor else None
-    request_data = _read(args.ksr, "request") if args.ksr else None
+    request_data = read_xml_input(args.ksr, "request") if args.ksr else None
     response, fault = _load_or_violation(parse_response, data, "response")
     request = None
     if fault is None and request_data is not None:
@@ -126,7 +125,7 @@ def run_verify_skr(args) -> int:
 def _trust_anchors(path: Path) -> tuple[TrustAnchor, ...]:
     """The anchors in FILE; an unreadable or empty file is a usage error, not a refusal."""
     try:
-        anchors = parse_trust_anchors(_read(path, "trust anchor file"))
+        anchors = parse_trust_anchors(read_xml_input(path, "trust anchor file"))
     except FormatError as exc:
         raise UsageError(f"trust anchor file {path}: {exc}") from None
     if not anchors:

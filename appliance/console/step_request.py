@@ -10,7 +10,8 @@ from appliance.digest import Fingerprint
 from appliance.errors import CeremonyError, FormatError, MediaError
 from appliance.formats import DEFAULT_MAX_SIZE
 from appliance.formats.xmlsafe import parse_xml
-from appliance.media import Stick
+from appliance.media import Stick, files
+from appliance.text import shown
 
 
 @dataclass
@@ -24,26 +25,36 @@ class Survey:
     def lines(self, stick: Stick) -> list[str]:
         out = [f"On {stick.describe()}:"]
         out.append("  Requests (KSR):" if self.requests else "  No request (KSR) on this stick.")
-        out += [f"    {n}. {name}  ({len(data)} bytes)" for n, (name, data) in enumerate(self.requests, 1)]
+        out += [f"    {n}. {shown(name)}  ({len(data)} bytes)" for n, (name, data) in enumerate(self.requests, 1)]
         if self.responses:
             out.append("  Responses (SKR), one may be the previous response:")
-            out += [f"    {n}. {name}  ({len(data)} bytes)" for n, (name, data) in enumerate(self.responses, 1)]
+            out += [f"    {n}. {shown(name)}  ({len(data)} bytes)" for n, (name, data) in enumerate(self.responses, 1)]
         for name, why in self.unusable:
-            out.append(f"  Not used: {name}: {why}")
+            out.append(f"  Not used: {shown(name)}, because {shown(why, limit=400)}")
         return out
 
 
 def survey(media, stick: Stick) -> Survey:
-    """Reads every *.xml file (each capped) and sorts it by its body element; runs in the worker.
+    """Reads every *.xml entry (each capped) and sorts it by its body element; runs in the worker.
 
     Requests and responses share the root <KSR>; the first child, <Request> or <Response>, tells
-    them apart. Full parsing and every check come later, on the files the operator picks.
+    them apart. Full parsing and every check come later, on the files the operator picks. One
+    entry that cannot be used (not UTF-8, not a regular file, too large, not XML) is listed as not
+    used and the rest of the stick stays usable; MediaError only when the stick itself is gone.
     """
     found = Survey()
-    for name in media.list_files(stick, "*.xml"):
+    for name in media.list_files(stick, ".xml", regular_only=False):
+        if not files.is_utf8(name):
+            found.unusable.append((name, "the name is not UTF-8 text"))
+            continue
         try:
             data = media.read_file(stick, name, DEFAULT_MAX_SIZE)
             root = parse_xml(data)
+        except MediaError as exc:
+            if not media.still_there(stick):
+                raise
+            found.unusable.append((name, str(exc)))
+            continue
         except FormatError as exc:
             found.unusable.append((name, str(exc)))
             continue

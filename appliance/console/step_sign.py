@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from appliance import safefile
 from appliance.console import checking, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
@@ -10,10 +11,18 @@ from appliance.errors import CeremonyError, HsmError
 
 
 def response_name(request_name: str) -> str:
-    """ICANN's naming: ksr-root-2017-q2-0.xml is answered by skr-root-2017-q2-0.xml."""
-    if request_name.lower().startswith("ksr"):
-        return "skr" + request_name[3:]
-    return "skr-" + request_name
+    """ICANN's naming: ksr-root-2017-q2-0.xml is answered by skr-root-2017-q2-0.xml.
+
+    Any other name gets "skr-" in front; a result longer than one directory entry allows (255
+    bytes) is shortened before its extension, so a response signed can always be written.
+    """
+    name = "skr" + request_name[3:] if request_name.lower().startswith("ksr") else "skr-" + request_name
+    stem, dot, extension = name.rpartition(".")
+    suffix = dot + extension if stem and len(extension) <= 8 else ""
+    body = name[: len(name) - len(suffix)]
+    while not safefile.fits_name(body + suffix):
+        body = body[:-1]
+    return body + suffix
 
 
 async def run(ceremony: Ceremony) -> Step:

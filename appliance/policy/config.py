@@ -16,7 +16,8 @@ from pathlib import Path
 from appliance import dnssec
 from appliance.errors import UsageError
 from appliance.formats.timefmt import format_duration
-from appliance.settings import duration, parse_toml
+from appliance.settings import duration, parse_toml, read_text
+from appliance.text import shown
 
 
 @dataclass(frozen=True)
@@ -235,24 +236,28 @@ def shipped_policy_names() -> list[str]:
     return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
+def is_policy_path(spec: str) -> bool:
+    """A policy is a file only when written as a path ("./x.toml", "/etc/x.toml", "x.toml");
+    a bare word ("root") is a shipped era name and nothing else, whatever the current folder holds."""
+    return "/" in spec or spec.endswith(".toml")
+
+
 def load_policy(spec: str | Path | None) -> Policy:
     """The policy named by --policy: a file path, a shipped era name ("root-2010"), or None for root.
 
     None loads the shipped root.toml rather than the bare defaults so that the file operators read
-    is the file that applies.
+    is the file that applies. UsageError for an unknown era name or an unreadable file.
     """
-    if spec is None:
-        spec = "root"
-    path = Path(spec)
-    if not path.exists() and str(spec) in shipped_policy_names():
+    spec = "root" if spec is None else str(spec)
+    known = ", ".join(shipped_policy_names())
+    if not is_policy_path(spec):
+        if spec not in shipped_policy_names():
+            raise UsageError(f"no shipped policy is named {shown(spec)} (shipped policies: {known}); "
+                             f"give a policy file as a path, e.g. ./{shown(spec)}.toml")
         resource = resources.files("appliance").joinpath("policies", f"{spec}.toml")
         return policy_from_toml(resource.read_text("utf-8"), f"{spec} (shipped)")
     try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        known = ", ".join(shipped_policy_names())
-        raise UsageError(f"cannot read policy {spec}: {exc.strerror or exc} (shipped policies: {known})") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"policy {spec} is not UTF-8 text") from None
-    return policy_from_toml(text, str(spec))
-
+        text = read_text(Path(spec), "policy")
+    except UsageError as exc:
+        raise UsageError(f"{exc} (shipped policies: {known})") from None
+    return policy_from_toml(text, shown(spec))
