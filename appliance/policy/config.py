@@ -89,8 +89,9 @@ class Policy:
     skip: tuple[str, ...] = ()
 
     def relaxations(self) -> list[str]:
-        """Knobs set weaker than the safe default, for the screen and the log."""
-        notes = []
+        """Every knob that accepts a request the root policy (these defaults, policies/root.toml)
+        refuses, and every check skipped: one NOTE line each, for the screen and the log."""
+        notes = list(_widened(self, Policy()))
         if not self.enforce_request_claims:
             notes.append(
                 "signatures.enforce_request_claims = false: the request's own Min/Max validity and "
@@ -103,6 +104,54 @@ class Policy:
             )
         notes += [f"checks.skip: {check} is not run" for check in self.skip]
         return notes
+
+
+# Knobs compared with the root policy's: (TOML name, Policy field, how it can widen).
+# "set": a value outside root's set; "range": a bound outside root's range; "exact": any other
+# value (root requires exactly its own); "most": a larger value.
+_WIDENING = (
+    ("domains", "domains", "set"),
+    ("bundles.count", "bundle_count", "exact"),
+    ("bundles.keys_per_bundle", "keys_per_bundle", "exact"),
+    ("bundles.distinct_keys", "distinct_keys", "exact"),
+    ("bundles.cycle_min/cycle_max", "cycle", "range"),
+    ("bundles.interval_min/interval_max", "interval", "range"),
+    ("keys.algorithms", "algorithms", "set"),
+    ("keys.rsa_sizes", "rsa_sizes", "set"),
+    ("keys.rsa_exponents", "rsa_exponents", "set"),
+    ("keys.ttl", "key_ttl", "exact"),
+    ("signatures.validity_min/validity_max", "validity", "range"),
+    ("signatures.overlap_min/overlap_max", "overlap", "range"),
+    ("signatures.horizon", "horizon", "most"),
+)
+
+
+def _shown_value(value) -> str:
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
+def _widened(policy: Policy, root: Policy):
+    for name, attribute, how in _WIDENING:
+        mine, theirs = getattr(policy, attribute), getattr(root, attribute)
+        if how == "set":
+            extra = [value for value in mine if value not in theirs]
+            if attribute == "algorithms":
+                extra, theirs = [dnssec.algorithm_name(a) for a in extra], [dnssec.algorithm_name(a) for a in theirs]
+            if extra:
+                yield (f"{name} also accepts {_shown_value(tuple(extra))}, which the root policy "
+                       f"refuses (root: {_shown_value(tuple(theirs))})")
+        elif how == "range":
+            if mine.low < theirs.low or mine.high > theirs.high:
+                yield f"{name} is {mine}, outside the root policy's {theirs}"
+        elif how == "exact":
+            if mine != theirs:
+                yield f"{name} is {_shown_value(mine)}, where the root policy requires {_shown_value(theirs)}"
+        elif mine > theirs:
+            yield f"{name} is {_shown_value(mine)}, more than the root policy's {_shown_value(theirs)}"
 
 
 # TOML layout: (table, key) -> (Policy field, converter). The table is "" for top-level keys.
