@@ -81,25 +81,30 @@ def algorithm_name(algorithm: int) -> str:
 
 
 def name_to_wire(name: str) -> bytes:
-    """A domain name in canonical (lower-case, uncompressed) wire form."""
-    text = name.strip()
-    if text in ("", "."):
+    """A domain name in canonical (lower-case, uncompressed) wire form (RFC 4034 section 6.2).
+
+    `name` is taken exactly as given, never trimmed: ValueError for white space, a control or
+    non-ASCII character, an empty label ("..", "a..b", ".a"), a label over 63 octets or a name
+    over 255 (RFC 1035 section 2.3.4). "" and "." are the root.
+    """
+    if name in ("", "."):
         return b"\x00"
-    labels = text.rstrip(".").split(".")
+    if not name.isascii() or not name.isprintable() or any(c.isspace() for c in name):
+        raise ValueError(f"{name!r} is not a domain name: white space, control or non-ASCII characters")
     wire = b""
-    for label in labels:
-        raw = label.lower().encode("ascii")
-        if not 0 < len(raw) < 64:
+    for label in name.removesuffix(".").split("."):
+        if not 0 < len(label) < 64:
             raise ValueError(f"bad label {label!r} in {name!r}")
-        wire += bytes([len(raw)]) + raw
+        wire += bytes([len(label)]) + label.lower().encode("ascii")
     if len(wire) + 1 > 255:
         raise ValueError(f"name too long: {name!r}")
     return wire + b"\x00"
 
 
 def label_count(name: str) -> int:
-    """The RRSIG Labels value for an owner name (the root has none)."""
-    text = name.strip().rstrip(".")
+    """The RRSIG Labels value for an owner name (the root has none); `name` as name_to_wire takes it."""
+    name_to_wire(name)  # the same refusals, so a name is never counted one way and signed another
+    text = name.removesuffix(".")
     return 0 if not text else len(text.split("."))
 
 
