@@ -11,6 +11,7 @@ import ctypes
 import errno
 import os
 import struct
+import threading
 from pathlib import Path
 
 _IN_OPEN = 0x00000020
@@ -66,3 +67,36 @@ def no_reader(fifo: Path) -> bool:
         raise
     os.close(fd)
     return False
+
+
+class FifoGuard:
+    """Frees anything blocked opening these FIFOs (for reading or for writing) after `after`
+    seconds, so that a test of code that would block for good fails instead of hanging.
+    `fired` tells whether anyone was blocked on a FIFO when the time came."""
+
+    def __init__(self, *fifos: Path, after: float = 30.0):
+        self._fifos = fifos
+        self._timer = threading.Timer(after, self._free)
+        self._held: list[int] = []
+        self.fired = False
+
+    def _free(self) -> None:
+        for fifo in self._fifos:
+            if not no_reader(fifo):  # a reader was blocked: it has a writer now
+                self.fired = True
+            try:
+                # A writer blocked in open(2) waits for a reader: give it one, kept open so its
+                # writes land in the pipe instead of failing.
+                self._held.append(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+            except OSError:
+                continue
+
+    def __enter__(self) -> FifoGuard:
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        for fd in self._held:
+            os.close(fd)
