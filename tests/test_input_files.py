@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import getpass
 import os
+import resource
+import subprocess
+import sys
 import threading
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -51,11 +55,21 @@ def in_thread(function, *args):
 # --- point 4: what a name on the command line may be -----------------------------------------
 
 
+def ceremony_confined(*argv) -> subprocess.CompletedProcess:
+    """`ceremony ARGV` in a child limited to 1 GiB of address space and 60 s: code that reads
+    /dev/zero whole then fails with MemoryError instead of taking the shared machine down."""
+    def confine():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    return subprocess.run([sys.executable, "-m", "appliance.cli", *map(str, argv)], capture_output=True,
+                          text=True, timeout=60, preexec_fn=confine, cwd=Path(__file__).resolve().parents[1])
+
+
 @pytest.mark.parametrize("command", ["verify-ksr", "verify-skr", "hash"])
-def test_a_device_is_refused_without_reading_it(capsys, command):
-    code, _, err = ceremony(capsys, command, "/dev/zero")
-    assert code == 2
-    assert "/dev/zero: a character device, not a regular file" in err
+def test_a_device_is_refused_without_reading_it(command):
+    done = ceremony_confined(command, "/dev/zero")
+    assert done.returncode == 2, done.stderr
+    assert "/dev/zero: a character device, not a regular file" in done.stderr
 
 
 @pytest.mark.parametrize("command", ["verify-ksr", "verify-skr", "hash"])
@@ -76,13 +90,19 @@ def test_a_symbolic_link_is_never_followed(capsys, tmp_path):
     assert "a symbolic link (never followed)" in err
 
 
-def test_a_huge_file_is_refused_after_reading_at_most_the_cap(capsys, tmp_path):
+def test_a_large_file_is_refused_after_reading_at_most_the_cap(capsys, tmp_path):
     sparse = tmp_path / "huge.xml"
     with open(sparse, "wb") as stream:
-        stream.truncate(1 << 40)  # 1 TiB, sparse: reading it whole would never end
-    code, _, err = ceremony(capsys, "verify-ksr", sparse)
+        stream.truncate(64 << 20)  # sparse; (a 1 TiB one read whole would take the machine down)
+    tracemalloc.start()
+    try:
+        code, _, err = ceremony(capsys, "verify-ksr", sparse)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert code == 2
     assert "larger than the 1048576 bytes allowed" in err
+    assert peak < 8 << 20, f"{peak} bytes allocated to refuse a 64 MiB file"
 
 
 @pytest.mark.parametrize("kind", ["FIFO", "symbolic link", "directory"])
