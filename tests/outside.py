@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import stat
 import struct
 import threading
 from pathlib import Path
@@ -58,7 +59,13 @@ class OpenWatch:
 
 def no_reader(fifo: Path) -> bool:
     """True when no one has `fifo` open for reading; otherwise opens it for writing (freeing a
-    reader blocked in open(2)) and returns False."""
+    reader blocked in open(2)) and returns False. True too when `fifo` is no longer a FIFO (a
+    write renamed a file over it)."""
+    try:
+        if not stat.S_ISFIFO(os.lstat(fifo).st_mode):
+            return True
+    except FileNotFoundError:
+        return True
     try:
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
     except OSError as exc:

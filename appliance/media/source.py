@@ -106,16 +106,16 @@ class WriteReport:
         """Plain lines for the operator and the log."""
         lines = []
         if self.reason:
-            lines.append(f"Writing to {self.stick.describe()} failed: {self.reason.rstrip('.')}.")
+            lines.append(f"Writing to {self.stick.describe()} failed: {shown(self.reason.rstrip('.'), limit=None)}.")
         if self.verified:
             lines.append("Written and verified by reading back:")
-            lines += [f"  {f.name} ({f.size} bytes, SHA-256 {f.sha256})" for f in self.verified]
+            lines += [f"  {shown(f.name)} ({f.size} bytes, SHA-256 {f.sha256})" for f in self.verified]
         if self.unverified:
             lines.append("Written but NOT verified (do not rely on these copies):")
-            lines += [f"  {name}" for name in self.unverified]
+            lines += [f"  {shown(name)}" for name in self.unverified]
         if self.not_written:
             lines.append("NOT written:")
-            lines += [f"  {name}" for name in self.not_written]
+            lines += [f"  {shown(name)}" for name in self.not_written]
         return "\n".join(lines)
 
 
