@@ -115,3 +115,15 @@ def test_05_a_name_that_is_not_utf8_is_listed_escaped_and_the_rest_stays_usable(
     assert "Not used: \\xff.xml, because the name is not UTF-8 text" in text
     assert "REQUEST ACCEPTED" in text
     assert "INTERNAL ERROR" not in run.screen_text()
+
+
+@pytest.mark.parametrize("request_name, expected", [
+    ("ksr-root-2017-q2-0.xml", "skr-root-2017-q2-0.xml"),
+    ("request.xml", "skr-request.xml"),
+    ("ksr-\u202e\n:1?.xml", "skr-___1_.xml"),  # invisible, control and FAT-refused characters
+    ("ksr-" + "\u00e9" * 130 + ".xml", "skr-" + "\u00e9" * 123 + ".xml"),  # 255 bytes, cut between characters
+])
+def test_the_response_name_is_always_writable(request_name, expected):
+    answer = response_name(request_name)
+    assert answer == expected
+    assert len(answer.encode()) <= safefile.NAME_MAX
