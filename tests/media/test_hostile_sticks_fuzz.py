@@ -25,7 +25,7 @@ from appliance.errors import MediaError
 from appliance.media import FolderMedia, MediaWriteError
 from appliance.policy import check_request_bytes, load_policy
 from appliance.text import shown
-from tests.outside import OpenWatch, no_reader
+from tests.outside import FifoGuard, OpenWatch, no_reader
 
 HANG_LIMIT = 2.0  # seconds: the acceptance's bound for one stick's survey, import and write
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hostile-stick"
@@ -160,3 +160,24 @@ def test_any_stick_is_surveyed_imported_and_written_safely(planned):
             assert any(shown(name) in line for line in lines)
         for name in written:
             assert (stick / name).read_bytes() == b"the ceremony log\n"
+
+
+def test_whatever_sits_at_the_final_name_is_replaced_never_written_through(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(SECRET)
+    stick = tmp_path / "media" / "STICK"
+    stick.mkdir(parents=True)
+    os.mkfifo(stick / "fifo.log")
+    os.link(outside / "secret", stick / "hardlink.log")
+    os.symlink(outside / "secret", stick / "symlink.log")
+    os.symlink(outside / "missing", stick / "dangling.log")
+    names = ["fifo.log", "hardlink.log", "symlink.log", "dangling.log"]
+    with FolderMedia(tmp_path / "media") as media, FifoGuard(stick / "fifo.log") as guard:
+        [the_stick] = media.sticks()
+        report = media.write_files(the_stick, {name: b"the ceremony log\n" for name in names}, overwrite=True)
+    assert not guard.fired
+    assert report.complete
+    for name in names:
+        assert stat.S_ISREG((stick / name).lstat().st_mode) and (stick / name).read_bytes() == b"the ceremony log\n"
+    assert (outside / "secret").read_bytes() == SECRET and not (outside / "missing").exists()
