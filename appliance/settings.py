@@ -20,6 +20,10 @@ from appliance.text import shown
 
 TEXT_MAX_SIZE = 1024 * 1024  # a configuration or policy file; real ones are a few kB
 
+# The signing configuration the image carries (`ceremony sign`, `keys`, `run`): here rather than in
+# appliance.signing.config so that the console can name it without loading the signing code.
+DEFAULT_CONFIG = Path("/etc/ceremony/ceremony.toml")
+
 
 def parse_toml(text: str, what: str) -> dict:
     """`what` names the document in messages, e.g. "policy root.toml"."""
@@ -29,7 +33,7 @@ def parse_toml(text: str, what: str) -> dict:
         raise UsageError(f"{what}: not valid TOML: {exc}") from None
 
 
-def read_input(path: Path, what: str, max_size: int) -> bytes:
+def read_file(path: Path, what: str, max_size: int) -> bytes:
     """The bytes of the regular file at `path`; `what` names it in messages ("request")."""
     try:
         return safefile.read_capped(path, max_size)
@@ -38,9 +42,9 @@ def read_input(path: Path, what: str, max_size: int) -> bytes:
 
 
 def read_text(path: Path, what: str, max_size: int = TEXT_MAX_SIZE) -> str:
-    """The UTF-8 text of the file at `path` (see read_input)."""
+    """The UTF-8 text of the file at `path` (see read_file)."""
     try:
-        return read_input(path, what, max_size).decode("utf-8")
+        return read_file(path, what, max_size).decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{what} {shown(str(path))}: not UTF-8 text") from None
 

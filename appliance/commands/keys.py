@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance import dnssec, safefile
-from appliance.commands.verify import parse_now
+from appliance.commands.arguments import parse_now
 from appliance.errors import UsageError
 from appliance.formats.trust_anchor import anchor_from_key, write_trust_anchor_xml
 from appliance.hsm import Hsm, HsmKey

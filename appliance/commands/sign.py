@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance import dnssec, safefile
-from appliance.commands.verify import parse_now, read_xml_input
+from appliance.commands.arguments import parse_now, read_input
 from appliance.digest import Fingerprint
 from appliance.errors import RefusedError, UsageError
 from appliance.formats import parse_response
@@ -81,8 +81,8 @@ def run(args) -> int:
     _check_output(args.output)
     policy = load_policy(args.policy or config.policy)
     now = parse_now(args.now) or datetime.now(UTC)
-    ksr_data = read_xml_input(args.ksr, "request")
-    previous_data = read_xml_input(args.previous_skr, "previous response") if args.previous_skr else None
+    ksr_data = read_input(args.ksr, "request")
+    previous_data = read_input(args.previous_skr, "previous response") if args.previous_skr else None
     outcome = check_request_bytes(ksr_data, policy, previous_data, now)
     request_fingerprint = Fingerprint.of(ksr_data)
     _say(f"Request {args.ksr}", f"Signing configuration: {config.source}", f"Policy: {policy.source}",

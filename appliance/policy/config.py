@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 
 from appliance import dnssec
@@ -279,10 +278,14 @@ def _build(values: dict, source: str) -> Policy:
     return policy
 
 
+# Package data sits beside the modules (setuptools package-data, never a zip), so a path is enough;
+# importlib.resources would cost every command about 10 ms of imports (zipfile and its readers).
+SHIPPED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
 def shipped_policy_names() -> list[str]:
     """The era files shipped in appliance/policies/, without the .toml suffix."""
-    folder = resources.files("appliance").joinpath("policies")
-    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[: -len(".toml")] for p in SHIPPED_POLICIES.iterdir() if p.name.endswith(".toml"))
 
 
 def is_policy_path(spec: str) -> bool:
@@ -303,8 +306,7 @@ def load_policy(spec: str | Path | None) -> Policy:
         if spec not in shipped_policy_names():
             raise UsageError(f"no shipped policy is named {shown(spec)} (shipped policies: {known}); "
                              f"give a policy file as a path, e.g. ./{shown(spec)}.toml")
-        resource = resources.files("appliance").joinpath("policies", f"{spec}.toml")
-        return policy_from_toml(resource.read_text("utf-8"), f"{spec} (shipped)")
+        return policy_from_toml((SHIPPED_POLICIES / f"{spec}.toml").read_text("utf-8"), f"{spec} (shipped)")
     try:
         text = read_text(Path(spec), "policy")
     except UsageError as exc:
