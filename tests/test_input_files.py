@@ -217,3 +217,16 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_pin_is_asked(cap
     assert code == 2
     assert asked == []
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("command", ["verify-ksr", "hash"])
+def test_a_file_name_of_any_bytes_is_shown_escaped(capsys, tmp_path, command):
+    name = os.path.join(os.fsencode(tmp_path), b"\xff\nSHA-256:\x1b[2J.xml")
+    with open(name, "wb") as stream:
+        stream.write((FIXTURES / "demo-ksr.xml").read_bytes())
+    code, out, _ = ceremony(capsys, command, os.fsdecode(name))
+    assert code in (0, 1)
+    first = out.splitlines()[0]
+    assert "\\xff\\nSHA-256:\\x1b[2J.xml" in first
+    assert "\x1b" not in out
+    assert [line for line in out.splitlines() if line.startswith("SHA-256:")] == ["SHA-256:"]  # only ours

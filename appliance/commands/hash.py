@@ -33,8 +33,8 @@ def run(args) -> int:
         except OSError as exc:
             raise UsageError(f"cannot read {shown(str(args.file))}: {exc.strerror or exc}") from None
         name = str(args.file)
-    if args.json:
+    if args.json:  # JSON escapes by itself
         print(json.dumps({"file": name, "sha256": fingerprint.hex, "words": fingerprint.words}))
     else:
-        print(fingerprint.render(name or "Digest"))
+        print(fingerprint.render(shown(name) if name else "Digest"))
     return 0

@@ -85,7 +85,7 @@ def run(args) -> int:
     previous_data = read_input(args.previous_skr, "previous response") if args.previous_skr else None
     outcome = check_request_bytes(ksr_data, policy, previous_data, now)
     request_fingerprint = Fingerprint.of(ksr_data)
-    _say(f"Request {args.ksr}", f"Signing configuration: {config.source}", f"Policy: {policy.source}",
+    _say(f"Request {shown(str(args.ksr))}", f"Signing configuration: {config.source}", f"Policy: {policy.source}",
          f"Check time: {now.strftime('%Y-%m-%dT%H:%M:%SZ')}")
     if outcome.request is None:
         _say(*verdict_lines(outcome.verdict), "", request_fingerprint.render("Fingerprint of the request file"))
@@ -125,7 +125,7 @@ def run(args) -> int:
                          "but NOT written") from None
     signatures = sum(len(planned.signers) for planned in plan.bundles)
     response_fingerprint = Fingerprint.of(data)
-    _say("", f"Signed {len(plan.bundles)} bundles ({signatures} signatures, each verified); wrote {args.output}",
+    _say("", f"Signed {len(plan.bundles)} bundles ({signatures} signatures, each verified); wrote {shown(str(args.output))}",
          "", response_fingerprint.render("Fingerprint of the response file"))
     if args.json:
         return _json(plan.verdict, request_fingerprint, parse_response(data).bundles,

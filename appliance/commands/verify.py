@@ -18,6 +18,7 @@ from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy, validate_response
 from appliance.policy.runner import parse_failure
 from appliance.report import render_text, report_json
+from appliance.text import shown
 
 
 def register(subparsers) -> None:
@@ -56,13 +57,13 @@ def run_verify_ksr(args) -> int:
     data = read_input(args.ksr, "request")
     previous = read_input(args.previous_skr, "previous response") if args.previous_skr else None
     outcome = check_request_bytes(data, policy, previous, now)
-    title = f"Request {args.ksr}"
+    title = f"Request {shown(str(args.ksr))}"
     if outcome.request is not None:
         request = outcome.request
         title += f": id {request.id}, domain {request.domain!r}, {len(request.bundles)} bundles"
     title += f"\nPolicy: {policy.source}"
     if args.previous_skr:
-        title += f"\nPrevious response: {args.previous_skr}"
+        title += f"\nPrevious response: {shown(str(args.previous_skr))}"
     bundles = outcome.request.bundles if outcome.request else None
     return _emit(args, title, bundles, outcome.verdict, Fingerprint.of(data), policy.relaxations())
 
@@ -84,8 +85,8 @@ def run_verify_skr(args) -> int:
     response, fault = _load_or_violation(parse_response, data, "response")
     request = None
     if fault is None and request_data is not None:
-        request, fault = _load_or_violation(parse_request, request_data, f"request {args.ksr}")
-    title = f"Response {args.skr}"
+        request, fault = _load_or_violation(parse_request, request_data, f"request {shown(str(args.ksr))}")
+    title = f"Response {shown(str(args.skr))}"
     if fault is not None:
         verdict = Verdict(checks_run=(fault.check,), violations=(fault,))
         return _emit(args, title, None, verdict, fingerprint, what="RESPONSE")
@@ -100,7 +101,7 @@ def _trust_anchors(path: Path) -> tuple[TrustAnchor, ...]:
     try:
         anchors = parse_trust_anchors(read_input(path, "trust anchor file"))
     except FormatError as exc:
-        raise UsageError(f"trust anchor file {path}: {exc}") from None
+        raise UsageError(f"trust anchor file {shown(str(path))}: {exc}") from None
     if not anchors:
-        raise UsageError(f"trust anchor file {path} names no key")
+        raise UsageError(f"trust anchor file {shown(str(path))} names no key")
     return anchors
