@@ -65,8 +65,8 @@ def run_verify_ksr(args) -> int:
     title = f"Request {shown(str(args.ksr))}"
     if outcome.request is not None:
         request = outcome.request
-        title += f": id {request.id}, domain {request.domain!r}, {len(request.bundles)} bundles"
-    title += f"\nPolicy: {policy.source}"
+        title += f": id {shown(request.id)}, domain '{shown(request.domain)}', {len(request.bundles)} bundles"
+    title += f"\nPolicy: {shown(str(policy.source))}"
     if args.previous_skr:
         title += f"\nPrevious response: {shown(str(args.previous_skr))}"
     bundles = outcome.request.bundles if outcome.request else None
@@ -95,7 +95,7 @@ def run_verify_skr(args) -> int:
     if fault is not None:
         verdict = Verdict(checks_run=(fault.check,), violations=(fault,))
         return _emit(args, title, None, verdict, fingerprint, what="RESPONSE")
-    title += f": id {response.id}, domain {response.domain!r}, {len(response.bundles)} bundles"
+    title += f": id {shown(response.id)}, domain '{shown(response.domain)}', {len(response.bundles)} bundles"
     verdict = validate_response(response, anchors, request, now)
     verdict = Verdict(("KSR-XML", *verdict.checks_run), verdict.violations)
     return _emit(args, title, response.bundles, verdict, fingerprint, what="RESPONSE")

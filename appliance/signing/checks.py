@@ -17,6 +17,7 @@ from appliance.policy.response_checks import ksk_signers
 from appliance.policy.runner import run_checks
 from appliance.signing.bundles import PlannedBundle
 from appliance.signing.config import KskDefinition
+from appliance.text import shown
 
 if TYPE_CHECKING:
     from appliance.hsm.keys import HsmKey
@@ -63,6 +64,24 @@ def ksk_mismatch(ctx: SigningContext) -> Iterator[str]:
             if definition.valid_until is not None and bundle.expiration > definition.valid_until:
                 yield (f"{bundle_label(index, bundle)}: KSK {name} would sign until {timestamp(bundle.expiration)}, "
                        f"after its valid_until {timestamp(definition.valid_until)}")
+
+
+def ksk_kept_in_hsm(ctx: SigningContext) -> Iterator[str]:
+    """KSK-SENSITIVE: each signing KSK's private key is sensitive and never extractable, and always
+    was, unless its definition says allow_extractable = true (then ksk_exposure_notes says so)."""
+    for name, definition in ctx.definitions.items():
+        exposure = ctx.hsm_keys[name].exposure()
+        if exposure and not definition.allow_extractable:
+            yield (f"KSK {name} (HSM label '{shown(definition.label)}'): its private key is {', '.join(exposure)}, "
+                   f"so it can leave the HSM; refused unless [keys.{name}] sets allow_extractable = true")
+
+
+def ksk_exposure_notes(definitions: Mapping[str, KskDefinition], hsm_keys: Mapping[str, HsmKey]) -> list[str]:
+    """A NOTE for each KSK signing although its private key can leave the HSM (allowed by its definition)."""
+    return [f"KSK {name} (HSM label '{shown(definition.label)}') signs although its private key is "
+            f"{', '.join(hsm_keys[name].exposure())}: allowed by allow_extractable in its definition"
+            for name, definition in definitions.items()
+            if name in hsm_keys and definition.allow_extractable and hsm_keys[name].exposure()]
 
 
 def rrset_ttl(ctx: SigningContext) -> Iterator[str]:
@@ -221,6 +240,7 @@ def requested_signers(ctx: SigningContext) -> Iterator[str]:
 
 SIGNING_CHECKS = (
     ("KSK-MISMATCH", ksk_mismatch),
+    ("KSK-SENSITIVE", ksk_kept_in_hsm),
     ("SKR-TTL", rrset_ttl),
     ("KSR-POLICY-SAFETY", signers_stay_published),
     ("KSR-KEY-TAGS", key_tag_clashes),

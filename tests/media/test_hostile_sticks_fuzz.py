@@ -20,7 +20,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance.console.step_request import survey
+from appliance.console.step_request import LISTED_NAME_LIMIT, survey
 from appliance.errors import MediaError
 from appliance.media import FolderMedia, MediaWriteError
 from appliance.policy import check_request_bytes, load_policy
@@ -157,7 +157,7 @@ def test_any_stick_is_surveyed_imported_and_written_safely(planned):
         for line in lines:
             assert line.isprintable(), f"unescaped character in {line!r}"
         for name, _ in found.requests + found.responses + found.unusable:
-            assert any(shown(name) in line for line in lines)
+            assert any(shown(name, LISTED_NAME_LIMIT) in line for line in lines)
         for name in written:
             assert (stick / name).read_bytes() == b"the ceremony log\n"
 
