@@ -18,12 +18,12 @@ def response_name(request_name: str) -> str:
     """ICANN's naming: ksr-root-2017-q2-0.xml is answered by skr-root-2017-q2-0.xml.
 
     Any other name gets "skr-" in front. The name is ours to choose, so it is made writable on
-    any stick: a character that is invisible, a control, or refused by FAT (<>:"/\\|?*) becomes
+    any stick: a character shown() would escape (invisible, a control) or FAT refuses (<>:"/\\|?*) becomes
     "_", and a result longer than one directory entry allows (255 bytes) is shortened before its
     extension, so a response signed can always be written.
     """
     name = "skr" + request_name[3:] if request_name.lower().startswith("ksr") else "skr-" + request_name
-    name = "".join("_" if not char.isprintable() or char in _NOT_ON_FAT else char for char in name)
+    name = "".join("_" if shown(char, limit=None) != char or char in _NOT_ON_FAT else char for char in name)
     stem, dot, extension = name.rpartition(".")
     suffix = dot + extension if stem and len(extension) <= 8 else ""
     body = name[: len(name) - len(suffix)]
