@@ -42,10 +42,11 @@ def _same_key(a: Key, b: Key) -> bool:
 
 
 def _signing_keys(bundle) -> list[Key]:
-    """The keys in a response bundle that made its signatures."""
+    """The KSKs in a response bundle that made its signatures, known by their computed tag: the
+    keyTag attribute is outside the signed data, so a stick may rewrite it."""
     found = []
     for signature in bundle.signatures:
-        found += [k for k in bundle.keys if k.key_tag == signature.key_tag
+        found += [k for k in bundle.keys if dnssec.key_tag(k) == signature.key_tag
                   and k.key_identifier == signature.key_identifier and not is_zsk(k)]
     return found
 
@@ -134,7 +135,7 @@ def publish_and_retire_safety(ctx: SigningContext) -> Iterator[str]:
             if planned.request_bundle.inception > retire_until:
                 break
             if not any(_same_key(k, old) for k in planned.keys):
-                yield (f"{bundle_label(index, planned.request_bundle)}: KSK {old.key_identifier} (tag {old.key_tag}), "
+                yield (f"{bundle_label(index, planned.request_bundle)}: KSK {old.key_identifier} (tag {dnssec.key_tag(old)}), "
                        f"which signed the previous response's last bundle, must stay published until "
                        f"{timestamp(retire_until)} (RetireSafety {duration(ctx.ksk_policy.retire_safety)})")
 
@@ -210,6 +211,13 @@ def key_tag_clashes(ctx: SigningContext) -> Iterator[str]:
             yield from forms(hsm_key.dnskey(algorithm=definition.algorithm), f"KSK {name}")
     for name, definition in (ctx.configured or ctx.definitions).items():
         yield from visit(definition.ds_sha256, definition.key_tag, f"configured KSK {name} (tag {definition.key_tag})")
+        # A configured KSK this schema does not use is revoked some later quarter: its revoked tag
+        # is known from the token's public key (the one with the definition's DS).
+        for token_key in ctx.token_keys:
+            if token_key.public_key is not None and definition.algorithm in token_key.algorithms:
+                dnskey = token_key.dnskey(algorithm=definition.algorithm)
+                if dnssec.ds_sha256(dnskey, owner) == definition.ds_sha256:
+                    yield from forms(dnskey, f"configured KSK {name}")
     for index, bundle, key in first_occurrences(ctx.request):
         yield from forms(key, f"request {bundle_label(index, bundle)} {'ZSK' if is_zsk(key) else 'key'} "
                               f"{key.key_tag} ({key.key_identifier[:24]})")
