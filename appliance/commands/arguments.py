@@ -1,4 +1,4 @@
-"""What several subcommands share: the --now time and reading a file named on the command line.
+"""What several subcommands share: the --now time, --format, and reading a file named on the command line.
 
 Kept apart from any one command so that a command imports only what it runs (`sign` need not
 load `verify-skr`'s trust-anchor code to parse --now).
@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from appliance.errors import UsageError
+from appliance.formats.text_dialects import DIALECTS
 from appliance.formats.timefmt import parse_datetime
 from appliance.formats.xmlsafe import DEFAULT_MAX_SIZE
 from appliance.settings import read_file
@@ -39,3 +40,9 @@ def read_input(path: Path, what: str) -> bytes:
     through appliance.safefile up to the XML limit (no link, FIFO or device); UsageError (exit 2)
     naming `what` if it cannot be read."""
     return read_file(path, what, DEFAULT_MAX_SIZE)
+
+
+def add_format_option(parser) -> None:
+    """--format knot|bind|icann: read the files as that format instead of detecting it from the content."""
+    parser.add_argument("--format", choices=DIALECTS, help="read the files as this format (default: detected "
+                        "from the content: ICANN XML, Knot DNS or BIND 9 text)")

@@ -9,6 +9,7 @@ from appliance.console.flow import Ceremony, Imported, Step
 from appliance.digest import Fingerprint
 from appliance.errors import CeremonyError, FormatError, MediaError
 from appliance.formats import DEFAULT_MAX_SIZE
+from appliance.formats.text_dialects import text_kind
 from appliance.formats.xmlsafe import parse_xml
 from appliance.media import Stick, files
 from appliance.text import shown
@@ -20,7 +21,7 @@ LISTED_NAME_LIMIT = 56
 
 @dataclass
 class Survey:
-    """The *.xml files on a stick, sorted by what their root element says they are."""
+    """The *.xml and *.txt files on a stick, sorted by what their root element (or header) says they are."""
 
     requests: list[tuple[str, bytes]] = field(default_factory=list)
     responses: list[tuple[str, bytes]] = field(default_factory=list)
@@ -41,26 +42,26 @@ class Survey:
 
 
 def survey(media, stick: Stick) -> Survey:
-    """Reads every *.xml entry (each capped) and sorts it by its body element; runs in the worker.
+    """Reads every *.xml and *.txt entry (each capped) and sorts it by what it is; runs in the worker.
 
     Requests and responses share the root <KSR>; the first child, <Request> or <Response>, tells
-    them apart. Full parsing and every check come later, on the files the operator picks. One
-    entry that cannot be used (not UTF-8, not a regular file, too large, not XML) is listed as not
-    used and the rest of the stick stays usable; MediaError only when the stick itself is gone.
+    them apart; a Knot DNS / BIND 9 *.txt file says which in its first header. Full parsing and
+    every check come later, on the files the operator picks. One entry that cannot be used (not
+    UTF-8, not a regular file, too large, not XML) is listed as not used and the rest of the stick
+    stays usable; MediaError only when the stick itself is gone.
     """
     found = Survey()
+    for name in media.list_files(stick, ".txt", regular_only=False):
+        data = _read_entry(media, stick, name, found)
+        kind = text_kind(data) if data is not None else None
+        if kind is not None:  # other text files (a README) are not listed
+            (found.requests if kind == "request" else found.responses).append((name, data))
     for name in media.list_files(stick, ".xml", regular_only=False):
-        if not files.is_utf8(name):
-            found.unusable.append((name, "the name is not UTF-8 text"))
+        data = _read_entry(media, stick, name, found)
+        if data is None:
             continue
         try:
-            data = media.read_file(stick, name, DEFAULT_MAX_SIZE)
             root = parse_xml(data)
-        except MediaError as exc:
-            if not media.still_there(stick):
-                raise
-            found.unusable.append((name, str(exc)))
-            continue
         except FormatError as exc:
             found.unusable.append((name, str(exc)))
             continue
@@ -74,6 +75,20 @@ def survey(media, stick: Stick) -> Survey:
     return found
 
 
+def _read_entry(media, stick: Stick, name: str, found: Survey) -> bytes | None:
+    """The entry's bytes, or None after listing it as not used (a MediaError only if the stick is gone)."""
+    if not files.is_utf8(name):
+        found.unusable.append((name, "the name is not UTF-8 text"))
+        return None
+    try:
+        return media.read_file(stick, name, DEFAULT_MAX_SIZE)
+    except MediaError as exc:
+        if not media.still_there(stick):
+            raise
+        found.unusable.append((name, str(exc)))
+        return None
+
+
 async def run(ceremony: Ceremony) -> Step:
     ui = ceremony.ui
     ceremony.current = None
@@ -84,7 +99,7 @@ async def run(ceremony: Ceremony) -> Step:
             ui.add(["No request imported."])
             return Step.NEXT
         try:
-            found = await ui.work(f"Reading the *.xml files on {stick.describe()} ...", survey,
+            found = await ui.work(f"Reading the *.xml and *.txt files on {stick.describe()} ...", survey,
                                   ceremony.media, stick)
         except MediaError as exc:
             ui.add([shown(str(exc), limit=None), "Nothing was imported."])

@@ -41,7 +41,7 @@ LINK_TARGETS = ["outside/secret", "outside/pipe", "outside", "nowhere"]
 
 names = st.tuples(
     st.binary(min_size=1, max_size=60).filter(lambda b: b"/" not in b and b"\0" not in b),
-    st.sampled_from([b".xml", b".XML", b".Xml", b"", b".xml\n", b".toml"]),
+    st.sampled_from([b".xml", b".XML", b".Xml", b"", b".xml\n", b".toml", b".txt", b".ksr.txt"]),
 ).map(lambda parts: parts[0] + parts[1]).filter(lambda b: b not in (b".", b"..") and len(b) <= 255)
 
 
