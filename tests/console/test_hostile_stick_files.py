@@ -120,6 +120,7 @@ def test_05_a_name_that_is_not_utf8_is_listed_escaped_and_the_rest_stays_usable(
 @pytest.mark.parametrize("request_name, expected", [
     ("ksr-root-2017-q2-0.xml", "skr-root-2017-q2-0.xml"),
     ("request.xml", "skr-request.xml"),
+    ("root.KSR.txt", "root.skr.txt"),  # Knot DNS / BIND 9 text form
     ("ksr-\u202e\n:1?.xml", "skr-___1_.xml"),  # invisible, control and FAT-refused characters
     ("ksr-" + "\u00e9" * 130 + ".xml", "skr-" + "\u00e9" * 123 + ".xml"),  # 255 bytes, cut between characters
 ])
