@@ -4,7 +4,8 @@ symbolic link, hard link, directory, device node when root) and contents (any en
 
 Asserted for every stick: no exception escapes (a write may fail with MediaError, nothing else
 may), nothing outside the stick is opened (inotify on the folder the links and DOCTYPEs point to)
-or changed, nothing blocks on a FIFO or runs past HANG_LIMIT, and every name shown is escaped.
+or changed, nothing is waiting on a FIFO once HANG_LIMIT has passed (a liveness check, not a
+timing goal: a slow run fails only if still not done 30 s later), and every name shown is escaped.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from appliance.policy import check_request_bytes, load_policy
 from appliance.text import shown
 from tests.outside import FifoGuard, OpenWatch, no_reader
 
-HANG_LIMIT = 2.0  # seconds: the acceptance's bound for one stick's survey, import and write
+HANG_LIMIT = 2.0  # seconds: the acceptance's "nothing blocks for more than 2 s"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hostile-stick"
 REQUEST = (FIXTURES / "demo-ksr.xml").read_bytes()
 PREVIOUS = (FIXTURES / "demo-skr-previous.xml").read_bytes()
