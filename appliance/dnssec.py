@@ -83,13 +83,18 @@ def algorithm_name(algorithm: int) -> str:
 
 
 def name_to_wire(name: str) -> bytes:
-    """A domain name in canonical (lower-case, uncompressed) wire form."""
-    text = name.strip()
-    if text in ("", "."):
+    """A domain name in canonical (lower-case, uncompressed) wire form (RFC 4034 section 6.2).
+
+    `name` is taken exactly as given, never trimmed: ValueError for white space, a control or
+    non-ASCII character, an empty label ("..", "a..b", ".a"), a label over 63 octets or a name
+    over 255 (RFC 1035 section 2.3.4). "" and "." are the root.
+    """
+    if name in ("", "."):
         return b"\x00"
-    labels = text.rstrip(".").split(".")
+    if not name.isascii() or not name.isprintable() or any(c.isspace() for c in name):
+        raise ValueError(f"{name!r} is not a domain name: white space, control or non-ASCII characters")
     wire = b""
-    for label in labels:
+    for label in name.removesuffix(".").split("."):
         raw = label.encode("ascii").lower()  # ASCII first: str.lower() maps U+212A KELVIN SIGN to "k"
         if not 0 < len(raw) < 64:
             raise ValueError(f"bad label {label!r} in {name!r}")
@@ -100,8 +105,9 @@ def name_to_wire(name: str) -> bytes:
 
 
 def label_count(name: str) -> int:
-    """The RRSIG Labels value for an owner name (the root has none)."""
-    text = name.strip().rstrip(".")
+    """The RRSIG Labels value for an owner name (the root has none); `name` as name_to_wire takes it."""
+    name_to_wire(name)  # the same refusals, so a name is never counted one way and signed another
+    text = name.removesuffix(".")
     return 0 if not text else len(text.split("."))
 
 

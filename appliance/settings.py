@@ -1,7 +1,10 @@
-"""Reading the operator's TOML files (policies, HSM profiles, signing configurations) the same way.
+"""Reading the files the operator names (TOML policies, HSM profiles, signing configurations, PIN
+files, and the files given on the command line) the same way.
 
-Every fault names the file and the setting, and is a UsageError (exit code 2): a configuration
-that cannot be read exactly as written must stop the ceremony before anything is checked or signed.
+Every file is read through appliance.safefile (no symbolic link, no FIFO or device, at most a
+cap). Every fault names the file (shown escaped) and the setting, and is a UsageError (exit code
+2): a configuration that cannot be read exactly as written must stop the ceremony before anything
+is checked or signed.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 
+from appliance import safefile
 from appliance.errors import UsageError
 from appliance.formats.timefmt import parse_duration
 from appliance.text import shown
+
+TEXT_MAX_SIZE = 1024 * 1024  # a configuration or policy file; real ones are a few kB
 
 # The signing configuration the image carries (`ceremony sign`, `keys`, `run`): here rather than in
 # appliance.signing.config so that the console can name it without loading the signing code.
@@ -29,32 +35,24 @@ def parse_toml(text: str, what: str) -> dict:
         raise UsageError(f"{what}: not valid TOML: {exc}") from None
 
 
-def read_named_file(path: Path, what: str = "") -> bytes:
-    """The bytes of a file the operator named on this machine (an argument, a configuration), read
-    whole; UsageError "cannot read WHAT PATH: why" when it cannot be opened or is not a regular
-    file: a FIFO would block and a device never end, so neither is read at all."""
-    named = f"{what} {shown(str(path))}" if what else shown(str(path))
+def read_file(path: Path, what: str, max_size: int) -> bytes:
+    """The bytes of the regular file at `path`; `what` names it in messages ("request")."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        return safefile.read_capped(path, max_size)
     except OSError as exc:
-        raise UsageError(f"cannot read {named}: {exc.strerror or exc}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise UsageError(f"cannot read {named}: {'Is a directory' if stat.S_ISDIR(mode) else 'not a regular file'}")
-    with os.fdopen(fd, "rb") as file:
-        try:
-            return file.read()
-        except OSError as exc:
-            raise UsageError(f"cannot read {named}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read {what} {shown(str(path))}: {exc.strerror or exc}") from None
+
+
+def read_text(path: Path, what: str, max_size: int = TEXT_MAX_SIZE) -> str:
+    """The UTF-8 text of the file at `path` (see read_file)."""
+    try:
+        return read_file(path, what, max_size).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {shown(str(path))}: not UTF-8 text") from None
 
 
 def read_toml(path: Path, what: str) -> dict:
-    try:
-        text = read_named_file(path, what).decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{what} {path}: not UTF-8 text") from None
-    return parse_toml(text, f"{what} {path}")
+    return parse_toml(read_text(path, what), f"{what} {shown(str(path))}")
 
 
 def duration(value, where: str) -> timedelta:

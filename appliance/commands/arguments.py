@@ -21,7 +21,8 @@ from appliance import dnssec
 from appliance.errors import UsageError
 from appliance.formats.text_dialects import DIALECTS
 from appliance.formats.timefmt import parse_datetime
-from appliance.settings import read_named_file
+from appliance.formats.xmlsafe import DEFAULT_MAX_SIZE
+from appliance.settings import read_file
 from appliance.text import shown
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -45,8 +46,10 @@ def parse_now(text: str | None, option: str = "--now") -> datetime | None:
 
 
 def read_input(path: Path, what: str) -> bytes:
-    """The bytes of a file named on the command line; UsageError (exit 2) naming `what` if unreadable."""
-    return read_named_file(path, what)
+    """The bytes of a request, response or trust anchor file named on the command line, read
+    through appliance.safefile up to the XML limit (no link, FIFO or device); UsageError (exit 2)
+    naming `what` if it cannot be read."""
+    return read_file(path, what, DEFAULT_MAX_SIZE)
 
 
 MAX_TTL = 2**31 - 1  # RFC 2181 section 8: a TTL is an unsigned 31-bit number of seconds

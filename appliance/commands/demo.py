@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from appliance import dnssec, synth
+from appliance import dnssec, safefile, synth
 from appliance.clock import CeremonyClock
 from appliance.commands.keys import dnskey_line
 from appliance.commands.run import media_source
@@ -100,7 +100,7 @@ def prepare_demo(directory: Path, now: datetime | None = None) -> Demo:
     conf = _make_token(directory)
     ksk = _generate_ksk(conf)
     config = directory / "ceremony.toml"
-    config.write_text(_config_text(conf, ksk, now), "utf-8")
+    safefile.write_file(config, _config_text(conf, ksk, now).encode("utf-8"), replace=True)
     # Last quarter began 40 days ago, so this quarter's request starts 30 days from now and ends
     # well inside the 180-day horizon; last quarter's response signed it with the same KSK.
     start = (now - timedelta(days=40)).replace(hour=0, minute=0, second=0)
@@ -111,10 +111,10 @@ def prepare_demo(directory: Path, now: datetime | None = None) -> Demo:
     stick.mkdir(parents=True, exist_ok=True)
     quarter = f"{request.bundles[0].inception:%Y}-q{(request.bundles[0].inception.month - 1) // 3 + 1}"
     request_name, previous_name = f"ksr-demo-{quarter}-0.xml", f"skr-demo-{quarter}-previous.xml"
-    (stick / request_name).write_bytes(write_request(request))
-    (stick / previous_name).write_bytes(previous_response)
+    safefile.write_file(stick / request_name, write_request(request), replace=True)
+    safefile.write_file(stick / previous_name, previous_response, replace=True)
     anchor = directory / "ksk-demo.dnskey"
-    anchor.write_text(dnskey_line(ksk, ".") + "\n", "utf-8")
+    safefile.write_file(anchor, (dnskey_line(ksk, ".") + "\n").encode("utf-8"), replace=True)
     return Demo(directory, directory / "media", stick, config, request_name, previous_name, anchor)
 
 
@@ -122,7 +122,8 @@ def _make_token(directory: Path) -> Path:
     tokens = directory / "softhsm-tokens"
     tokens.mkdir(exist_ok=True)
     conf = directory / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n", "utf-8")
+    safefile.write_file(conf, f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n".encode(),
+                        replace=True)
     try:
         subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN_LABEL,
                         "--so-pin", secrets.token_hex(8), "--pin", PIN],

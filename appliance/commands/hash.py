@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from appliance import safefile
 from appliance.digest import Fingerprint
 from appliance.errors import UsageError
-from appliance.settings import read_named_file
 from appliance.text import shown
 
 
@@ -28,9 +28,12 @@ def run(args) -> int:
             raise UsageError(str(exc)) from None
         name = None
     else:
-        fingerprint = Fingerprint.of(read_named_file(args.file))
+        try:
+            fingerprint = Fingerprint.from_hex(safefile.sha256_of(args.file))
+        except OSError as exc:
+            raise UsageError(f"cannot read {shown(str(args.file))}: {exc.strerror or exc}") from None
         name = str(args.file)
-    if args.json:
+    if args.json:  # JSON escapes by itself
         print(json.dumps({"file": name, "sha256": fingerprint.hex, "words": fingerprint.words}))
     else:
         print(fingerprint.render(shown(name) if name else "Digest"))

@@ -13,8 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance import dnssec
-from appliance.atomicfile import write_atomically
+from appliance import dnssec, safefile
 from appliance.commands.arguments import domain_name, key_label, parse_now, ttl_seconds, typed_pin
 from appliance.errors import UsageError
 from appliance.formats.trust_anchor import anchor_from_key, write_trust_anchor_xml
@@ -174,6 +173,9 @@ def _export(hsm: Hsm, args, definitions: dict[str, KskDefinition], valid_from: d
         if valid_from is None:
             raise UsageError(f"--valid-from is needed: no definition in {args.config} gives key {args.label!r} one")
         anchor = anchor_from_key(dnskey, args.domain, valid_from, definition.valid_until if definition else None)
-        write_atomically(args.xml, write_trust_anchor_xml([anchor], zone=args.domain))
+        try:
+            safefile.write_file(args.xml, write_trust_anchor_xml([anchor], zone=args.domain))
+        except OSError as exc:
+            raise UsageError(f"cannot write {shown(str(args.xml))}: {exc.strerror or exc}") from None
         print(f"wrote {args.xml}")
     return 0

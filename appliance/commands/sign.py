@@ -10,12 +10,12 @@ file, atomically. Any failure before the rename leaves no output file.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance import dnssec
-from appliance.atomicfile import write_atomically
+from appliance import dnssec, safefile
 from appliance.commands.arguments import add_format_option, parse_now, read_input, typed_answer, typed_pin
 from appliance.digest import Fingerprint
 from appliance.errors import RefusedError, UsageError
@@ -26,8 +26,8 @@ from appliance.policy import check_request_bytes, load_policy
 from appliance.policy.text_checks import request_notes
 from appliance.report import BUNDLE_TABLE_LEGEND, bundle_table, report_json, summary_line, verdict_lines
 from appliance.signing.checks import configured_key_tags
-from appliance.signing.pipeline import prepare, sign_plan
 from appliance.signing.config import DEFAULT_CONFIG, load_signing_config
+from appliance.signing.pipeline import prepare, sign_plan
 from appliance.text import shown, shown_block
 
 
@@ -46,6 +46,17 @@ def register(subparsers) -> None:
                         help="print one JSON object on stdout (the report goes to stderr); needs --yes")
     add_format_option(parser)
     parser.set_defaults(handler=run)
+
+
+def _check_output(output: Path) -> None:
+    """Everything that would make writing the response fail, found before the HSM is opened."""
+    if os.path.lexists(output):
+        raise UsageError(f"{shown(str(output))} already exists; a response is never overwritten")
+    if not output.parent.is_dir():
+        raise UsageError(f"the output directory {shown(str(output.parent))} does not exist")
+    if not output.name or not safefile.fits_name(output.name):
+        raise UsageError(f"the output name {shown(output.name)} does not fit a directory entry "
+                         f"({safefile.NAME_MAX} bytes at most)")
 
 
 def _printer(stream):
@@ -68,10 +79,7 @@ def run(args) -> int:
     if args.json and not args.yes:
         raise UsageError("--json needs --yes: the typed confirmation is for a person at the console")
     config = load_signing_config(args.config)
-    if args.output.exists():
-        raise UsageError(f"{shown(str(args.output))} already exists; a response is never overwritten")
-    if not args.output.parent.is_dir():
-        raise UsageError(f"the output directory {shown(str(args.output.parent))} does not exist")
+    _check_output(args.output)
     policy = load_policy(args.policy or config.policy)
     now = parse_now(args.now) or datetime.now(UTC)
     ksr_data = read_input(args.ksr, "request")
@@ -125,7 +133,11 @@ def run(args) -> int:
         if not args.yes:
             confirm()
         data = sign_plan(config, hsm, plan)
-    write_atomically(args.output, data)
+    try:
+        safefile.write_file(args.output, data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {shown(str(args.output))}: {exc.strerror or exc}; the response was signed "
+                         "but NOT written") from None
     signatures = sum(len(planned.signers) for planned in plan.bundles)
     response_fingerprint = Fingerprint.of(data)
     _say("", f"Signed {len(plan.bundles)} bundles ({signatures} signatures, each verified); "

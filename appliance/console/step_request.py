@@ -12,7 +12,7 @@ from appliance.errors import EXIT_REFUSED, CeremonyError, FormatError, MediaErro
 from appliance.formats import DEFAULT_MAX_SIZE
 from appliance.formats.text_dialects import text_kind
 from appliance.formats.xmlsafe import parse_xml
-from appliance.media import Stick
+from appliance.media import Stick, files
 from appliance.text import shown
 
 # A listed file name is cut to keep "    N. name  (N bytes)" on one 79-column row: a name's own
@@ -38,26 +38,30 @@ class Survey:
             out += [f"    {n}. {shown(name, LISTED_NAME_LIMIT)}  ({len(data)} bytes)"
                     for n, (name, data) in enumerate(self.responses, 1)]
         for name, why in self.unusable:
-            out.append(f"  Not used: {shown(name, LISTED_NAME_LIMIT)}: {shown(why)}")
+            out.append(f"  Not used: {shown(name, LISTED_NAME_LIMIT)}, because {shown(why, limit=400)}")
         return out
 
 
 def survey(media, stick: Stick) -> Survey:
-    """Reads every *.xml file (each capped) and sorts it by its body element; runs in the worker.
+    """Reads every *.xml and *.txt entry (each capped) and sorts it by what it is; runs in the worker.
 
     Requests and responses share the root <KSR>; the first child, <Request> or <Response>, tells
     them apart; a Knot DNS / BIND 9 *.txt file says which in its first header. Full parsing and
-    every check come later, on the files the operator picks.
+    every check come later, on the files the operator picks. One entry that cannot be used (not
+    UTF-8, not a regular file, too large, not XML) is listed as not used and the rest of the stick
+    stays usable; MediaError only when the stick itself is gone.
     """
     found = Survey()
-    for name in media.list_files(stick, "*.txt"):
-        data = media.read_file(stick, name, DEFAULT_MAX_SIZE)
-        kind = text_kind(data)
+    for name in media.list_files(stick, ".txt", regular_only=False):
+        data = _read_entry(media, stick, name, found)
+        kind = text_kind(data) if data is not None else None
         if kind is not None:  # other text files (a README) are not listed
             (found.requests if kind == "request" else found.responses).append((name, data))
-    for name in media.list_files(stick, "*.xml"):
+    for name in media.list_files(stick, ".xml", regular_only=False):
+        data = _read_entry(media, stick, name, found)
+        if data is None:
+            continue
         try:
-            data = media.read_file(stick, name, DEFAULT_MAX_SIZE)
             root = parse_xml(data)
         except FormatError as exc:
             found.unusable.append((name, str(exc)))
@@ -70,6 +74,20 @@ def survey(media, stick: Stick) -> Survey:
         else:
             found.unusable.append((name, "neither a request (<KSR><Request>) nor a response (<KSR><Response>)"))
     return found
+
+
+def _read_entry(media, stick: Stick, name: str, found: Survey) -> bytes | None:
+    """The entry's bytes, or None after listing it as not used (a MediaError only if the stick is gone)."""
+    if not files.is_utf8(name):
+        found.unusable.append((name, "the name is not UTF-8 text"))
+        return None
+    try:
+        return media.read_file(stick, name, DEFAULT_MAX_SIZE)
+    except MediaError as exc:
+        if not media.still_there(stick):
+            raise
+        found.unusable.append((name, str(exc)))
+        return None
 
 
 async def run(ceremony: Ceremony) -> Step:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from appliance import safefile
 from appliance.closing_record import SignedRequest
 from appliance.console import checking, sticks
 from appliance.console.flow import Ceremony, Step
@@ -13,14 +16,32 @@ from appliance.report import BUNDLE_TABLE_LEGEND, bundle_table
 from appliance.text import shown
 
 
+_NOT_ON_FAT = set('<>:"/\\|?*')
+
+
 def response_name(request_name: str) -> str:
-    """ICANN's naming: ksr-root-2017-q2-0.xml is answered by skr-root-2017-q2-0.xml (root.ksr.txt by root.skr.txt)."""
-    if ".ksr." in request_name.lower():
-        at = request_name.lower().index(".ksr.")
-        return request_name[:at] + ".skr." + request_name[at + 5:]
-    if request_name.lower().startswith("ksr"):
-        return "skr" + request_name[3:]
-    return "skr-" + request_name
+    """ICANN's naming: ksr-root-2017-q2-0.xml is answered by skr-root-2017-q2-0.xml (root.ksr.txt by
+    root.skr.txt).
+
+    Any other name gets "skr-" in front. The name is ours to choose, so it is made writable on any
+    stick: a character shown() would escape (invisible, a control) or FAT refuses (<>:"/\\|?*)
+    becomes "_", and a result longer than one directory entry allows (255 bytes) is shortened
+    before its extension, so a response signed can always be written.
+    """
+    text_form = re.search(r"\.ksr\.", request_name, re.IGNORECASE)
+    if text_form:
+        name = request_name[:text_form.start()] + ".skr." + request_name[text_form.end():]
+    elif request_name.lower().startswith("ksr"):
+        name = "skr" + request_name[3:]
+    else:
+        name = "skr-" + request_name
+    name = "".join("_" if shown(char, limit=None) != char or char in _NOT_ON_FAT else char for char in name)
+    stem, dot, extension = name.rpartition(".")
+    suffix = dot + extension if stem and len(extension) <= 8 else ""
+    body = name[: len(name) - len(suffix)]
+    while not safefile.fits_name(body + suffix):
+        body = body[:-1]
+    return body + suffix
 
 
 async def run(ceremony: Ceremony) -> Step:

@@ -27,7 +27,6 @@ from appliance.media import (
     StickEvent,
     WriteReport,
 )
-
 from appliance.text import shown
 
 CANCEL = "cancel"
@@ -231,13 +230,13 @@ async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
     ui = ceremony.ui
     try:
         present = await ui.work(f"Looking for {shown(name)} on {stick.describe()} ...",
-                                ceremony.media.list_files, stick, name)
+                                ceremony.media.find_file, stick, name)
     except MediaError as exc:
         ui.add([shown(str(exc), limit=None)])
         return await _after_failure(ceremony, key, stick)
-    if not present:
+    if present is None:
         return "write"
-    ui.add([f"{shown(present[0])} is already on {stick.describe()}. It is not replaced unless you say so."])
+    ui.add([f"{shown(present)} is already on {stick.describe()}. It is not replaced unless you say so."])
     how, answer = await ui.ask_or_wait(
         f"{key}.exists", f"Type 'replace' to replace it, or insert another stick (or '{CANCEL}'):",
         ceremony.watch.change(ceremony.media, ceremony.media.sticks()))

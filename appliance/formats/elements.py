@@ -13,6 +13,7 @@ from datetime import datetime
 
 from lxml import etree
 
+from appliance import dnssec
 from appliance.formats import timefmt
 from appliance.formats.xmlread import Element
 from appliance.model import AlgorithmPolicy, Bundle, Key, KeyPolicy, Signature
@@ -70,6 +71,11 @@ def read_root(root: Element, body_tag: str) -> tuple[str, int, str, Element]:
         raise root.error("the root element must be <KSR>")
     values = root.attributes(required=("id", "serial", "domain"))
     serial = root.integer_attribute(values, "serial", U32)
+    # The domain is signed (SignersName, DS owner) and written exactly as read: refuse here what
+    # would only fail once the HSM had signed (" .", ".\n", "..").
+    if values["domain"] == "":
+        raise root.error("attribute domain: is empty")
+    root.convert(values["domain"], dnssec.name_to_wire, "attribute domain")
     other = {"Request": "Response", "Response": "Request"}[body_tag]
     if root.next_tag() == other:
         wanted, given = ("request (KSR)", "response (SKR)") if body_tag == "Request" else ("response (SKR)", "request (KSR)")

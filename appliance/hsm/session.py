@@ -30,12 +30,14 @@ from appliance.hsm.keys import HsmKey, find_key, list_keys
 from appliance.hsm.mechanisms import sign
 from appliance.hsm.profile import HsmProfile
 from appliance.hsm.token import HsmIdentity, find_token, read_identity
+from appliance.settings import read_text
 
 if TYPE_CHECKING:
     from appliance.hsm.network_link import LinkUp
 
 # A prompt callback: given the text to show, returns the PIN the operator typed.
 PinPrompt = Callable[[str], str]
+PIN_FILE_MAX_SIZE = 1024  # a PIN file holds one line
 
 
 def _set_environment(values: Mapping[str, str]) -> dict[str, str | None]:
@@ -123,10 +125,7 @@ class Hsm:
     def _read_pin(self) -> str:
         profile = self.profile
         if profile.pin_file is not None:
-            try:
-                return profile.pin_file.read_text("utf-8").rstrip("\r\n")
-            except OSError as exc:
-                raise UsageError(f"cannot read PIN file {profile.pin_file}: {exc.strerror}") from None
+            return read_text(profile.pin_file, "PIN file", PIN_FILE_MAX_SIZE).rstrip("\r\n")
         if profile.pin_env is not None:
             pin = os.environ.get(profile.pin_env)
             if pin is None:

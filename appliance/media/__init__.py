@@ -8,7 +8,8 @@ Two sources behind one interface, MediaSource:
         media.sticks()                         # -> list[Stick], sorted by name
         media.poll(timeout=0.0)                # -> StickEvent | None (never blocks at 0)
         media.events()                         # -> iterator over events queued so far
-        media.list_files(stick, "*.xml")       # -> list[str] (case-insensitive pattern)
+        media.list_files(stick, ".xml")        # -> list[str] (names ending so, any case)
+        media.find_file(stick, name)           # -> str | None (that name, any case, literally)
         media.read_file(stick, name, max_size=DEFAULT_MAX_READ)   # -> bytes
         media.write_files(stick, {name: data}, overwrite=False)   # -> WriteReport
         media.release(stick)                   # safe to pull now

@@ -1,126 +1,79 @@
-"""File operations on the top directory of a stick: list, capped read, atomic write, hash.
+"""The top directory of a stick: which names may be used, listing, and the safe file operations.
 
 Only plain names at the top of the stick are used: no paths, no hidden files, no symlinks, so a
-crafted stick cannot point a read or a write anywhere else. Everything works relative to a
-directory file descriptor opened while the stick is mounted: if the stick is pulled and
-unmounted meanwhile, operations fail instead of landing in the empty mount point underneath.
-OSError is left to the caller, which knows which stick it was and turns it into a MediaError.
+crafted stick cannot point a read or a write anywhere else. Names are compared literally (ignoring
+case, as FAT does), never as patterns. Everything works relative to a directory file descriptor
+opened while the stick is mounted: if the stick is pulled and unmounted meanwhile, operations fail
+instead of landing in the empty mount point underneath. Opening, reading and writing are
+appliance.safefile's (O_NOFOLLOW | O_NONBLOCK, regular files only, capped reads, fresh temporary
+files renamed into place). OSError is left to the caller, which knows which stick it was and turns
+it into a MediaError.
 """
 
 from __future__ import annotations
 
-import errno
-import fnmatch
-import hashlib
 import os
-import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
+from appliance import safefile
 from appliance.errors import MediaError
-
-PARTIAL_PREFIX = "."  # temp files are hidden, so a pulled stick never shows a half file as real
-PARTIAL_SUFFIX = ".partial"
-_CHUNK = 1 << 20
-_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-@contextmanager
-def opened_directory(path: Path) -> Iterator[int]:
-    """A file descriptor of the directory, closed on exit."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
+from appliance.safefile import opened_directory  # noqa: F401 - part of this module's interface
+from appliance.text import shown
 
 
 def check_name(name: str) -> str:
-    """Refuse anything but a plain, visible file name."""
+    """Refuse anything but a plain, visible file name that fits a directory entry."""
     bad = (
         not name
         or name in (".", "..")
         or name.startswith(".")
         or any(c in name for c in "/\\\0")
-        or len(name.encode()) > 255
+        or not safefile.fits_name(name)
     )
     if bad:
-        raise MediaError(f"not a plain file name: {name!r}")
+        raise MediaError(f"not a plain file name: {shown(name)}")
     return name
 
 
-def list_names(directory: int, pattern: str) -> list[str]:
-    """Sorted names of visible regular files matching the shell pattern, ignoring case."""
-    wanted = pattern.casefold()
+def is_utf8(name: str) -> bool:
+    """False for a name os.scandir decoded with surrogate escapes (bytes that are not UTF-8)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def list_names(directory: int, suffix: str = "", *, regular_only: bool = True) -> list[str]:
+    """Sorted visible names ending in `suffix` (any case); only regular files unless told."""
+    wanted = suffix.casefold()
     with os.scandir(directory) as entries:
         return sorted(
             e.name
             for e in entries
             if not e.name.startswith(".")
-            and e.is_file(follow_symlinks=False)
-            and fnmatch.fnmatchcase(e.name.casefold(), wanted)
+            and (not regular_only or e.is_file(follow_symlinks=False))
+            and e.name.casefold().endswith(wanted)
         )
 
 
+def find_name(directory: int, name: str) -> str | None:
+    """The entry whose name is `name` ignoring case (as FAT compares), of any type, or None."""
+    wanted = name.casefold()
+    with os.scandir(directory) as entries:
+        return next((e.name for e in entries if e.name.casefold() == wanted), None)
+
+
 def read_capped(directory: int, name: str, max_size: int) -> bytes:
-    """The whole file, refusing non-regular files and files larger than max_size."""
-    fd = os.open(check_name(name), _READ, dir_fd=directory)
-    with os.fdopen(fd, "rb") as f:
-        if not _is_regular(f.fileno()):
-            raise MediaError(f"{name} is not a regular file")
-        data = f.read(max_size + 1)  # one more byte than allowed tells us it is too big
-    if len(data) > max_size:
-        raise MediaError(f"{name} is larger than the {max_size} bytes allowed")
-    return data
+    """The whole regular file; safefile's refusals (not regular, too large) are OSErrors."""
+    return safefile.read_capped(check_name(name), max_size, dir_fd=directory)
 
 
 def write_atomic(directory: int, name: str, data: bytes) -> None:
-    """Write under a hidden temp name, fsync, rename to the final name, fsync the directory.
-
-    The final name only ever holds the complete content; a pull mid-write leaves at most the
-    hidden temp file.
-    """
-    temp = f"{PARTIAL_PREFIX}{check_name(name)}{PARTIAL_SUFFIX}"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temp, flags, 0o644, dir_fd=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, name, src_dir_fd=directory, dst_dir_fd=directory)
-    except BaseException:
-        _remove_quietly(directory, temp)
-        raise
-    _fsync_directory(directory)
+    """A fresh temporary file renamed over `name`: the final name only ever holds the complete
+    content, and nothing already at any name (FIFO, hard link, symlink) is opened."""
+    safefile.write_in(directory, check_name(name), data, replace=True)
 
 
 def sha256_of(directory: int, name: str) -> str:
-    """SHA-256 (hex) of a file's content as read now."""
-    fd = os.open(check_name(name), _READ, dir_fd=directory)
-    digest = hashlib.sha256()
-    with os.fdopen(fd, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _is_regular(fd: int) -> bool:
-    return stat.S_ISREG(os.fstat(fd).st_mode)
-
-
-def _fsync_directory(directory: int) -> None:
-    try:
-        os.fsync(directory)
-    except OSError as exc:
-        # Some filesystems refuse fsync on a directory; the unmount that follows flushes it.
-        if exc.errno != errno.EINVAL:
-            raise
-
-
-def _remove_quietly(directory: int, name: str) -> None:
-    try:
-        os.unlink(name, dir_fd=directory)
-    except OSError:
-        pass  # the stick may be gone already; the temp name is hidden either way
+    """SHA-256 (hex) of the regular file's content as read now."""
+    return safefile.sha256_of(check_name(name), dir_fd=directory)

@@ -110,7 +110,7 @@ class WriteReport:
         """Plain lines for the operator and the log."""
         lines = []
         if self.reason:
-            lines.append(f"Writing to {self.stick.describe()} failed: {shown(self.reason.rstrip('.'))}.")
+            lines.append(f"Writing to {self.stick.describe()} failed: {shown(self.reason.rstrip('.'), limit=None)}.")
         if self.verified:
             lines.append("Written and verified by reading back:")
             lines += [f"  {shown(f.name)} ({f.size} bytes, SHA-256 {f.sha256})" for f in self.verified]
@@ -236,21 +236,34 @@ class MediaSource(ABC):
 
     # --- reading and writing ------------------------------------------------------------
 
-    def list_files(self, stick: Stick, pattern: str = "*.xml") -> list[str]:
-        """Names of the regular files at the top of the stick matching `pattern` (any case)."""
+    def list_files(self, stick: Stick, suffix: str = ".xml", *, regular_only: bool = True) -> list[str]:
+        """Visible names at the top of the stick ending in `suffix` (any case; "" for all), sorted:
+        regular files only, unless `regular_only` is false (then FIFOs, links, folders too)."""
         try:
             with self._opened(stick) as directory:
-                return files.list_names(directory, pattern)
+                return files.list_names(directory, suffix, regular_only=regular_only)
         except OSError as exc:
-            raise self._gone_or(stick, f"cannot list the files on {stick.describe()}: {exc}")
+            raise self._gone_or(stick, f"cannot list the files on {stick.describe()}: {exc.strerror or exc}")
+
+    def find_file(self, stick: Stick, name: str) -> str | None:
+        """The name on the stick that is `name` ignoring case (literally: no pattern), or None."""
+        try:
+            with self._opened(stick) as directory:
+                return files.find_name(directory, name)
+        except OSError as exc:
+            raise self._gone_or(stick, f"cannot list the files on {stick.describe()}: {exc.strerror or exc}")
 
     def read_file(self, stick: Stick, name: str, max_size: int = DEFAULT_MAX_READ) -> bytes:
-        """The bytes of one file at the top of the stick; refuses files over `max_size` bytes."""
+        """The bytes of one regular file at the top of the stick; refuses files over `max_size` bytes."""
         try:
             with self._opened(stick) as directory:
                 return files.read_capped(directory, name, max_size)
         except OSError as exc:
-            raise self._gone_or(stick, f"cannot read {name} from {stick.describe()}: {exc}")
+            raise self._gone_or(stick, f"cannot read {shown(name)} from {stick.describe()}: {exc.strerror or exc}")
+
+    def still_there(self, stick: Stick) -> bool:
+        """Whether the stick is physically present now (not from the last event)."""
+        return self._still_there(stick)
 
     def write_files(
         self, stick: Stick, contents: Mapping[str, bytes], *, overwrite: bool = False
@@ -265,10 +278,10 @@ class MediaSource(ABC):
         written: list[str] = []
         try:
             # Compared ignoring case: on FAT "skr.xml" and "SKR.XML" are the same file.
-            on_stick = {n.casefold() for n in self.list_files(stick, "*")}
+            on_stick = {n.casefold() for n in self.list_files(stick, "", regular_only=False)}
             existing = [n for n in names if n.casefold() in on_stick]
             if existing and not overwrite:
-                raise MediaError(f"already on the stick, not overwritten: {', '.join(existing)}")
+                raise MediaError(f"already on the stick, not overwritten: {', '.join(map(shown, existing))}")
             # The directory is closed before _writable's exit unmounts.
             with self._writable(stick) as path, files.opened_directory(path) as directory:
                 self._check_directory(stick, directory)
@@ -293,7 +306,7 @@ class MediaSource(ABC):
                     expected = hashlib.sha256(data).hexdigest()
                     actual = files.sha256_of(directory, name)
                     if actual != expected:
-                        raise MediaError(f"{name} read back as SHA-256 {actual}, not {expected}")
+                        raise MediaError(f"{shown(name)} read back as SHA-256 {actual}, not {expected}")
                     verified.append(WrittenFile(name, len(data), expected))
         except (OSError, MediaError) as exc:
             raise self._write_failed(stick, list(contents), list(contents), verified, exc)

@@ -15,7 +15,8 @@ from pathlib import Path
 from appliance import dnssec
 from appliance.errors import UsageError
 from appliance.formats.timefmt import format_duration
-from appliance.settings import duration, parse_toml, read_named_file
+from appliance.settings import duration, parse_toml, read_text
+from appliance.text import shown
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,9 @@ class Policy:
     requested_signers_must_match: bool = False
 
     def relaxations(self) -> list[str]:
-        """Knobs set weaker than the safe default, for the screen and the log."""
-        notes = []
+        """Every knob that accepts a request the root policy (these defaults, policies/root.toml)
+        refuses, and every check skipped: one NOTE line each, for the screen and the log."""
+        notes = list(_widened(self, Policy()))
         if not self.enforce_request_claims:
             notes.append(
                 "signatures.enforce_request_claims = false: the request's own Min/Max validity and "
@@ -104,6 +106,54 @@ class Policy:
             )
         notes += [f"checks.skip: {check} is not run" for check in self.skip]
         return notes
+
+
+# Knobs compared with the root policy's: (TOML name, Policy field, how it can widen).
+# "set": a value outside root's set; "range": a bound outside root's range; "exact": any other
+# value (root requires exactly its own); "most": a larger value.
+_WIDENING = (
+    ("domains", "domains", "set"),
+    ("bundles.count", "bundle_count", "exact"),
+    ("bundles.keys_per_bundle", "keys_per_bundle", "exact"),
+    ("bundles.distinct_keys", "distinct_keys", "exact"),
+    ("bundles.cycle_min/cycle_max", "cycle", "range"),
+    ("bundles.interval_min/interval_max", "interval", "range"),
+    ("keys.algorithms", "algorithms", "set"),
+    ("keys.rsa_sizes", "rsa_sizes", "set"),
+    ("keys.rsa_exponents", "rsa_exponents", "set"),
+    ("keys.ttl", "key_ttl", "exact"),
+    ("signatures.validity_min/validity_max", "validity", "range"),
+    ("signatures.overlap_min/overlap_max", "overlap", "range"),
+    ("signatures.horizon", "horizon", "most"),
+)
+
+
+def _shown_value(value) -> str:
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
+def _widened(policy: Policy, root: Policy):
+    for name, attribute, how in _WIDENING:
+        mine, theirs = getattr(policy, attribute), getattr(root, attribute)
+        if how == "set":
+            extra = [value for value in mine if value not in theirs]
+            if attribute == "algorithms":
+                extra, theirs = [dnssec.algorithm_name(a) for a in extra], [dnssec.algorithm_name(a) for a in theirs]
+            if extra:
+                yield (f"{name} also accepts {_shown_value(tuple(extra))}, which the root policy "
+                       f"refuses (root: {_shown_value(tuple(theirs))})")
+        elif how == "range":
+            if mine.low < theirs.low or mine.high > theirs.high:
+                yield f"{name} is {mine}, outside the root policy's {theirs}"
+        elif how == "exact":
+            if mine != theirs:
+                yield f"{name} is {_shown_value(mine)}, where the root policy requires {_shown_value(theirs)}"
+        elif mine > theirs:
+            yield f"{name} is {_shown_value(mine)}, more than the root policy's {_shown_value(theirs)}"
 
 
 # TOML layout: (table, key) -> (Policy field, converter). The table is "" for top-level keys.
@@ -242,22 +292,27 @@ def shipped_policy_names() -> list[str]:
     return sorted(p.name[: -len(".toml")] for p in SHIPPED_POLICIES.iterdir() if p.name.endswith(".toml"))
 
 
+def is_policy_path(spec: str) -> bool:
+    """A policy is a file only when written as a path ("./x.toml", "/etc/x.toml", "x.toml");
+    a bare word ("root") is a shipped era name and nothing else, whatever the current folder holds."""
+    return "/" in spec or spec.endswith(".toml")
+
+
 def load_policy(spec: str | Path | None) -> Policy:
     """The policy named by --policy: a file path, a shipped era name ("root-2010"), or None for root.
 
     None loads the shipped root.toml rather than the bare defaults so that the file operators read
-    is the file that applies.
+    is the file that applies. UsageError for an unknown era name or an unreadable file.
     """
-    if spec is None:
-        spec = "root"
-    path = Path(spec)
-    if not path.exists() and str(spec) in shipped_policy_names():
+    spec = "root" if spec is None else str(spec)
+    known = ", ".join(shipped_policy_names())
+    if not is_policy_path(spec):
+        if spec not in shipped_policy_names():
+            raise UsageError(f"no shipped policy is named {shown(spec)} (shipped policies: {known}); "
+                             f"give a policy file as a path, e.g. ./{shown(spec)}.toml")
         return policy_from_toml((SHIPPED_POLICIES / f"{spec}.toml").read_text("utf-8"), f"{spec} (shipped)")
     try:
-        text = read_named_file(path, "policy").decode("utf-8")
+        text = read_text(Path(spec), "policy")
     except UsageError as exc:
-        raise UsageError(f"{exc} (shipped policies: {', '.join(shipped_policy_names())})") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"policy {spec} is not UTF-8 text") from None
-    return policy_from_toml(text, str(spec))
-
+        raise UsageError(f"{exc} (shipped policies: {known})") from None
+    return policy_from_toml(text, shown(spec))

@@ -28,8 +28,9 @@ def domain(ctx: RequestContext) -> Iterator[str]:
 
 
 def _normal_name(name: str) -> str:
-    # DNS names compare case-insensitively, with or without the final dot ("." stays ".").
-    return name.strip().lower().rstrip(".") + "."
+    # DNS names compare case-insensitively, with or without the final dot ("." stays "."). Never
+    # trimmed: the reader refused white space and empty labels, and the signer uses the name as is.
+    return name.lower().removesuffix(".") + "."
 
 
 def unique_bundles(ctx: RequestContext) -> Iterator[str]:

@@ -28,6 +28,7 @@ from appliance.formats import KSKM_SKR, LEGACY_SKR, Layout
 from appliance.formats.timefmt import parse_datetime
 from appliance.hsm.profile import HsmProfile, profile_from_table
 from appliance.model import AlgorithmPolicy, KeyPolicy
+from appliance.policy.config import is_policy_path
 from appliance.settings import DEFAULT_CONFIG, duration, read_toml
 from appliance.signing.bundles import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
 from appliance.signing.offline_ksk_config import OfflineKskRules, rules_from_table
@@ -294,7 +295,7 @@ def load_signing_config(path: Path) -> SigningConfig:
     if len(set(labels)) != len(labels):
         raise UsageError(f"{where}: two [keys] definitions share an HSM label")
     policy_spec = document.get("policy", "root")
-    if isinstance(policy_spec, str) and (policy_spec.endswith(".toml") or "/" in policy_spec):
+    if isinstance(policy_spec, str) and is_policy_path(policy_spec):
         policy_spec = str((path.parent / policy_spec).resolve())
     offline_ksk = None
     if "offline_ksk" in document:

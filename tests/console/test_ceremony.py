@@ -199,7 +199,7 @@ def test_stick_without_a_request(demo, sticks):
     assert files_on(empty) == sorted(["notes.xml", "skr-root-2017-q1-0.xml", run.ceremony.log.filename])
     text = flat(written_log(empty, run))
     assert "No request (KSR) on this stick." in text
-    assert "Not used: notes.xml: neither a request" in text
+    assert "Not used: notes.xml, because neither a request" in text
     assert "No request imported." in text
 
 
@@ -289,11 +289,12 @@ def test_a_stick_that_fails_while_being_read(demo, sticks, monkeypatch):
         return real_read(self, stick, name, *args)
 
     monkeypatch.setattr(FolderMedia, "read_file", failing_once)
-    run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.retry", "")] + IMPORT_WITH_PREVIOUS
+    # The request that failed is listed as not used; the stick is read again on Enter.
+    run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.none", "")] + IMPORT_WITH_PREVIOUS
                      + [("request.accepted", ""), ("verbal.confirm", "no"), ("verbal.aborted", "")] + SHUT_DOWN,
                      config=demo.config)
     text = flat(written_log(demo.stick, run))
-    assert "Input/output error" in text and "Nothing was imported." in text
+    assert f"Not used: {failures[0]}, because cannot read" in text and "Input/output error" in text
     assert "REQUEST ACCEPTED" in text  # read again on Enter, then checked as usual
     assert len(failures) == 1
 

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from appliance import safefile
 from appliance.errors import EXIT_MEDIA, MediaError
 from appliance.media import (
     ADDED,
@@ -46,7 +47,7 @@ def only_stick(media):
 
 
 def no_partial_files(path):
-    return not [p for p in os.listdir(path) if p.endswith(files.PARTIAL_SUFFIX)]
+    return not [p for p in os.listdir(path) if p.endswith(safefile.TEMP_SUFFIX)]
 
 
 # --- sticks and events -----------------------------------------------------------------------
@@ -117,8 +118,8 @@ def test_list_files_matches_any_case_and_skips_hidden_dirs_and_links(media, stic
     (stick_dir / "link.xml").symlink_to(stick_dir / "notes.txt")
     stick = only_stick(media)
     assert media.list_files(stick) == ["OTHER.XML", "ksr-root-2026-q1-0.xml"]
-    assert media.list_files(stick, "*.txt") == ["notes.txt"]
-    assert media.list_files(stick, "*") == ["OTHER.XML", "ksr-root-2026-q1-0.xml", "notes.txt"]
+    assert media.list_files(stick, ".txt") == ["notes.txt"]
+    assert media.list_files(stick, "") == ["OTHER.XML", "ksr-root-2026-q1-0.xml", "notes.txt"]
 
 
 def test_read_file_returns_the_bytes_up_to_the_cap(media, stick_dir):
