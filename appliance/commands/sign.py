@@ -17,7 +17,7 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.atomicfile import write_atomically
-from appliance.commands.verify import parse_now
+from appliance.commands.arguments import parse_now, read_input
 from appliance.digest import Fingerprint
 from appliance.errors import RefusedError, UsageError
 from appliance.formats import parse_response
@@ -43,13 +43,6 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object on stdout (the report goes to stderr); needs --yes")
     parser.set_defaults(handler=run)
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def _printer(stream):
@@ -79,8 +72,8 @@ def run(args) -> int:
         raise UsageError(f"the output directory {args.output.parent} does not exist")
     policy = load_policy(args.policy or config.policy)
     now = parse_now(args.now) or datetime.now(UTC)
-    ksr_data = _read(args.ksr, "request")
-    previous_data = _read(args.previous_skr, "previous response") if args.previous_skr else None
+    ksr_data = read_input(args.ksr, "request")
+    previous_data = read_input(args.previous_skr, "previous response") if args.previous_skr else None
     outcome = check_request_bytes(ksr_data, policy, previous_data, now)
     request_fingerprint = Fingerprint.of(ksr_data)
     _say(f"Request {args.ksr}", f"Signing configuration: {config.source}", f"Policy: {policy.source}",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -259,6 +258,8 @@ def write_trust_anchor_xml(
     if not items:
         raise ValueError("no trust anchors to write")
     if id is None:
+        import uuid  # here only: uuid imports platform, a cost to every command that reads anchors
+
         id = str(uuid.uuid5(uuid.NAMESPACE_OID, "".join(item.digest.hex() for item in items))).upper()
     writer = Writer(IANA_LAYOUT)
     root = writer.add(None, "TrustAnchor", id=id, source=source)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 
 from appliance import dnssec
@@ -229,10 +228,14 @@ def _build(values: dict, source: str) -> Policy:
     return policy
 
 
+# Package data sits beside the modules (setuptools package-data, never a zip), so a path is enough;
+# importlib.resources would cost every command about 10 ms of imports (zipfile and its readers).
+SHIPPED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
 def shipped_policy_names() -> list[str]:
     """The era files shipped in appliance/policies/, without the .toml suffix."""
-    folder = resources.files("appliance").joinpath("policies")
-    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[: -len(".toml")] for p in SHIPPED_POLICIES.iterdir() if p.name.endswith(".toml"))
 
 
 def load_policy(spec: str | Path | None) -> Policy:
@@ -245,8 +248,7 @@ def load_policy(spec: str | Path | None) -> Policy:
         spec = "root"
     path = Path(spec)
     if not path.exists() and str(spec) in shipped_policy_names():
-        resource = resources.files("appliance").joinpath("policies", f"{spec}.toml")
-        return policy_from_toml(resource.read_text("utf-8"), f"{spec} (shipped)")
+        return policy_from_toml((SHIPPED_POLICIES / f"{spec}.toml").read_text("utf-8"), f"{spec} (shipped)")
     try:
         text = path.read_text("utf-8")
     except OSError as exc:

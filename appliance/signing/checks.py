@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
-from appliance.hsm import HsmKey
 from appliance.model import Key, KeyPolicy, Request, Response
 from appliance.policy.context import bundle_label, duration, first_occurrences, is_zsk, timestamp
 from appliance.signing.bundles import PlannedBundle
 from appliance.signing.config import KskDefinition
+
+if TYPE_CHECKING:
+    from appliance.hsm.keys import HsmKey
 
 
 @dataclass(frozen=True)

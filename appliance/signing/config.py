@@ -18,18 +18,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
 from appliance.errors import UsageError
 from appliance.formats import KSKM_SKR, LEGACY_SKR, Layout
 from appliance.formats.timefmt import parse_datetime
-from appliance.hsm import HsmKey
 from appliance.hsm.profile import HsmProfile, profile_from_table
 from appliance.model import AlgorithmPolicy, KeyPolicy
-from appliance.settings import duration, read_toml
+from appliance.settings import DEFAULT_CONFIG, duration, read_toml
 from appliance.signing.bundles import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
 
-DEFAULT_CONFIG = Path("/etc/ceremony/ceremony.toml")
+if TYPE_CHECKING:
+    from appliance.hsm.keys import HsmKey
 
 # The root zone's KSK policy block as every real response since 2017 carries it; the demo's
 # configuration and the tests' use it as written.

@@ -9,12 +9,12 @@ passed, then parses the written bytes back and validates them as a whole before 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
 from appliance.errors import RefusedError, UsageError
 from appliance.formats import parse_response, write_response
 from appliance.formats.trust_anchor import anchor_from_key
-from appliance.hsm import Hsm, HsmKey
 from appliance.model import Key, Request, Response, Verdict
 from appliance.policy import validate_response
 from appliance.policy.runner import run_checks
@@ -22,6 +22,10 @@ from appliance.report import verdict_lines
 from appliance.signing.bundles import PlannedBundle, Schema, build_response, plan_bundles, revoked
 from appliance.signing.checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext
 from appliance.signing.config import SigningConfig
+
+if TYPE_CHECKING:
+    from appliance.hsm.keys import HsmKey
+    from appliance.hsm.session import Hsm
 
 
 @dataclass(frozen=True)
