@@ -70,7 +70,7 @@ BOOT_COSTS = (
     Check("first-boot units skipped (.updated stamps)",
           "for u in " + " ".join(_UPDATE_UNITS) + "; do systemctl show -p ConditionResult --value $u.service; done "
           "| sort -u", "no"),
-    Check("only the squashfs copied to RAM", "find /run/live/medium -type f", "/run/live/medium/live/filesystem.squashfs"),
+    Check("only the squashfs copied to RAM", "find /run/live/medium -type f", "/run/live/medium/filesystem.squashfs"),
     Check("unused drivers not loaded",
           "lsmod | awk 'NR > 1 {print $1}' | grep -x -E '" + "|".join(UNUSED_MODULES) + "' || true", ""),
     Check("/etc/hosts names the machine", "getent hosts ceremony | tr -s ' '", "127.0.0.1 localhost ceremony"),
