@@ -10,6 +10,7 @@ without Secure Boot), a stick's file system mounts, the clock can be set.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -17,7 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from image.build import DEFAULT_ISO
+from image import boot_stages
+from image.build import DEFAULT_ISO, OUT_DIR
 from image.firmware import FIRMWARES
 from image.qemu import VirtualMachine, VmError
 
@@ -27,6 +29,9 @@ CONSOLE_FIRST_SCREEN = r"Set\s+the\s+clock"
 # keys: an arrow key's escape sequence, split by a slow guest, reads as a lone Escape.
 CHOOSE_SERIAL_ENTRY = "s\r"
 MENU_MARKER = r"Serial console"  # isolinux and GRUB name the entry alike
+CONSOLE_UNIT = "ceremony@ttyS0.service"  # the serial entry's console
+# Each firmware's stage times of the last run (make bench prints them beside the ISO's size).
+STAGE_TIMES = OUT_DIR / "boot-stages.json"
 BLACKLISTED_MODULES = ("cfg80211", "mac80211", "bluetooth", "btusb", "soundcore", "snd",
                        "snd_hda_intel", "videodev", "uvcvideo", "firewire_core", "thunderbolt")
 
@@ -52,6 +57,23 @@ CHECKS = (
           "for m in " + " ".join(BLACKLISTED_MODULES) + "; do modprobe $m 2>/dev/null && echo loaded:$m; done; "
           "lsmod | awk 'NR > 1 {print $1}' | grep -x -E '" + "|".join(BLACKLISTED_MODULES) + "' || true",
           ""),
+)
+# What the boot does not spend its time on (docs/dvd.md, "Where the boot's time goes"): no
+# live-config reconfiguring the system; systemd's first-boot-after-an-update units skipped by the
+# build's stamps (ConditionNeedsUpdate=); only the squashfs copied to RAM; drivers nobody uses
+# left unloaded. /etc/hosts, which live-config used to write, comes with the image.
+UNUSED_MODULES = ("kvm", "kvm_intel", "kvm_amd", "parport", "parport_pc", "ppdev", "lp", "pcspkr",
+                  "psmouse", "serio_raw", "iTCO_wdt", "efi_pstore", "bochs", "vga16fb")
+_UPDATE_UNITS = ("ldconfig", "systemd-journal-catalog-update", "systemd-sysusers", "systemd-update-done")
+BOOT_COSTS = (
+    Check("no live-config", "dpkg-query -W live-config > /dev/null 2>&1 && echo installed || echo absent", "absent"),
+    Check("first-boot units skipped (.updated stamps)",
+          "for u in " + " ".join(_UPDATE_UNITS) + "; do systemctl show -p ConditionResult --value $u.service; done "
+          "| sort -u", "no"),
+    Check("only the squashfs copied to RAM", "find /run/live/medium -type f", "/run/live/medium/filesystem.squashfs"),
+    Check("unused drivers not loaded",
+          "lsmod | awk 'NR > 1 {print $1}' | grep -x -E '" + "|".join(UNUSED_MODULES) + "' || true", ""),
+    Check("/etc/hosts names the machine", "getent hosts ceremony | tr -s ' '", "127.0.0.1 localhost ceremony"),
 )
 # What a locked-down kernel (Secure Boot) could refuse and the ceremony needs, checked under every
 # firmware: loading Debian's signed modules (vfat, not loaded at boot), mounting a stick's file
@@ -116,24 +138,43 @@ AFTER_EJECT = Check("still works with the boot medium gone",
                     "&& find /usr -type f -exec cat {} + > /dev/null && echo ok", "ok")
 
 
-def boot(iso: Path, firmware: str, medium: str, kvm: bool, timeout: float, workdir: Path) -> list[str]:
-    """Boot once; returns the failed checks (empty when all passed). Raises VmError if it never
+def boot(iso: Path, firmware: str, medium: str, kvm: bool, timeout: float, workdir: Path,
+         checks: bool = True) -> tuple[list[str], dict[str, float | None]]:
+    """Boot once; returns the failed checks (empty when all passed, and when `checks` is false: a
+    boot that only measures) and the stage times (image/boot_stages.py). Raises VmError if it never
     reaches the ceremony console or the administrator's shell."""
     failures = []
+    label = f"{firmware}/{medium}"
     with VirtualMachine(iso, workdir, firmware=firmware, kvm=kvm, medium=medium) as vm:
         vm.console.expect(MENU_MARKER, timeout, f"{firmware} boot menu")
         vm.console.type(CHOOSE_SERIAL_ENTRY, delay=0.2)
         vm.console.expect(CONSOLE_FIRST_SCREEN, timeout, "ceremony console's first screen")
-        print(f"boot-test [{firmware}/{medium}]: ceremony console after {vm.seconds_since_start():.0f}s", flush=True)
+        first_screen = vm.seconds_since_start()
+        print(f"boot-test [{label}]: ceremony console after {first_screen:.0f}s", flush=True)
         vm.shell.wait_ready(timeout=120)
-        for check in firmware_checks(firmware) + CHECKS + LOCKDOWN_SENSITIVE:
-            failures += _run_check(vm, f"{firmware}/{medium}", check)
+        measured = _stage_times(vm, first_screen)
+        print(f"boot-test [{label}]: stages: {boot_stages.summary(measured)}", flush=True)
+        if not checks:
+            return [], measured
+        for check in firmware_checks(firmware) + CHECKS + BOOT_COSTS + LOCKDOWN_SENSITIVE:
+            failures += _run_check(vm, label, check)
         if medium == "dvd":
             vm.qmp("eject", id="cdrom", force=True)
         else:
             vm.qmp("device_del", id="bootstick")  # the stick is pulled
-        failures += _run_check(vm, f"{firmware}/{medium}", AFTER_EJECT, timeout=600)
-    return failures
+        failures += _run_check(vm, label, AFTER_EJECT, timeout=600)
+    return failures, measured
+
+
+def _stage_times(vm: VirtualMachine, first_screen: float) -> dict[str, float | None]:
+    """The guest's uptime places its kernel's start on the host's clock; then its own timestamps."""
+    status, uptime = vm.shell.run("cat /proc/uptime", reason="the guest's uptime")
+    kernel_started = vm.seconds_since_start() - float(uptime.split()[0])
+    status, output = vm.shell.run(boot_stages.guest_command(CONSOLE_UNIT), reason="the guest's boot timestamps")
+    try:
+        return boot_stages.stages(output, kernel_started, first_screen)
+    except ValueError as error:
+        raise VmError(f"boot stages: {error}") from None
 
 
 def _run_check(vm: VirtualMachine, label: str, check: Check, timeout: float = 60) -> list[str]:
@@ -154,25 +195,38 @@ def main() -> int:
                         help="boot from a DVD drive (default) or a USB stick")
     parser.add_argument("--kvm", action="store_true", help="use KVM instead of TCG")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for each wait")
+    parser.add_argument("--boots", type=int, default=1,
+                        help="boots per firmware: the first runs the checks, the others only measure the "
+                             "stage times; each stage's median is printed (default 1)")
     args = parser.parse_args()
     if not args.iso.exists():
         print(f"boot-test: {args.iso} does not exist: run `make image` first", file=sys.stderr)
         return 2
     failures = []
     for firmware in args.firmware or list(FIRMWARES):
-        workdir = Path(tempfile.mkdtemp(prefix=f"boot-test-{firmware}-{args.medium}-"))
-        started = time.monotonic()
-        try:
-            failed = boot(args.iso, firmware, args.medium, args.kvm, args.timeout, workdir)
-        except VmError as error:
-            failed = [f"{firmware}/{args.medium}: {error}"]
-            print(f"boot-test [{firmware}/{args.medium}]: FAIL {error}", flush=True)
-        if failed:
-            print(f"boot-test [{firmware}/{args.medium}]: serial logs kept in {workdir}", flush=True)
-        else:
-            shutil.rmtree(workdir)
-        failures += failed
-        print(f"boot-test [{firmware}/{args.medium}]: {time.monotonic() - started:.0f}s in all", flush=True)
+        label = f"{firmware}/{args.medium}"
+        measured = []
+        for number in range(args.boots):
+            workdir = Path(tempfile.mkdtemp(prefix=f"boot-test-{firmware}-{args.medium}-"))
+            started = time.monotonic()
+            try:
+                failed, stages = boot(args.iso, firmware, args.medium, args.kvm, args.timeout, workdir,
+                                      checks=number == 0)
+                measured.append(stages)
+            except VmError as error:
+                failed = [f"{label}: {error}"]
+                print(f"boot-test [{label}]: FAIL {error}", flush=True)
+            if failed:
+                print(f"boot-test [{label}]: serial logs kept in {workdir}", flush=True)
+            else:
+                shutil.rmtree(workdir)
+            failures += failed
+            print(f"boot-test [{label}]: {time.monotonic() - started:.0f}s in all", flush=True)
+        if measured:
+            load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+            boot_stages.save(STAGE_TIMES, label, measured, load, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+            print(f"boot-test [{label}]: median of {len(measured)} boot(s): "
+                  f"{boot_stages.summary(boot_stages.median(measured))} (load average {load})", flush=True)
     if failures:
         print("boot-test: FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1

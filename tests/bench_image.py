@@ -1,10 +1,13 @@
-"""The DVD's size against its goal: well below COEN's 238 MB (README "The DVD image"). Reads the
-ISO `make image` left in image/out/; build and boot times are printed by `make image` and
-`make boot-test` themselves (minutes each, too slow for `make bench`)."""
+"""The DVD's size against its goal: well below COEN's 238 MB (README "The DVD image"), and where the
+last `make boot-test` spent each firmware's boot, stage by stage (image/boot_stages.py). Reads what
+`make image` and `make boot-test` left in image/out/: they take minutes, too slow for `make bench`."""
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+
+from image import boot_stages
+from image.boot_test import STAGE_TIMES
 
 ISO = Path(__file__).resolve().parent.parent / "image" / "out" / "ceremony.iso"
 COEN_FIRST_RELEASE_MB = 238
@@ -22,3 +25,14 @@ def main() -> None:
         fields = line.split()
         if len(fields) >= 9 and fields[4].isdigit():
             print(f"    {fields[-1].strip(chr(39))}: {int(fields[4]) / 1e6:.1f} MB")
+    _boot_stages()
+
+
+def _boot_stages() -> None:
+    kept = boot_stages.load(STAGE_TIMES)
+    if not kept:
+        print(f"  {STAGE_TIMES} does not exist: run `make boot-test` for the boot's stage times")
+        return
+    for label, record in sorted(kept.items()):
+        print(f"  boot to the first screen, {label}, median of {len(record['boots'])} "
+              f"({record['when']}, load average {record['load']}): {boot_stages.summary(record['median'])}")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from image import boot_test
+from image import boot_stages, boot_test
 from image.firmware import FIRMWARES, Firmware
 from image.qemu import VirtualMachine, VmError
 
@@ -105,13 +105,32 @@ def test_plain_uefi_and_bios_runs_demand_secure_boot_off():
 def test_the_boot_test_runs_every_firmware_by_default(monkeypatch, tmp_path):
     booted = []
 
-    def fake_boot(iso, firmware, medium, kvm, timeout, workdir):
+    def fake_boot(iso, firmware, medium, kvm, timeout, workdir, checks=True):
         booted.append(firmware)
-        return []
+        return [], {"first screen": 60.0}
 
     iso = tmp_path / "ceremony.iso"
     iso.write_bytes(b"")
     monkeypatch.setattr(boot_test, "boot", fake_boot)
+    monkeypatch.setattr(boot_test, "STAGE_TIMES", tmp_path / "boot-stages.json")
     monkeypatch.setattr("sys.argv", ["boot_test", "--iso", str(iso)])
     assert boot_test.main() == 0
     assert booted == ["bios", "uefi", "uefi-secureboot"]
+
+
+def test_extra_boots_only_measure_and_their_median_is_kept(monkeypatch, tmp_path):
+    booted = []
+
+    def fake_boot(iso, firmware, medium, kvm, timeout, workdir, checks=True):
+        booted.append(checks)
+        return [], {"first screen": 50.0 + 5 * len(booted)}
+
+    iso = tmp_path / "ceremony.iso"
+    iso.write_bytes(b"")
+    monkeypatch.setattr(boot_test, "boot", fake_boot)
+    monkeypatch.setattr(boot_test, "STAGE_TIMES", tmp_path / "boot-stages.json")
+    monkeypatch.setattr("sys.argv", ["boot_test", "--iso", str(iso), "--firmware", "bios", "--boots", "3"])
+    assert boot_test.main() == 0
+    assert booted == [True, False, False]
+    kept = boot_stages.load(tmp_path / "boot-stages.json")["bios/dvd"]
+    assert kept["median"]["first screen"] == 60.0 and kept["load"]
