@@ -98,7 +98,7 @@ def test_a_signing_failure_stays_on_screen_and_sets_the_exit_code(demo, sticks, 
 
 
 @pytest.mark.parametrize("setting, message", [
-    ({"policy": "nosuch"}, "cannot read policy nosuch"),
+    ({"policy": "nosuch"}, "no shipped policy is named nosuch"),
     ({"schema": "nosuch"}, "unknown schema 'nosuch'"),
 ])
 def test_a_wrong_policy_or_schema_is_refused_before_the_first_question(demo, sticks, setting, message):
