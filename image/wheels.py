@@ -21,6 +21,8 @@ DEBIAN_PROVIDED = {
     "pyudev": "python3-pyudev",
     "prompt-toolkit": "python3-prompt-toolkit",
     "asn1crypto": "python3-asn1crypto",  # python-pkcs11's one dependency
+    "dnspython": "python3-dnspython",
+    "reportlab": "python3-reportlab",
 }
 # The image's Python: trixie's python3 is 3.13; hook 0510 fails the build if a wheel does not import.
 IMAGE_WHEEL_TAGS = ["--implementation", "cp", "--python-version", "3.13", "--abi", "cp313",
