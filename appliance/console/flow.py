@@ -24,6 +24,7 @@ from appliance.media import MediaSource, Stick
 
 if TYPE_CHECKING:  # annotations only: the state machine needs no terminal, HSM or signer to run
     from appliance.console.app import ConsoleUI
+    from appliance.console.safekeeping import Signing
     from appliance.console.sticks import StickWatch
     from appliance.hsm import Hsm
     from appliance.signing.pipeline import Plan
@@ -96,6 +97,7 @@ class Ceremony:
     current: Imported | None = None
     outputs: list[str] = field(default_factory=list)  # "name on stick", for the closing screen
     requests_signed: int = 0
+    signings: list[Signing] = field(default_factory=list)  # each signing, until verified on a stick
 
     def status(self) -> str:
         """The status line: clock, HSM, sticks. Plain words, never colour alone."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appliance.console import checking, sticks
+from appliance.console import checking, safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
@@ -33,6 +33,7 @@ async def run(ceremony: Ceremony) -> Step:
         await sticks.write_log(ceremony, "log.stick", current.stick)
         return Step.NEXT
     name = response_name(current.name)
+    safekeeping.signed(ceremony, current.name, current.data, name, data)
     hashed = hash_screen(Fingerprint.of(data), f"{name} (the response, {len(data)} bytes)")
     ui.show(Step.SIGN.heading, hashed + [
         "",
@@ -46,8 +47,10 @@ async def run(ceremony: Ceremony) -> Step:
         lambda: {name: data, ceremony.log.filename: ceremony.log.encode()},
         "for the response and the log", exclude=current.stick if other else None, protect=name)
     if report is None:
-        ui.add(["The response was signed but is NOT on any stick. It is lost when the ceremony ends."])
+        ui.add(["The response was signed but is NOT on any stick. It is kept in memory and offered",
+                "again before the next request and at the shutdown; it is lost when the ceremony ends."])
     else:
+        safekeeping.verified(ceremony, name, report.stick.describe())
         ceremony.requests_signed += 1
         # The hash again, whole, now that the file is on the stick (the write scrolled it away).
         ui.show(Step.SIGN.heading, hashed + [

@@ -7,6 +7,7 @@ across a table, one saying the number, the other the group.
 
 from __future__ import annotations
 
+from appliance.console import safekeeping
 from appliance.console.flow import Ceremony, Step
 from appliance.digest import Fingerprint
 
@@ -37,4 +38,6 @@ async def run(ceremony: Ceremony) -> Step:
         ceremony.log.error(f"Verbal check not confirmed for {current.name}: nothing signed")
         return Step.NEXT
     ceremony.log.note(f"Verbal check confirmed for {current.name}, SHA-256 {fingerprint.hex}")
+    if not await safekeeping.confirm_second_signing(ceremony):
+        return Step.NEXT
     return Step.SIGN
