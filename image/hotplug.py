@@ -16,11 +16,17 @@ class HotplugError(Exception):
     """QEMU would not plug or pull a stick."""
 
 
-def plug(vm, name: str, image: Path) -> None:
-    """Insert `image` as a USB stick called `name` (a QMP id: letters, digits, '-')."""
+def plug(vm, name: str, image: Path, failing_writes: bool = False) -> None:
+    """Insert `image` as a USB stick called `name` (a QMP id: letters, digits, '-').
+
+    `failing_writes`: a stick whose every write fails with EIO from its first write
+    on, reads still working: QEMU's blkdebug driver between the image and the guest."""
+    medium: dict = {"driver": "file", "filename": str(image)}
+    if failing_writes:
+        medium = {"driver": "blkdebug", "image": medium,
+                  "inject-error": [{"event": "write_aio", "errno": 5, "iotype": "write"}]}
     try:
-        vm.qmp("blockdev-add", **{"node-name": f"{name}-node", "driver": "raw",
-                                  "file": {"driver": "file", "filename": str(image)}})
+        vm.qmp("blockdev-add", **{"node-name": f"{name}-node", "driver": "raw", "file": medium})
         vm.qmp("device_add", driver="usb-storage", bus=XHCI_BUS, id=name, drive=f"{name}-node",
                removable=True, serial=name.upper())
     except Exception as error:

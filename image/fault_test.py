@@ -1,0 +1,182 @@
+"""`make fault-test`: failing output sticks in the booted DVD, with the real console, in one boot.
+
+After the clock and the HSM (as `make qemu-test`), the request is imported and signed, and the
+operators write the response and the log to 'other' sticks, one after another:
+  1. a stick whose every write fails with EIO (QEMU's blkdebug between image and guest);
+  2. a stick that is full (a small FAT with less free room than the response needs);
+  3. a good stick: written and verified.
+Each failure must be said on the screen ("Writing to ... failed", what is NOT written) and the
+console must ask for another stick; then the ceremony shuts down with the final log on the good
+stick. On the host: what is on each stick (fsck.vfat, mtools), the response checked with
+`ceremony verify-skr` and dnspython, and the log naming every failed attempt.
+
+Left out (not reliable yet, see docs/failures.md): a pull between the write and the read-back,
+a stick with a damaged FAT, the HSM's link dropping after the PIN.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from image import hotplug, sticks
+from image.hsm_bridge import HsmBridge
+from image.host_checks import CheckFailed, check_log, ksk_rrset, verify_with_cli, verify_with_dnspython
+from image.qemu import VirtualMachine
+from image.qemu_test import HOST_MODULE, Inputs, Stages, StageFailed, prepare
+from image.scenario import Console, ScenarioFailed, phrase
+
+FULL_STICK_MB = 2  # FAT12; filled until less than FULL_ROOM bytes are free
+FULL_ROOM = 4096
+
+
+def make_full_stick(path: Path) -> Path:
+    """A FAT stick with fewer than FULL_ROOM bytes free: any response needs more."""
+    sticks.make_stick(path, "FULL", {}, size_mb=FULL_STICK_MB)
+    free = sticks.free_bytes(path)
+    sticks.add_file(path, "filler.bin", b"\0" * (free - FULL_ROOM // 2))
+    if sticks.free_bytes(path) >= FULL_ROOM:
+        raise sticks.StickError(f"the full stick still has {sticks.free_bytes(path)} bytes free")
+    return path
+
+
+def write_fails_then_another(console: Console, stick_id: str, image: Path, failing_writes: bool,
+                             expected: str) -> str:
+    """Plug a stick that must fail; the screen must say so and ask for another; pull it.
+    Returns the failure as the screen said it."""
+    console.see(phrase("Waiting for a stick"), f"the console asking for a stick before {stick_id}")
+    hotplug.plug(console.vm, stick_id, image, failing_writes=failing_writes)
+    failure = console.see(r"Writing\s+to\s+stick\s+\S+.*?failed:[^\n]*",
+                          f"{stick_id}: no 'Writing to ... failed' on the screen")
+    told = failure.group(0)
+    if expected not in told.replace("\n", " "):
+        raise ScenarioFailed(f"{stick_id}: the failure on screen does not say {expected!r}: {told!r}")
+    console.see(phrase("Insert another stick, or Enter to try this one again"),
+                f"{stick_id}: the console did not ask for another stick after the failure")
+    console.pull(stick_id)
+    return " ".join(told.split())
+
+
+def check_failed_stick(image: Path, response: str, what: str) -> str:
+    """A stick whose write failed: consistent enough for fsck to read, no response under its name
+    unless it is whole (the final name never holds a partial file)."""
+    files = sticks.read_stick(image)
+    names = sorted(files)
+    if response in files:
+        raise CheckFailed(f"{what}: {response} is on the stick after a failed write ({len(files[response])} bytes)")
+    partial = [name for name in names if name.endswith(".partial")]
+    return f"{what}: holds {names or 'nothing'}{'; partial temp files: ' + str(partial) if partial else ''}"
+
+
+def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> None:
+    with stages.stage("prepare the host (token, KSK, sticks)"):
+        inputs = prepare(workdir)
+        failing = sticks.make_stick(workdir / "failing-stick.img", "EIO", {})
+        full = make_full_stick(workdir / "full-stick.img")
+        good = sticks.make_stick(workdir / "good-stick.img", "GOOD", {})
+    response = "skr" + inputs.request_name[3:]
+    bridge = HsmBridge(workdir / "vm", HOST_MODULE, inputs.host_hsm_environment)
+    vm = VirtualMachine(iso, workdir / "vm", kvm=kvm, network_card=False,
+                        extra_args=(*hotplug.XHCI_ARGS, *bridge.qemu_args()))
+    console = Console(vm, timeout)
+    told: dict[str, str] = {}
+    try:
+        with stages.stage("boot, clock, HSM"):
+            vm.start()
+            bridge.start()
+            console.boot()
+            console.set_clock()
+            console.log_in(inputs.config_stick, inputs.pin, inputs.ksk_tag)
+        with stages.stage("import, verbal check, sign"):
+            _, verdict = console.import_request("ksr", inputs.request_stick, inputs.request_name)
+            if verdict == "refused":
+                raise ScenarioFailed("the console refused the valid request:\n" + console.refusal_reasons())
+            console.verbal_check(inputs.request)
+            console.answer("yes")
+            console.see(phrase("Enter: write to"), "signing did not finish (no question where to write)")
+            console.answer("other")
+        with stages.stage("a stick that returns EIO on every write"):
+            told["EIO"] = write_fails_then_another(console, "eio", failing, True, "Input/output error")
+        with stages.stage("a full stick"):
+            told["full"] = write_fails_then_another(console, "full", full, False, "No space left on device")
+        with stages.stage("a good stick: written and verified"):
+            console.see(phrase("Waiting for a stick"), "the console asking for a third stick")
+            hotplug.plug(vm, "good", good)
+            console.see(phrase("may be removed now"), "the response and the log were not written to the good stick")
+            console.see(phrase("Press Enter to continue:"), "the end of the signing step")
+            console.answer("")
+            console.see(phrase("'another' or 'shutdown':"), "the question for another request")
+            console.pull("good")
+            console.pull("ksr")
+        with stages.stage("shut down, final log to the good stick"):
+            console.shut_down("good-again", good)
+            console.pull("good-again")
+            console.end(timeout=120)
+    finally:
+        bridge.stop()
+        vm.stop()
+    with stages.stage("host: what is on each stick"):
+        for name, said in told.items():
+            print(f"fault-test:   screen, {name} stick: {said}")
+        print("fault-test:   " + check_failed_stick(failing, response, "EIO stick"))
+        print("fault-test:   " + check_failed_stick(full, response, "full stick"))
+        sticks.check_clean(good)
+        files = sticks.read_stick(good)
+        logs = [name for name in files if name.endswith(".log")]
+        if response not in files or len(logs) != 1:
+            raise CheckFailed(f"the good stick holds {sorted(files)}, not the response and one log")
+        out = workdir / "from-good-stick"
+        out.mkdir()
+        for name, data in files.items():
+            (out / name).write_bytes(data)
+        (out / inputs.request_name).write_bytes(inputs.request)
+        print("fault-test:   " + verify_with_cli(out / response, out / inputs.request_name, inputs.trust_anchor))
+        print("fault-test:   " + verify_with_dnspython(files[response], ksk_rrset(inputs.ksk_line)))
+        log = files[logs[0]].decode("utf-8", "replace")
+        print("fault-test:   " + check_log(log, {
+            "the EIO attempt": "Input/output error",
+            "the full stick's attempt": "No space left on device",
+            "what was NOT written": "NOT written",
+            "the verified write": f"{response} on stick",
+        }))
+        sticks.check_clean(inputs.request_stick)
+        if response in sticks.read_stick(inputs.request_stick):
+            raise CheckFailed("the response went to the request's stick although 'other' was typed")
+    if bridge.failure:
+        raise StageFailed("HSM bridge", bridge.failure)
+
+
+def main() -> int:
+    from image.build import DEFAULT_ISO
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iso", type=Path, default=DEFAULT_ISO)
+    parser.add_argument("--kvm", action="store_true", help="use KVM instead of TCG")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for each wait")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory after a pass")
+    args = parser.parse_args()
+    if not args.iso.exists():
+        print(f"fault-test: {args.iso} does not exist: run `make image` first", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="fault-test-"))
+    stages = Stages(report=lambda line: print(line.replace("qemu-test:", "fault-test:"), flush=True))
+    started = time.monotonic()
+    try:
+        run(args.iso, workdir, args.kvm, args.timeout, stages)
+    except StageFailed as failure:
+        print(f"fault-test: FAILED: {failure}\nfault-test: logs and images in {workdir} "
+              "(vm/ttyS0.log: the console, vm/ttyS1.log: the shell)", file=sys.stderr)
+        return 1
+    print(f"fault-test: all stages passed in {time.monotonic() - started:.0f}s")
+    if args.keep:
+        print(f"fault-test: work directory kept: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
