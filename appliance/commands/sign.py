@@ -25,6 +25,7 @@ from appliance.hsm import Hsm
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, report_json, summary_line, verdict_lines
+from appliance.signing.checks import configured_key_tags
 from appliance.signing.pipeline import prepare, sign_plan
 from appliance.signing.config import DEFAULT_CONFIG, load_signing_config
 
@@ -86,12 +87,23 @@ def run(args) -> int:
     previous = None
     if previous_data is not None and not any(v.check == "KSR-XML" for v in outcome.verdict.violations):
         previous = parse_response(previous_data)
+    early = configured_key_tags(config, outcome.request, previous)
+    if not early.valid:  # a tag clash with a configured KSK is refused before the PIN is asked
+        verdict = Verdict(tuple(dict.fromkeys(outcome.verdict.checks_run + early.checks_run)),
+                          outcome.verdict.violations + early.violations)
+        _say("", *verdict_lines(verdict), "", summary_line(verdict, "REQUEST"), "",
+             request_fingerprint.render("Fingerprint of the request file"))
+        if args.json:
+            return _json(verdict, request_fingerprint, None, None)
+        raise RefusedError(f"{summary_line(verdict, 'REQUEST')}; nothing signed, no output written")
     notes = list(policy.relaxations())
     if config.hsm.pin_source_note:
         notes.append(config.hsm.pin_source_note)
     with Hsm(config.hsm, pin_prompt=getpass.getpass) as hsm:
         _say("", "HSM:", *("  " + line for line in hsm.identity.lines()))
-        plan = prepare(config, hsm, outcome.request, outcome.verdict, previous, args.schema)
+        plan = prepare(config, hsm, outcome.request, outcome.verdict, previous, args.schema,
+                       policy.requested_signers_must_match)
+        notes += plan.notes
         for name, key in plan.hsm_keys.items():
             definition = config.keys[name]
             _say(f"KSK {name}: HSM label {key.label!r}, id {key.id.hex()}, {key.key_type} {key.curve or key.size}; "

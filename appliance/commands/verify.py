@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     ksr = subparsers.add_parser("verify-ksr", help="check a Key Signing Request against the policy")
     ksr.add_argument("ksr", type=Path, metavar="KSR", help="the request (XML)")
     ksr.add_argument("--previous-skr", type=Path, metavar="SKR", help="the previous response, SKR(n-1)")
+    ksr.add_argument("--trust-anchor", type=Path, metavar="FILE",
+                     help="DNSKEY lines or RFC 7958 XML: every bundle of SKR(n-1) signed by one")
     ksr.add_argument(
         "--policy", metavar="FILE", help="policy TOML file or shipped era name (root, root-2016, root-2010, root-2009)"
     )
@@ -55,7 +57,10 @@ def run_verify_ksr(args) -> int:
     now = parse_now(args.now)
     data = read_input(args.ksr, "request")
     previous = read_input(args.previous_skr, "previous response") if args.previous_skr else None
-    outcome = check_request_bytes(data, policy, previous, now)
+    if args.trust_anchor and not args.previous_skr:
+        raise UsageError("--trust-anchor judges the previous response: give --previous-skr too")
+    anchors = _trust_anchors(args.trust_anchor) if args.trust_anchor else None
+    outcome = check_request_bytes(data, policy, previous, now, anchors)
     title = f"Request {args.ksr}"
     if outcome.request is not None:
         request = outcome.request

@@ -44,7 +44,8 @@ def check(ceremony, current) -> Outcome:
             previous = None  # already a violation in the verdict
     plan, verdict, details = None, result.verdict, []
     if result.request is not None:
-        plan = prepare(config, ceremony.hsm, result.request, result.verdict, previous, ceremony.settings.schema)
+        plan = prepare(config, ceremony.hsm, result.request, result.verdict, previous, ceremony.settings.schema,
+                       policy.requested_signers_must_match)
         verdict = plan.verdict
         schema = plan.schema
         details.append(f"Schema: {schema.name}" + (f" ({schema.description})" if schema.description else ""))
@@ -56,7 +57,7 @@ def check(ceremony, current) -> Outcome:
              f"Request {current.name}" + (f", previous response {current.previous_name}"
                                           if current.previous_name else ", no previous response"),
              f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
-    lines += [f"NOTE: {note}" for note in policy.relaxations()]
+    lines += [f"NOTE: {note}" for note in policy.relaxations() + list(plan.notes if plan else ())]
     lines += details + [""] + verdict_lines(verdict) + ["", summary]
     return Outcome(plan, verdict, lines)
 

@@ -85,6 +85,9 @@ class Policy:
     horizon: timedelta = field(default_factory=lambda: _days(180))
     # Check IDs not run at all (from SKIPPABLE_CHECKS); each is shown as a NOTE.
     skip: tuple[str, ...] = ()
+    # KSR-SIGNERS: a request's <Signer> elements that differ from the schema's signers refuse it
+    # (true) or are a NOTE on the screen and in the log (false, the default, as ICANN's tools warn).
+    requested_signers_must_match: bool = False
 
     def relaxations(self) -> list[str]:
         """Knobs set weaker than the safe default, for the screen and the log."""
@@ -179,6 +182,7 @@ _LAYOUT = {
     ("signatures", "enforce_request_claims"): ("enforce_request_claims", _bool),
     ("signatures", "horizon"): ("horizon", duration),
     ("checks", "skip"): ("skip", _check_ids),
+    ("checks", "requested_signers_must_match"): ("requested_signers_must_match", _bool),
 }
 _TABLES = {table for table, _ in _LAYOUT if table}
 

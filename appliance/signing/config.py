@@ -243,7 +243,10 @@ def _schema(name: str, table: Mapping, keys: Mapping[str, KskDefinition], where:
     if name in BUILTIN_SCHEMAS:
         raise UsageError(f"{where}: {name!r} is a built-in schema; give yours another name")
     description = table.get("description", "")
-    slots = {k: v for k, v in table.items() if k != "description"}
+    revoked_only = table.get("revoked_only_signers", False)
+    if not isinstance(revoked_only, bool):
+        raise UsageError(f"{where}: revoked_only_signers must be true or false")
+    slots = {k: v for k, v in table.items() if k not in ("description", "revoked_only_signers")}
     expected = [str(n) for n in range(1, len(slots) + 1)]
     if sorted(slots, key=lambda s: (len(s), s)) != expected:
         raise UsageError(f"{where}: slots must be numbered 1..N without gaps (found {', '.join(slots)})")
@@ -255,7 +258,7 @@ def _schema(name: str, table: Mapping, keys: Mapping[str, KskDefinition], where:
             raise UsageError(f"{slot_where}: a table {{publish = [...], revoke = [...], sign = [...]}}")
         _only(slot, {"publish", "revoke", "sign"}, slot_where)
         parsed.append(Slot(*(_names(slot.get(part, []), f"{slot_where}: {part}") for part in ("publish", "revoke", "sign"))))
-    schema = validate_schema(Schema(name, tuple(parsed), description))
+    schema = validate_schema(Schema(name, tuple(parsed), description, revoked_only))
     unknown = schema.key_names() - keys.keys()
     if unknown:
         raise UsageError(f"{where} names KSK(s) {', '.join(sorted(unknown))}, which [keys] does not define")
