@@ -4,18 +4,22 @@ After the clock and the HSM (as `make qemu-test`), the request is imported and s
 operators write the response and the log to 'other' sticks, one after another:
   1. a stick whose every write fails with EIO (QEMU's blkdebug between image and guest);
   2. a stick that is full (a small FAT with less free room than the response needs);
-  3. a good stick: written and verified.
+  3. a good stick: written and verified;
+then, as the next request's stick, a stick whose FATs and root directory are random bytes.
 Each failure must be said on the screen ("Writing to ... failed", what is NOT written) and the
 console must ask for another stick; then the ceremony shuts down with the final log on the good
 stick. On the host: what is on each stick (fsck.vfat, mtools), the response checked with
 `ceremony verify-skr` and dnspython, and the log naming every failed attempt.
 
-Left out (not reliable yet, see docs/failures.md): a pull between the write and the read-back,
-a stick with a damaged FAT, the HSM's link dropping after the PIN.
+Left out (see docs/failures.md): a pull between the write and the read-back, the HSM's link
+dropping after the PIN.
 """
 from __future__ import annotations
 
 import argparse
+import random
+import re
+import hashlib
 import shutil
 import sys
 import tempfile
@@ -31,6 +35,23 @@ from image.scenario import Console, ScenarioFailed, phrase
 
 FULL_STICK_MB = 2  # FAT12; filled until less than FULL_ROOM bytes are free
 FULL_ROOM = 4096
+FUZZ_SEED = 15  # the damaged stick is the same bytes at every run
+
+
+def make_damaged_stick(path: Path, files: dict[str, bytes]) -> Path:
+    """A FAT16 stick holding `files` whose FATs and root directory are then overwritten with
+    (seeded) random bytes; the boot sector is kept, so udev still sees a vfat file system."""
+    sticks.make_stick(path, "DAMAGED", files)
+    with open(path, "r+b") as image:
+        boot = image.read(512)
+        sector = int.from_bytes(boot[11:13], "little")
+        reserved, fats = int.from_bytes(boot[14:16], "little"), boot[16]
+        root_entries, fat_sectors = int.from_bytes(boot[17:19], "little"), int.from_bytes(boot[22:24], "little")
+        start = reserved * sector
+        length = fats * fat_sectors * sector + root_entries * 32
+        image.seek(start)
+        image.write(random.Random(FUZZ_SEED).randbytes(length))
+    return path
 
 
 def make_full_stick(path: Path) -> Path:
@@ -59,6 +80,28 @@ def write_fails_then_another(console: Console, stick_id: str, image: Path, faili
     return told
 
 
+def damaged_request_stick(console: Console, image: Path) -> str:
+    """'another', then a stick whose FAT is garbage: the console must say it holds no request or
+    cannot be used, and go on; 'cancel' after the pull gives up the request. Returns what it said."""
+    console.answer("another")
+    console.see(phrase("Waiting for a stick"), "the request step asking for a stick")
+    since = console.vm.console.mark()
+    hotplug.plug(console.vm, "damaged", image)
+    said = console.see(r"(?s)(No\s+request\s+\(KSR\)|cannot\s+be\s+used|Nothing\s+was\s+imported).*?"
+                       r"(Insert\s+another\s+stick|Waiting\s+for\s+a\s+stick|Insert\s+the\s+stick\s+again)"
+                       r"|" + phrase("Number of the request to import"),
+                       "the damaged stick: no 'no request', 'cannot be used' or 'Nothing was imported'")
+    shown = console.vm.console.text()[since:]
+    if "Traceback" in shown or re.search(phrase("Number of the request"), shown):
+        raise ScenarioFailed(f"the damaged stick: a traceback, or a request offered from it:\n{shown[-1500:]}")
+    console.pull("damaged")
+    time.sleep(2)  # the console has seen it go
+    console.answer("cancel")
+    console.see(phrase("No request imported."), "the request step did not end after 'cancel'")
+    console.see(phrase("'another' or 'shutdown':"), "the question for another request after the damaged stick")
+    return " ".join(said.group(0).split())[:300]
+
+
 def check_failed_stick(image: Path, response: str, what: str) -> str:
     """A stick whose write failed: consistent enough for fsck to read, no response under its name
     unless it is whole (the final name never holds a partial file)."""
@@ -76,6 +119,9 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
         failing = sticks.make_stick(workdir / "failing-stick.img", "EIO", {})
         full = make_full_stick(workdir / "full-stick.img")
         good = sticks.make_stick(workdir / "good-stick.img", "GOOD", {})
+        damaged = make_damaged_stick(workdir / "damaged-stick.img",
+                                     {inputs.request_name: inputs.request, inputs.previous_name: inputs.previous})
+        damaged_sha256 = hashlib.sha256(damaged.read_bytes()).hexdigest()
     response = "skr" + inputs.request_name[3:]
     bridge = HsmBridge(workdir / "vm", HOST_MODULE, inputs.host_hsm_environment)
     vm = VirtualMachine(iso, workdir / "vm", kvm=kvm, network_card=False,
@@ -111,6 +157,8 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
             console.answer("")
             console.see(phrase("'another' or 'shutdown':"), "the question for another request")
             console.pull("good")
+        with stages.stage("a request stick with a damaged FAT"):
+            told["damaged"] = damaged_request_stick(console, damaged)
         with stages.stage("shut down, final log to the good stick"):
             console.shut_down("good-again", good)
             console.pull("good-again")
@@ -142,6 +190,9 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
             "what was NOT written": "NOT written",
             "the verified write": f"{response} on stick",
         }))
+        if hashlib.sha256(damaged.read_bytes()).hexdigest() != damaged_sha256:
+            raise CheckFailed("the damaged request stick was changed (it is mounted read-only)")
+        print("fault-test:   damaged stick: byte for byte as plugged in")
         sticks.check_clean(inputs.request_stick)
         if response in sticks.read_stick(inputs.request_stick):
             raise CheckFailed("the response went to the request's stick although 'other' was typed")

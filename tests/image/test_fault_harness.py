@@ -1,6 +1,8 @@
 """`make fault-test`'s harness without booting: the full stick, the failing stick's QMP shape, the
 failure as the console shows it, and the host's check of a stick whose write failed. mtools and
 dosfstools on the host; no root."""
+import subprocess
+
 import pytest
 
 from image import hotplug, sticks
@@ -63,3 +65,16 @@ def test_a_response_on_a_stick_whose_write_failed_is_reported(tmp_path):
     sticks.add_file(image, RESPONSE, b"<KSR/>")
     with pytest.raises(CheckFailed, match="is on the stick after a failed write"):
         check_failed_stick(image, RESPONSE, "EIO stick")
+
+
+def test_the_damaged_stick_keeps_its_boot_sector_and_loses_its_directory(tmp_path):
+    from image.fault_test import make_damaged_stick
+
+    image = make_damaged_stick(tmp_path / "damaged.img", {"ksr-root-2027-q1-0.xml": b"<KSR/>"})
+    assert image.read_bytes()[510:512] == b"\x55\xaa"  # still a FAT boot sector: udev sees vfat
+    assert subprocess.run(["blkid", "-o", "value", "-s", "TYPE", str(image)],
+                          capture_output=True, text=True).stdout.strip() == "vfat"
+    with pytest.raises(sticks.StickError):
+        sticks.check_clean(image)
+    again = make_damaged_stick(tmp_path / "again.img", {"ksr-root-2027-q1-0.xml": b"<KSR/>"})
+    assert again.read_bytes() == image.read_bytes()  # seeded: the same damage every run
