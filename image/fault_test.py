@@ -30,7 +30,7 @@ from image import hotplug, sticks
 from image.hsm_bridge import HsmBridge
 from image.host_checks import CheckFailed, check_log, ksk_rrset, verify_with_cli, verify_with_dnspython
 from image.qemu import VirtualMachine
-from image.qemu_test import HOST_MODULE, Inputs, Stages, StageFailed, prepare
+from image.qemu_test import HOST_MODULE, Stages, StageFailed, prepare
 from image.scenario import Console, ScenarioFailed, phrase
 
 FULL_STICK_MB = 2  # FAT12; filled until less than FULL_ROOM bytes are free
