@@ -73,7 +73,8 @@ def write_fails_then_another(console: Console, stick_id: str, image: Path, faili
     # Up to the question that follows: the reason and the lists of what was and was not written.
     failure = console.see(r"(?s)Writing\s+to\s+stick\s.*?failed:.*?" + phrase("Insert another stick, or Enter"),
                           f"{stick_id}: no 'Writing to ... failed' and no question for another stick")
-    told = " ".join(failure.group(0).split()).removesuffix(" Insert another stick, or Enter")
+    # The first sentence: the rest is the screen's redraws around it.
+    told = re.search(r"Writing to stick .*? failed: .*?\.(?=\s)", " ".join(failure.group(0).split()) + " ").group(0)
     if expected not in told:
         raise ScenarioFailed(f"{stick_id}: the failure on screen does not say {expected!r}: {told!r}")
     console.pull(stick_id)
