@@ -4,6 +4,7 @@ After the clock and the HSM (as `make qemu-test`), the request is imported and s
 operators write the response and the log to 'other' sticks, one after another:
   1. a stick whose every write fails with EIO (QEMU's blkdebug between image and guest);
   2. a stick that is full (a small FAT with less free room than the response needs);
+  2b. a stick whose reads fail once it was written (blkdebug): the read-back cannot happen;
   3. a good stick: written and verified;
 then, as the next request's stick, a stick whose FATs and root directory are random bytes.
 Each failure must be said on the screen ("Writing to ... failed", what is NOT written) and the
@@ -11,8 +12,8 @@ console must ask for another stick; then the ceremony shuts down with the final 
 stick. On the host: what is on each stick (fsck.vfat, mtools), the response checked with
 `ceremony verify-skr` and dnspython, and the log naming every failed attempt.
 
-Left out (see docs/failures.md): a pull between the write and the read-back, the HSM's link
-dropping after the PIN.
+Left out (see docs/failures.md): a real pull between the write and the read-back (the read-back
+failing stands for it), the HSM's link dropping after the PIN.
 """
 from __future__ import annotations
 
@@ -64,21 +65,33 @@ def make_full_stick(path: Path) -> Path:
     return path
 
 
-def write_fails_then_another(console: Console, stick_id: str, image: Path, failing_writes: bool,
-                             expected: str) -> str:
-    """Plug a stick that must fail; the screen must say so and ask for another; pull it.
-    Returns the failure as the screen said it."""
+def write_fails_then_another(console: Console, stick_id: str, image: Path, fault: str | None,
+                             *expected: str) -> str:
+    """Plug a stick that must fail (hotplug.FAULTS[fault], or full); the screen must say so with
+    one of `expected` and ask for another; pull it. Returns the failure as the screen said it."""
     console.see(phrase("Waiting for a stick"), f"the console asking for a stick before {stick_id}")
-    hotplug.plug(console.vm, stick_id, image, failing_writes=failing_writes)
+    hotplug.plug(console.vm, stick_id, image, fault=fault)
     # Up to the question that follows: the reason and the lists of what was and was not written.
     failure = console.see(r"(?s)Writing\s+to\s+stick\s.*?failed:.*?" + phrase("Insert another stick, or Enter"),
                           f"{stick_id}: no 'Writing to ... failed' and no question for another stick")
+    block = " ".join(failure.group(0).split())
     # The first sentence: the rest is the screen's redraws around it.
-    told = re.search(r"Writing to stick .*? failed: .*?\.(?=\s)", " ".join(failure.group(0).split()) + " ").group(0)
-    if expected not in told:
-        raise ScenarioFailed(f"{stick_id}: the failure on screen does not say {expected!r}: {told!r}")
+    told = re.search(r"Writing to stick .*? failed: .*?\.(?=\s)", block + " ").group(0)
+    if not any(text in block for text in expected):
+        raise ScenarioFailed(f"{stick_id}: the failure on screen does not say {' or '.join(map(repr, expected))}: "
+                             f"{told!r}")
     console.pull(stick_id)
     return told
+
+
+def check_unverified_stick(image: Path, good: Path, response: str) -> str:
+    """The stick that failed the read-back: its copies were written; said NOT verified. Reports
+    whether its response is in fact the verified one (the host reads it after QEMU let go)."""
+    files = sticks.read_stick(image)
+    copy = files.get(response)
+    verdict = ("absent" if copy is None else
+               "identical to the verified copy" if copy == sticks.read_stick(good).get(response) else "different")
+    return f"read-back stick: holds {sorted(files) or 'nothing'}; its response copy is {verdict}"
 
 
 def damaged_request_stick(console: Console, image: Path) -> str:
@@ -119,6 +132,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
         inputs = prepare(workdir)
         failing = sticks.make_stick(workdir / "failing-stick.img", "EIO", {})
         full = make_full_stick(workdir / "full-stick.img")
+        unreadable = sticks.make_stick(workdir / "unreadable-stick.img", "READBACK", {})
         good = sticks.make_stick(workdir / "good-stick.img", "GOOD", {})
         damaged = make_damaged_stick(workdir / "damaged-stick.img",
                                      {inputs.request_name: inputs.request, inputs.previous_name: inputs.previous})
@@ -147,9 +161,13 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
             console.pull("ksr")
             console.answer("other")
         with stages.stage("a stick that returns EIO on every write"):
-            told["EIO"] = write_fails_then_another(console, "eio", failing, True, "Input/output error")
+            told["EIO"] = write_fails_then_another(console, "eio", failing, "write", "Input/output error")
         with stages.stage("a full stick"):
-            told["full"] = write_fails_then_another(console, "full", full, False, "No space left on device")
+            told["full"] = write_fails_then_another(console, "full", full, None, "No space left on device")
+        with stages.stage("a stick that fails the read-back (reads fail once written)"):
+            told["read-back"] = write_fails_then_another(console, "unreadable", unreadable, "read-after-write",
+                                                         # FAT may need to read its table while writing
+                                                         "Written but NOT verified", "Input/output error")
         with stages.stage("a good stick: written and verified"):
             console.see(phrase("Waiting for a stick"), "the console asking for a third stick")
             hotplug.plug(vm, "good", good)
@@ -172,6 +190,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
             print(f"fault-test:   screen, {name} stick: {said}")
         print("fault-test:   " + check_failed_stick(failing, response, "EIO stick"))
         print("fault-test:   " + check_failed_stick(full, response, "full stick"))
+        print("fault-test:   " + check_unverified_stick(unreadable, good, response))
         sticks.check_clean(good)
         files = sticks.read_stick(good)
         logs = [name for name in files if name.endswith(".log")]

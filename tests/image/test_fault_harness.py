@@ -24,13 +24,17 @@ def test_the_full_stick_has_no_room_for_a_response(tmp_path):
 
 def test_a_failing_stick_is_plugged_behind_blkdebug(fake_vm, tmp_path):
     vm = fake_vm("")
-    hotplug.plug(vm, "eio", tmp_path / "stick.img", failing_writes=True)
+    hotplug.plug(vm, "eio", tmp_path / "stick.img", fault="write")
     node = vm.qmp_calls[0][1]
     assert node["driver"] == "raw" and node["file"]["driver"] == "blkdebug"
     assert node["file"]["image"] == {"driver": "file", "filename": str(tmp_path / "stick.img")}
     assert node["file"]["inject-error"] == [{"event": "write_aio", "errno": 5, "iotype": "write"}]
     hotplug.plug(vm, "good", tmp_path / "good.img")
     assert vm.qmp_calls[2][1]["file"] == {"driver": "file", "filename": str(tmp_path / "good.img")}
+    hotplug.plug(vm, "unreadable", tmp_path / "stick.img", fault="read-after-write")
+    fault = vm.qmp_calls[4][1]["file"]
+    assert fault["set-state"] == [{"event": "write_aio", "new_state": 2}]
+    assert fault["inject-error"] == [{"event": "read_aio", "state": 2, "errno": 5, "iotype": "read"}]
 
 
 class NoShell:
@@ -47,8 +51,8 @@ FAILED_SCREEN = ("Waiting for a stick (or type 'cancel'):\n"
 def test_a_failure_said_on_screen_is_returned(fake_vm, tmp_path):
     vm = fake_vm(FAILED_SCREEN)
     vm.shell = NoShell()
-    told = write_fails_then_another(Console(vm, timeout=2), "eio", tmp_path / "s.img", True, "Input/output error")
-    assert "Input/output error" in told
+    told = write_fails_then_another(Console(vm, timeout=2), "eio", tmp_path / "s.img", "write", "Input/output error")
+    assert told == 'Writing to stick sdc "EIO" (vfat, 33.6 MB) failed: [Errno 5] Input/output error.'
     assert [c for c, _ in vm.qmp_calls] == ["blockdev-add", "device_add", "device_del", "blockdev-del"]
 
 
@@ -56,7 +60,7 @@ def test_a_failure_for_another_reason_fails_the_scenario(fake_vm, tmp_path):
     vm = fake_vm(FAILED_SCREEN)
     vm.shell = NoShell()
     with pytest.raises(ScenarioFailed, match="does not say 'No space left on device'"):
-        write_fails_then_another(Console(vm, timeout=2), "full", tmp_path / "s.img", False, "No space left on device")
+        write_fails_then_another(Console(vm, timeout=2), "full", tmp_path / "s.img", None, "No space left on device")
 
 
 def test_a_response_on_a_stick_whose_write_failed_is_reported(tmp_path):
