@@ -12,6 +12,7 @@ from pathlib import Path
 
 from appliance.errors import UsageError
 from appliance.formats.timefmt import parse_datetime
+from appliance.text import shown
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NO_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|\+00:00)?")
@@ -37,4 +38,4 @@ def read_input(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read {what} {shown(str(path))}: {exc.strerror or exc}") from None

@@ -18,6 +18,7 @@ from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy, validate_response
 from appliance.policy.runner import parse_failure
 from appliance.report import render_text, report_json
+from appliance.text import shown
 
 
 def register(subparsers) -> None:
@@ -61,13 +62,13 @@ def run_verify_ksr(args) -> int:
         raise UsageError("--trust-anchor judges the previous response: give --previous-skr too")
     anchors = _trust_anchors(args.trust_anchor) if args.trust_anchor else None
     outcome = check_request_bytes(data, policy, previous, now, anchors)
-    title = f"Request {args.ksr}"
+    title = f"Request {shown(str(args.ksr))}"
     if outcome.request is not None:
         request = outcome.request
-        title += f": id {request.id}, domain {request.domain!r}, {len(request.bundles)} bundles"
-    title += f"\nPolicy: {policy.source}"
+        title += f": id {shown(request.id)}, domain '{shown(request.domain)}', {len(request.bundles)} bundles"
+    title += f"\nPolicy: {shown(str(policy.source))}"
     if args.previous_skr:
-        title += f"\nPrevious response: {args.previous_skr}"
+        title += f"\nPrevious response: {shown(str(args.previous_skr))}"
     bundles = outcome.request.bundles if outcome.request else None
     return _emit(args, title, bundles, outcome.verdict, Fingerprint.of(data), policy.relaxations())
 
@@ -89,12 +90,12 @@ def run_verify_skr(args) -> int:
     response, fault = _load_or_violation(parse_response, data, "response")
     request = None
     if fault is None and request_data is not None:
-        request, fault = _load_or_violation(parse_request, request_data, f"request {args.ksr}")
-    title = f"Response {args.skr}"
+        request, fault = _load_or_violation(parse_request, request_data, f"request {shown(str(args.ksr))}")
+    title = f"Response {shown(str(args.skr))}"
     if fault is not None:
         verdict = Verdict(checks_run=(fault.check,), violations=(fault,))
         return _emit(args, title, None, verdict, fingerprint, what="RESPONSE")
-    title += f": id {response.id}, domain {response.domain!r}, {len(response.bundles)} bundles"
+    title += f": id {shown(response.id)}, domain '{shown(response.domain)}', {len(response.bundles)} bundles"
     verdict = validate_response(response, anchors, request, now)
     verdict = Verdict(("KSR-XML", *verdict.checks_run), verdict.violations)
     return _emit(args, title, response.bundles, verdict, fingerprint, what="RESPONSE")
@@ -105,7 +106,7 @@ def _trust_anchors(path: Path) -> tuple[TrustAnchor, ...]:
     try:
         anchors = parse_trust_anchors(read_input(path, "trust anchor file"))
     except FormatError as exc:
-        raise UsageError(f"trust anchor file {path}: {exc}") from None
+        raise UsageError(f"trust anchor file {shown(str(path))}: {exc}") from None
     if not anchors:
-        raise UsageError(f"trust anchor file {path} names no key")
+        raise UsageError(f"trust anchor file {shown(str(path))} names no key")
     return anchors

@@ -17,6 +17,7 @@ from appliance.formats import parse_response
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, summary_line
+from appliance.text import shown
 
 if TYPE_CHECKING:  # the signing code (and the HSM's) loads once the HSM step runs, not with the console
     from appliance.signing.pipeline import Plan
@@ -54,7 +55,7 @@ def check(ceremony, current) -> Outcome:
     summary = summary_line(verdict, "REQUEST")
     # The verdict first, so it is on the screen before any scrolling, and again at the end.
     lines = [summary,
-             f"Request {current.name}" + (f", previous response {current.previous_name}"
+             f"Request {shown(current.name)}" + (f", previous response {shown(current.previous_name)}"
                                           if current.previous_name else ", no previous response"),
              f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
     lines += [f"NOTE: {note}" for note in policy.relaxations() + list(plan.notes if plan else ())]
@@ -76,5 +77,5 @@ def verdict_lines(verdict: Verdict) -> list[str]:
     lines = textwrap.wrap("PASS  " + ", ".join(passed), 76, subsequent_indent="      ",
                           break_on_hyphens=False) if passed else []
     for violation in verdict.violations:
-        lines.append(f"FAIL  {violation.check}: {violation.message}")
+        lines.append(f"FAIL  {violation.check}: {shown(violation.message, limit=None)}")
     return lines

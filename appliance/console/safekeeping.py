@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from appliance.console import sticks
 from appliance.digest import Fingerprint
+from appliance.text import shown
 
 AGAIN = "again"
 
@@ -43,7 +44,7 @@ def signed(ceremony, request_name: str, request: bytes, response_name: str, resp
     earlier = [s for s in ceremony.signings if s.request_sha256 == signing.request_sha256]
     ceremony.signings.append(signing)
     ordinal = f" (signing number {len(earlier) + 1} of this request in this ceremony)" if earlier else ""
-    ceremony.log.note(f"Signed {request_name} at {signing.signed_at} UTC{ordinal}: {response_name}, "
+    ceremony.log.note(f"Signed {shown(request_name)} at {signing.signed_at} UTC{ordinal}: {shown(response_name)}, "
                       f"{len(response)} bytes, SHA-256 {Fingerprint.of(response).hex}; kept in memory "
                       "until verified on a stick")
 
@@ -53,7 +54,7 @@ def verified(ceremony, response_name: str, stick_description: str) -> None:
     for signing in kept(ceremony):
         if signing.response_name == response_name:
             signing.verified_on = stick_description
-            ceremony.log.note(f"{response_name} (signed at {signing.signed_at} UTC) verified on "
+            ceremony.log.note(f"{shown(response_name)} (signed at {signing.signed_at} UTC) verified on "
                               f"{stick_description}")
             return
 
@@ -62,17 +63,17 @@ async def write_kept(ceremony, key: str) -> None:
     """Each response signed but verified on no stick is shown and written again, to a stick the
     operators give (the log goes with it). Giving up is said and logged; the response stays kept."""
     for signing in kept(ceremony):
-        ceremony.ui.add(["", f"SIGNED BUT ON NO STICK: {signing.response_name} (signed at {signing.signed_at} UTC "
-                             f"from {signing.request_name}), kept in memory.",
+        ceremony.ui.add(["", f"SIGNED BUT ON NO STICK: {shown(signing.response_name)} (signed at {signing.signed_at} UTC "
+                             f"from {shown(signing.request_name)}), kept in memory.",
                          "It is written now, with the log, to the stick you give."])
-        ceremony.log.note(f"Writing the kept response {signing.response_name} again")
+        ceremony.log.note(f"Writing the kept response {shown(signing.response_name)} again")
         report = await sticks.write_until_done(
             ceremony, key, None,
             lambda signing=signing: {signing.response_name: signing.response,
                                      ceremony.log.filename: ceremony.log.encode()},
-            f"for the kept response {signing.response_name} and the log")
+            f"for the kept response {shown(signing.response_name)} and the log")
         if report is None:
-            ceremony.ui.add([f"{signing.response_name} is still on NO stick; it is offered again later, "
+            ceremony.ui.add([f"{shown(signing.response_name)} is still on NO stick; it is offered again later, "
                              "and lost when the ceremony ends."])
             continue
         verified(ceremony, signing.response_name, report.stick.describe())
@@ -88,7 +89,7 @@ async def confirm_second_signing(ceremony) -> bool:
     if not earlier:
         return True
     lines = [f"THIS REQUEST WAS SIGNED BEFORE IN THIS CEREMONY ({len(earlier)} time(s)), SHA-256 {digest}:"]
-    lines += [f"  at {s.signed_at} UTC as {s.response_name}: "
+    lines += [f"  at {s.signed_at} UTC as {shown(s.response_name)}: "
               + (f"verified on {s.verified_on}" if s.verified_on else "on NO stick (kept in memory)")
               for s in earlier]
     lines += ["Signing it again makes another response, with new signatures."]
@@ -96,7 +97,7 @@ async def confirm_second_signing(ceremony) -> bool:
     answer = await ceremony.ui.ask("verbal.again", f"Type '{AGAIN}' to sign it again (anything else: do not sign):")
     if answer.lower() != AGAIN:
         ceremony.ui.add(["Not signed again."])
-        ceremony.log.note(f"Second signing of {current.name} (SHA-256 {digest}) declined")
+        ceremony.log.note(f"Second signing of {shown(current.name)} (SHA-256 {digest}) declined")
         return False
-    ceremony.log.note(f"SECOND SIGNING of {current.name} (SHA-256 {digest}), confirmed by the operators")
+    ceremony.log.note(f"SECOND SIGNING of {shown(current.name)} (SHA-256 {digest}), confirmed by the operators")
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from appliance.console import safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
+from appliance.text import shown
 
 
 async def run(ceremony: Ceremony) -> Step:
@@ -20,7 +21,7 @@ async def run(ceremony: Ceremony) -> Step:
     lines += ["Written and verified during the ceremony:"] + [f"  {o}" for o in ceremony.outputs or ["nothing"]]
     lost = safekeeping.kept(ceremony)
     if lost:
-        lines += ["", "WARNING: signed but on NO stick, lost now:"] + [f"  {s.response_name}" for s in lost]
+        lines += ["", "WARNING: signed but on NO stick, lost now:"] + [f"  {shown(s.response_name)}" for s in lost]
     if report is None:
         lines += ["", "WARNING: the final log is NOT on any stick."]
     ui.add(lines)

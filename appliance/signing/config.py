@@ -78,6 +78,9 @@ class KskDefinition:
     valid_until: datetime | None = None
     rsa_exponent: int | None = None
     description: str = ""
+    # Sign with a private key that can be (or once could be) read out of the HSM: never by
+    # default; a test token's imported key, say. Logged as a NOTE each time it is used.
+    allow_extractable: bool = False
 
     def mismatches(self, key: HsmKey, domain: str) -> Iterator[str]:
         """KSK-MISMATCH: every way the HSM's key differs from this definition."""
@@ -187,7 +190,7 @@ def _algorithm(value, where: str) -> int:
 
 def _key_definition(name: str, table: Mapping, where: str) -> KskDefinition:
     _only(table, {"label", "key_tag", "algorithm", "size", "rsa_exponent", "ds_sha256", "valid_from",
-                  "valid_until", "description"}, where)
+                  "valid_until", "description", "allow_extractable"}, where)
     algorithm = _algorithm(_required(table, "algorithm", (str, int), where), f"{where}: algorithm")
     size = table.get("size", _CURVE_BITS.get(algorithm))
     if not isinstance(size, int) or (algorithm in _CURVE_BITS and size != _CURVE_BITS[algorithm]):
@@ -210,6 +213,8 @@ def _key_definition(name: str, table: Mapping, where: str) -> KskDefinition:
         name=name, label=_required(table, "label", str, where), key_tag=key_tag, algorithm=algorithm, size=size,
         ds_sha256=ds, valid_from=valid_from, valid_until=valid_until,
         rsa_exponent=table.get("rsa_exponent"), description=table.get("description", ""),
+        allow_extractable=_required(table, "allow_extractable", bool, where) if "allow_extractable" in table
+        else False,
     )
 
 

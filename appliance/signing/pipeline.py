@@ -20,7 +20,13 @@ from appliance.policy import validate_response
 from appliance.policy.runner import run_checks
 from appliance.report import verdict_lines
 from appliance.signing.bundles import PlannedBundle, Schema, build_response, plan_bundles
-from appliance.signing.checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext, requested_signers
+from appliance.signing.checks import (
+    PREVIOUS_RESPONSE_CHECKS,
+    SIGNING_CHECKS,
+    SigningContext,
+    ksk_exposure_notes,
+    requested_signers,
+)
 from appliance.signing.config import SigningConfig
 
 if TYPE_CHECKING:
@@ -68,7 +74,7 @@ def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: 
     token_keys = tuple(k for k in hsm.keys() if k.object_class == "private")
     checks = SIGNING_CHECKS + (PREVIOUS_RESPONSE_CHECKS if previous is not None else ())
     context = _context(config, request, bundles, definitions, hsm_keys, token_keys, previous)
-    notes = []
+    notes = ksk_exposure_notes(definitions, hsm_keys)
     if schema.revoked_only_signers:
         notes.append(f"schema {schema.name}: revoked_only_signers = true: bundles signed only by a revoked KSK, "
                      "which no resolver can use (only to reproduce ICANN's 2010 test file)")
