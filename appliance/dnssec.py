@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -404,9 +405,12 @@ def verify_signature(signature: Signature, signing_key: Key, keys: Iterable[Key]
     keys = tuple(keys)
     for problem in rrsig_field_problems(signature, signing_key, keys, owner):
         raise SignatureInvalid(problem)
+    _verify_crypto(signature, signing_key, rrsig_signed_data(signature, keys, owner))
+
+
+def _verify_crypto(signature: Signature, signing_key: Key, data: bytes) -> None:
     computed = key_tag(signing_key)
     public = public_key_to_crypto(signing_key.algorithm, signing_key.public_key)
-    data = rrsig_signed_data(signature, keys, owner)
     try:
         if signing_key.algorithm in _RSA_DIGESTS:
             public.verify(signature.signature_data, data, padding.PKCS1v15(), _RSA_DIGESTS[signing_key.algorithm]())
@@ -417,3 +421,42 @@ def verify_signature(signature: Signature, signing_key: Key, keys: Iterable[Key]
             public.verify(signature.signature_data, data)
     except InvalidSignature:
         raise SignatureInvalid(f"signature by key tag {computed} does not verify") from None
+
+
+# The RRsets an offline-KSK response signs besides DNSKEY (RFC 7344): type name -> number.
+RRSET_TYPES = {"DNSKEY": TYPE_DNSKEY, "CDS": 59, "CDNSKEY": 60}
+
+
+def rrset_signed_data(signature: Signature, rdatas: Iterable[bytes], owner: str) -> bytes:
+    """RFC 4034 3.1.8.1 signed data for an RRset of a type in RRSET_TYPES, given its wire RDATAs."""
+    rtype = RRSET_TYPES[signature.type_covered.upper()]
+    prefix = struct.pack("!HBBIIIH", rtype, signature.algorithm, signature.labels, signature.original_ttl,
+                         _serial_time(signature.expiration), _serial_time(signature.inception), signature.key_tag)
+    data = prefix + name_to_wire(signature.signers_name or owner)
+    header = name_to_wire(owner) + struct.pack("!HHI", rtype, CLASS_IN, signature.original_ttl)
+    for rdata in sorted(set(rdatas)):
+        data += header + struct.pack("!H", len(rdata)) + rdata
+    return data
+
+
+def verify_rrset_signature(signature: Signature, signing_key: Key, keys: Sequence[Key],
+                           records: Sequence[tuple[int, bytes]], owner: str) -> None:
+    """Raise SignatureInvalid unless `signature` by `signing_key` validates its RRset in a zone whose
+    DNSKEY RRset is `keys`: the DNSKEY RRset itself (then exactly `verify_signature`), or the CDS
+    or CDNSKEY RRset `records` ((TTL, wire RDATA) each; RFC 7344) of a Knot DNS / BIND 9 response.
+    The same field rules as `rrsig_field_problems` apply, with Original TTL the RRset's TTL.
+    """
+    covered = signature.type_covered.upper()
+    if covered == "DNSKEY":
+        verify_signature(signature, signing_key, keys, owner)
+        return
+    if covered not in RRSET_TYPES:
+        raise SignatureInvalid(f"Type Covered is {signature.type_covered!r}, not DNSKEY, CDS or CDNSKEY")
+    ttls = sorted({ttl for ttl, _ in records})
+    if ttls != [signature.original_ttl]:
+        raise SignatureInvalid(f"Original TTL {signature.original_ttl} is not the {covered} RRset's TTL {ttls}")
+    # Every other field rule is the DNSKEY RRset's: judge the key as published there.
+    as_published = tuple(replace(key, ttl=signature.original_ttl) for key in keys)
+    for problem in rrsig_field_problems(replace(signature, type_covered="DNSKEY"), signing_key, as_published, owner):
+        raise SignatureInvalid(problem)
+    _verify_crypto(signature, signing_key, rrset_signed_data(signature, [rdata for _, rdata in records], owner))

@@ -17,13 +17,14 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.atomicfile import write_atomically
-from appliance.commands.arguments import parse_now, read_input
+from appliance.commands.arguments import add_format_option, parse_now, read_input
 from appliance.digest import Fingerprint
 from appliance.errors import RefusedError, UsageError
-from appliance.formats import parse_response
+from appliance.formats.detect import read_response
 from appliance.hsm import Hsm
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
+from appliance.policy.text_checks import request_notes
 from appliance.report import bundle_table, report_json, summary_line, verdict_lines
 from appliance.signing.checks import configured_key_tags
 from appliance.signing.pipeline import prepare, sign_plan
@@ -33,7 +34,7 @@ from appliance.text import shown, shown_block
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("sign", help="check a Key Signing Request and sign it with the HSM's KSK")
-    parser.add_argument("ksr", type=Path, metavar="KSR", help="the request (XML)")
+    parser.add_argument("ksr", type=Path, metavar="KSR", help="the request (ICANN XML, Knot or BIND text)")
     parser.add_argument("--output", required=True, type=Path, metavar="SKR", help="the response to write")
     parser.add_argument("--previous-skr", type=Path, metavar="SKR", help="the previous response, SKR(n-1)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
@@ -44,6 +45,7 @@ def register(subparsers) -> None:
     parser.add_argument("--yes", action="store_true", help="do not ask for the typed confirmation (tests, demos)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object on stdout (the report goes to stderr); needs --yes")
+    add_format_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -78,7 +80,7 @@ def run(args) -> int:
     now = parse_now(args.now) or datetime.now(UTC)
     ksr_data = read_input(args.ksr, "request")
     previous_data = read_input(args.previous_skr, "previous response") if args.previous_skr else None
-    outcome = check_request_bytes(ksr_data, policy, previous_data, now)
+    outcome = check_request_bytes(ksr_data, policy, previous_data, now, forced_format=args.format)
     request_fingerprint = Fingerprint.of(ksr_data)
     _say(f"Request {shown(str(args.ksr))}", f"Signing configuration: {shown(str(config.source))}",
          f"Policy: {shown(str(policy.source))}",
@@ -89,8 +91,8 @@ def run(args) -> int:
             return _json(outcome.verdict, request_fingerprint, None, None)
         raise RefusedError(f"{summary_line(outcome.verdict, 'REQUEST')}; nothing signed, no output written")
     previous = None
-    if previous_data is not None and not any(v.check == "KSR-XML" for v in outcome.verdict.violations):
-        previous = parse_response(previous_data)
+    if previous_data is not None and not any(v.check in ("KSR-XML", "KSR-TEXT") for v in outcome.verdict.violations):
+        previous = read_response(previous_data)
     early = configured_key_tags(config, outcome.request, previous)
     if not early.valid:  # a tag clash with a configured KSK is refused before the PIN is asked
         verdict = Verdict(tuple(dict.fromkeys(outcome.verdict.checks_run + early.checks_run)),
@@ -100,7 +102,7 @@ def run(args) -> int:
         if args.json:
             return _json(verdict, request_fingerprint, None, None)
         raise RefusedError(f"{summary_line(verdict, 'REQUEST')}; nothing signed, no output written")
-    notes = list(policy.relaxations())
+    notes = list(policy.relaxations()) + request_notes(outcome.request)
     if config.hsm.pin_source_note:
         notes.append(config.hsm.pin_source_note)
     with Hsm(config.hsm, pin_prompt=getpass.getpass) as hsm:
@@ -132,7 +134,7 @@ def run(args) -> int:
          f"wrote {shown(str(args.output))}",
          "", response_fingerprint.render("Fingerprint of the response file"))
     if args.json:
-        return _json(plan.verdict, request_fingerprint, parse_response(data).bundles,
+        return _json(plan.verdict, request_fingerprint, read_response(data).bundles,
                      {"file": str(args.output), "sha256": response_fingerprint.hex, "words": response_fingerprint.words})
     return 0
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from appliance.errors import FormatError
-from appliance.formats import parse_response
+from appliance.formats.detect import read_response
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
+from appliance.policy.text_checks import request_notes
 from appliance.report import bundle_table, summary_line
 from appliance.text import shown
 
@@ -40,7 +41,7 @@ def check(ceremony, current) -> Outcome:
     previous = None
     if current.previous_data is not None:
         try:
-            previous = parse_response(current.previous_data)
+            previous = read_response(current.previous_data)
         except FormatError:
             previous = None  # already a violation in the verdict
     plan, verdict, details = None, result.verdict, []
@@ -58,7 +59,8 @@ def check(ceremony, current) -> Outcome:
              f"Request {shown(current.name)}" + (f", previous response {shown(current.previous_name)}"
                                           if current.previous_name else ", no previous response"),
              f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
-    lines += [f"NOTE: {note}" for note in policy.relaxations() + list(plan.notes if plan else ())]
+    lines += [f"NOTE: {note}" for note in
+              policy.relaxations() + request_notes(result.request) + list(plan.notes if plan else ())]
     lines += details + [""] + verdict_lines(verdict) + ["", summary]
     return Outcome(plan, verdict, lines)
 

@@ -9,6 +9,7 @@ from appliance.console.flow import Ceremony, Imported, Step
 from appliance.digest import Fingerprint
 from appliance.errors import CeremonyError, FormatError, MediaError
 from appliance.formats import DEFAULT_MAX_SIZE
+from appliance.formats.text_dialects import text_kind
 from appliance.formats.xmlsafe import parse_xml
 from appliance.media import Stick
 from appliance.text import shown
@@ -20,7 +21,7 @@ LISTED_NAME_LIMIT = 56
 
 @dataclass
 class Survey:
-    """The *.xml files on a stick, sorted by what their root element says they are."""
+    """The *.xml and *.txt files on a stick, sorted by what their root element (or header) says they are."""
 
     requests: list[tuple[str, bytes]] = field(default_factory=list)
     responses: list[tuple[str, bytes]] = field(default_factory=list)
@@ -44,9 +45,15 @@ def survey(media, stick: Stick) -> Survey:
     """Reads every *.xml file (each capped) and sorts it by its body element; runs in the worker.
 
     Requests and responses share the root <KSR>; the first child, <Request> or <Response>, tells
-    them apart. Full parsing and every check come later, on the files the operator picks.
+    them apart; a Knot DNS / BIND 9 *.txt file says which in its first header. Full parsing and
+    every check come later, on the files the operator picks.
     """
     found = Survey()
+    for name in media.list_files(stick, "*.txt"):
+        data = media.read_file(stick, name, DEFAULT_MAX_SIZE)
+        kind = text_kind(data)
+        if kind is not None:  # other text files (a README) are not listed
+            (found.requests if kind == "request" else found.responses).append((name, data))
     for name in media.list_files(stick, "*.xml"):
         try:
             data = media.read_file(stick, name, DEFAULT_MAX_SIZE)
@@ -74,7 +81,7 @@ async def run(ceremony: Ceremony) -> Step:
             ui.add(["No request imported."])
             return Step.NEXT
         try:
-            found = await ui.work(f"Reading the *.xml files on {stick.describe()} ...", survey,
+            found = await ui.work(f"Reading the *.xml and *.txt files on {stick.describe()} ...", survey,
                                   ceremony.media, stick)
         except MediaError as exc:
             ui.add([shown(str(exc), limit=None), "Nothing was imported."])

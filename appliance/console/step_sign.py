@@ -11,7 +11,10 @@ from appliance.text import shown
 
 
 def response_name(request_name: str) -> str:
-    """ICANN's naming: ksr-root-2017-q2-0.xml is answered by skr-root-2017-q2-0.xml."""
+    """ICANN's naming: ksr-root-2017-q2-0.xml is answered by skr-root-2017-q2-0.xml (root.ksr.txt by root.skr.txt)."""
+    if ".ksr." in request_name.lower():
+        at = request_name.lower().index(".ksr.")
+        return request_name[:at] + ".skr." + request_name[at + 5:]
     if request_name.lower().startswith("ksr"):
         return "skr" + request_name[3:]
     return "skr-" + request_name

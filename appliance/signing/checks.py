@@ -253,6 +253,13 @@ SIGNING_CHECKS = (
     ("KSR-POLICY-SAFETY", signers_stay_published),
     ("KSR-KEY-TAGS", key_tag_clashes),
 )
+# Knot DNS / BIND 9 requests: one KSK set throughout, no ICANN KSK policy block to hold it to.
+TEXT_SIGNING_CHECKS = (
+    ("KSK-MISMATCH", ksk_mismatch),
+    ("KSK-SENSITIVE", ksk_kept_in_hsm),
+    ("KSR-KEY-TAGS", key_tag_clashes),
+)
+TEXT_PREVIOUS_RESPONSE_CHECKS = (("KSR-CHAIN-KEYS", previous_signers_in_hsm),)
 PREVIOUS_RESPONSE_CHECKS = (
     ("KSR-POLICY-SAFETY", publish_and_retire_safety),
     ("KSR-CHAIN-KEYS", previous_signers_in_hsm),
