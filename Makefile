@@ -41,7 +41,7 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 # The ceremony DVD (image/, live-build/; docs/dvd.md). Needs root (live-build, chroot).
-IMAGE_PACKAGES := live-build debootstrap apt-utils xorriso qemu-system-x86 ovmf diffoscope-minimal genisoimage
+IMAGE_PACKAGES := live-build debootstrap apt-utils xorriso qemu-system-x86 ovmf diffoscope-minimal genisoimage tesseract-ocr
 .PHONY: image-setup lock image verify-reproducible boot-test boot-test-usb qemu-test fault-test
 
 image-setup: setup

@@ -35,8 +35,15 @@ def _modules_for(argv: list[str]) -> tuple[str, ...]:
     return COMMAND_MODULES
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line (exit code 2), naming the command and where help is."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ceremony",
         description="Offline DNSSEC KSK signing ceremony: check requests, sign them with an HSM.",
     )

@@ -62,24 +62,24 @@ class Fingerprint:
     def words(self) -> list[str]:
         return pgp_words(self.sha256)
 
-    def hex_groups(self, size: int = 4) -> list[str]:
-        """Hex digits in groups of `size` bytes, as people read them out."""
-        h = self.hex
+    def hex_groups(self, size: int = 2) -> list[str]:
+        """Hex digits in upper-case groups of `size` bytes, as people read them out."""
+        h = self.hex.upper()
         step = size * 2
         return [h[i : i + step] for i in range(0, len(h), step)]
 
-    def word_rows(self, per_row: int = 4) -> list[str]:
-        """Numbered rows of words: ' 1  stopwatch  paramount  ...'."""
-        words = self.words
-        width = max(len(w) for w in words)
-        rows = []
-        for start in range(0, len(words), per_row):
-            chunk = words[start : start + per_row]
-            rows.append(f"{start + 1:2d}  " + "  ".join(w.ljust(width) for w in chunk).rstrip())
-        return rows
+    def aloud(self) -> list[str]:
+        """The one layout for reading a hash aloud, on screen, in the log and from every command:
+        16 numbered groups of four hex digits in two rows, then the 32 PGP words, numbered, in
+        capitals, four to a row (the longest words still fit 79 columns). One reads the number,
+        the other the group or word."""
+        groups = self.hex_groups()
+        lines = ["  " + "  ".join(f"{n + 1:>2}:{groups[n]}" for n in range(row, row + 8)) for row in (0, 8)]
+        words = [w.upper() for w in self.words]
+        lines += ["  " + "".join(f"{n + 1:>2}. {words[n]:<14}  " for n in range(row, row + 4)).rstrip()
+                  for row in range(0, 32, 4)]
+        return lines[:2] + [""] + lines[2:]
 
     def render(self, title: str) -> str:
-        """The block shown on screen and written to the log."""
-        lines = [f"{title}", "SHA-256:", "  " + " ".join(self.hex_groups()), "PGP words:"]
-        lines += ["  " + row for row in self.word_rows()]
-        return "\n".join(lines)
+        """The block shown on screen and written to the log: `title`, then `aloud()`."""
+        return "\n".join([title, *self.aloud()])

@@ -22,6 +22,10 @@ from appliance.policy.context import is_zsk, timestamp
 from appliance.text import shown, shown_block
 
 
+# Under every bundle table an operator reads, so "/S" is never a riddle.
+BUNDLE_TABLE_LEGEND = "KSK Tag: /S signs the bundle, /P published only, R revoked (REVOKE bit set)"
+
+
 def _table_time(moment) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
@@ -38,7 +42,8 @@ def _ksk_usage(bundle: Bundle) -> list[str]:
 
 
 def bundle_table(bundles: Sequence[Bundle]) -> list[str]:
-    zsk_columns = [",".join(str(k.key_tag) for k in b.keys if is_zsk(k)) for b in bundles]
+    # ZSK tags in ascending order: the same row reads the same in the request, the plan and the response.
+    zsk_columns = [",".join(str(tag) for tag in sorted(k.key_tag for k in b.keys if is_zsk(k))) for b in bundles]
     width = max([len("ZSK Tags"), *map(len, zsk_columns)])
     lines = [f"{'#':>2}  {'Inception':19}  {'Expiration':19}  {'ZSK Tags':{width}}  KSK Tag"]
     for number, (bundle, zsks) in enumerate(zip(bundles, zsk_columns), start=1):
@@ -81,7 +86,7 @@ def render_text(
     """`title`: our own rows joined by LF, any outside text in them already shown()."""
     lines = [title, ""]
     if bundles:
-        lines += bundle_table(bundles) + [""]
+        lines += bundle_table(bundles) + [BUNDLE_TABLE_LEGEND, ""]
     lines += verdict_lines(verdict)
     lines += [f"NOTE  {note}" for note in notes]
     lines += ["", summary_line(verdict, what), "", fingerprint.render(f"Fingerprint of the {what.lower()} file")]

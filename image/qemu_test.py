@@ -33,7 +33,7 @@ from pathlib import Path
 
 import dns.dnssec
 
-from image import amnesia, hotplug, sticks
+from image import amnesia, hotplug, screen, sticks
 from image.hsm_bridge import BridgeError, HsmBridge, guest_hsm_table
 from image.host_checks import CheckFailed, check_log, ksk_rrset, verify_with_cli, verify_with_dnspython
 from image.qemu import VirtualMachine, VmError
@@ -266,6 +266,53 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages, fig
         raise left_in_ram
 
 
+def run_default_entry(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages,
+                      figures: dict[str, float], inputs: Inputs | None = None) -> None:
+    """A second boot, as the room sees it: the default entry (no key at the menu), OVMF on a
+    1920x1080 panel, the ceremony on tty1 read by OCR from QMP screendumps and typed on with QMP
+    send-key, up to the verbal check, whose 32 words must be the request's. The screenshots of
+    every step are in <workdir>/vm-screen/screens/. Raises StageFailed."""
+    if inputs is None:
+        with stages.stage("prepare the host (token, KSK, sticks, internal disk)"):
+            inputs = prepare(workdir)
+    stick = sticks.make_stick(workdir / "screen-stick.img", "KSR",
+                              {inputs.request_name: inputs.request, inputs.previous_name: inputs.previous})
+    vmdir = workdir / "vm-screen"
+    bridge = HsmBridge(vmdir, HOST_MODULE, inputs.host_hsm_environment)
+    vm = VirtualMachine(iso, vmdir, firmware="uefi", kvm=kvm, network_card=False,
+                        extra_args=(*screen.PANEL_ARGS, *hotplug.XHCI_ARGS, *bridge.qemu_args()))
+    console = screen.ScreenConsole(vm, timeout)
+    serial = None
+    started = time.monotonic()
+    try:
+        with stages.stage("default entry: boot to the console on tty1 (1920x1080)"):
+            vm.start()
+            bridge.start()
+            serial, vm.console = vm.console, screen.Screen(vm, vmdir / "screens")
+            console.boot()
+            figures["default entry: boot to console on tty1 (s)"] = vm.seconds_since_start()
+            size, rows = vm.console.size, screen.title_bar_rows(vm.console.size[0], vm.console._rgb)
+            if size != (1920, 1080) or rows != screen.FONT_HEIGHT:
+                raise ScenarioFailed(f"the screen is {size[0]}x{size[1]} with a blue title bar {rows} pixels "
+                                     f"high; expected 1920x1080 and {screen.FONT_HEIGHT} (Terminus 16x32)")
+            print(f"qemu-test:   tty1 at {size[0]}x{size[1]}, title bar bold white on blue, {rows} pixels high")
+        with stages.stage("default entry: clock, HSM, request by keyboard on tty1"):
+            console.set_clock()
+            console.log_in(inputs.config_stick, inputs.pin, inputs.ksk_tag)
+            _, verdict = console.import_request("ksr", stick, inputs.request_name)
+            if verdict != "accepted":
+                raise ScenarioFailed("the request was refused on tty1")
+        with stages.stage("default entry: the verbal check's words on the screen are the request's"):
+            words = console.verbal_check_words(inputs.request)
+            print(f"qemu-test:   OCR read all 32 words ({' '.join(words[:4])} ...) from the screenshot")
+        figures["default entry: the whole boot (s)"] = time.monotonic() - started
+    finally:
+        bridge.stop()
+        vm.stop()
+        if serial is not None:
+            serial.close()
+
+
 def _final_log(inputs: Inputs) -> str:
     files = sticks.read_stick(inputs.request_stick)
     logs = [name for name in files if name.endswith(".log")]
@@ -336,6 +383,8 @@ def main() -> int:
     parser.add_argument("--kvm", action="store_true", help="use KVM instead of TCG")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for each wait")
     parser.add_argument("--keep", action="store_true", help="keep the work directory after a pass")
+    parser.add_argument("--default-entry-only", action="store_true",
+                        help="only the second boot: the default entry on tty1, read by OCR")
     args = parser.parse_args()
     if not args.iso.exists():
         print(f"qemu-test: {args.iso} does not exist: run `make image` first", file=sys.stderr)
@@ -344,7 +393,10 @@ def main() -> int:
     stages = Stages(report=lambda line: print(line, flush=True))
     figures: dict[str, float] = {}
     try:
-        run(args.iso, workdir, args.kvm, args.timeout, stages, figures)
+        if not args.default_entry_only:
+            run(args.iso, workdir, args.kvm, args.timeout, stages, figures)
+        (workdir / "default-entry").mkdir()
+        run_default_entry(args.iso, workdir / "default-entry", args.kvm, args.timeout, stages, figures)
     except StageFailed as failure:
         print(f"qemu-test: FAILED: {failure}\nqemu-test: logs and images in {workdir} "
               f"(vm/ttyS0.log: the console, vm/ttyS1.log: the shell, vm/hsm-bridge.log)", file=sys.stderr)

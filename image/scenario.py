@@ -107,6 +107,8 @@ class Console:
         self.answer(f"{now:%Y-%m-%d %H:%M:%S}")
         self.see(phrase("Set the clock to this time?"), "the clock confirmation")
         self.answer("yes")
+        self.see(phrase("Clock set. Press Enter to continue to the HSM:"), "the clock set, kept on screen")
+        self.answer("")
         self.see(phrase("Activate the HSM"), "the HSM step after the clock was set")
 
     def log_in(self, config_stick: Path, pin: str, ksk_tag: int) -> None:
@@ -208,12 +210,14 @@ class Console:
         self.answer("shutdown")
         self.see(phrase("Waiting for a stick"), "the shutdown step asking for the log's stick")
         hotplug.plug(self.vm, log_stick_id, log_stick)
-        self.see(phrase("Press Enter to end:"), "the final log was not written")
+        self.see(phrase("Stick number (or 'cancel'):"), "the question which stick takes the final log")
+        self.answer("1")
+        self.see(phrase("Type 'end' once the record is written down:"), "the final log was not written")
 
     def end(self, timeout: float) -> None:
-        """The last Enter: the ceremony ends and the appliance switches itself off (`ceremony run
-        --poweroff`), which QEMU shows by exiting."""
-        self.answer("")
+        """The last answer, 'end', at the closing record: the ceremony ends and the appliance switches
+        itself off (`ceremony run --poweroff`), which QEMU shows by exiting."""
+        self.answer("end")
         deadline = time.monotonic() + timeout
         while self.vm.process.poll() is None:
             if time.monotonic() > deadline:

@@ -58,8 +58,8 @@ def one_stick_to_hash(directory: Path) -> tuple[float, float]:
         sticks.make("KSR-STICK", files)
 
     script = SET_CLOCK + LOG_IN + [("request.stick.insert", plug_in), ("request.choose", "1"),
-                                   ("request.previous", "1"), ("request.accepted", ""), ("verbal.confirm", "no")] \
-        + SHUT_DOWN
+                                   ("request.previous", "1"), ("request.accepted", ""), ("verbal.confirm", "no"),
+                                   ("verbal.aborted", "")] + SHUT_DOWN
     pilots = []
 
     def make_pilot(pipe, answers):

@@ -33,7 +33,16 @@ def test_hash_hex_renders_a_digest_read_elsewhere(capsys):
     digest = Fingerprint.of(FOX).hex
     assert main(["hash", "--hex", digest.upper()]) == 0
     out = capsys.readouterr().out
-    assert "stopwatch" in out and " 1  " in out
+    # The one layout for reading aloud, as the console shows it: numbered groups, numbered capital words.
+    assert "   1:D7A8   2:FBB3" in out and "   1. STOPWATCH" in out and out.rstrip().endswith("32. MISNOMER")
+
+
+def test_one_layout_for_reading_a_hash_aloud_everywhere():
+    from appliance.console.step_verbal import hash_screen
+
+    fingerprint = Fingerprint.of(FOX)
+    assert hash_screen(fingerprint, "the request", "x")[2:13] == fingerprint.aloud()
+    assert fingerprint.render("t").splitlines()[1:] == fingerprint.aloud()
 
 
 @pytest.mark.parametrize("bad", ["abc", "zz" * 32, "00" * 31])

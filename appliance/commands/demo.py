@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,10 +68,35 @@ class Demo:
         return "skr" + self.request[3:]
 
 
+# Marks a directory as the demo's own, so a second run may clear what the first one made.
+MARKER = ".ceremony-demo"
+# Everything prepare_demo makes in its directory; nothing else there is touched.
+MADE = ("softhsm-tokens", "softhsm2.conf", "ceremony.toml", "media", "ksk-demo.dnskey")
+
+
+def demo_directory(directory: Path) -> Path:
+    """DIR checked before anything is made: new, empty, or a demo's from an earlier run (its token,
+    configuration and sticks are then removed and made anew, so running twice equals running once).
+    UsageError for a file, or a directory with other contents."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--dir {directory}: not a directory")
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / MARKER).is_file():
+        raise UsageError(f"--dir {directory}: not empty and not made by `ceremony demo`; give a new directory")
+    return directory
+
+
 def prepare_demo(directory: Path, now: datetime | None = None) -> Demo:
     """Token, KSK, configuration, last quarter's request and response, and this quarter's request."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
+    demo_directory(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    (directory / MARKER).write_text("made by ceremony demo; its contents are replaced by the next run\n", "utf-8")
+    for name in MADE:
+        made = directory / name
+        if made.is_dir() and not made.is_symlink():
+            shutil.rmtree(made)
+        elif made.exists() or made.is_symlink():
+            made.unlink()
     conf = _make_token(directory)
     ksk = _generate_ksk(conf)
     config = directory / "ceremony.toml"
@@ -153,6 +179,7 @@ def unattended_answers() -> dict:
     return {
         "clock.time": lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         "clock.confirm": "yes",
+        "clock.done": "",
         "hsm.pin": PIN,
         "hsm.seen": "",
         "request.choose": "1",
@@ -162,7 +189,8 @@ def unattended_answers() -> dict:
         "sign.where": "",
         "sign.done": "",
         "next": "shutdown",
-        "shutdown.done": "",
+        "shutdown.log.choose": "1",
+        "shutdown.done": "end",
     }
 
 
@@ -179,7 +207,7 @@ def run(args) -> int:
     if not unattended and not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("ceremony demo: no terminal, so running unattended (--unattended)", flush=True)
         unattended = True
-    directory = args.dir or Path(tempfile.mkdtemp(prefix="ceremony-demo-"))
+    directory = demo_directory(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="ceremony-demo-"))
     print(f"Preparing the demo in {directory}: SoftHSM token, KSK, requests ...", flush=True)
     demo = prepare_demo(directory)
     print(f"  HSM:     SoftHSM token {TOKEN_LABEL!r} (SOFTHSM2_CONF={directory / 'softhsm2.conf'}), PIN {PIN}",
@@ -188,7 +216,8 @@ def run(args) -> int:
     if unattended:
         code, ceremony = run_unattended(demo)
     else:
-        input(f"\nIn the console: type the UTC time, then the PIN {PIN}; answer 'yes' at the checks.\n"
+        input(f"\nIn the console: type the UTC time, then the PIN {PIN}; answer 'yes' at the checks; at the\n"
+              "end choose the stick for the log and type 'end' at the closing record (F2/F3 look back).\n"
               "Press Enter to start ... ")
         watch = StickWatch()
         with media_source(demo.media, watch) as media:
@@ -201,8 +230,8 @@ def run(args) -> int:
     log = demo.stick / ceremony.log.filename
     print(f"Response: {response if response.exists() else 'none was written'}")
     print(f"Log:      {log if log.exists() else 'none was written'}")
-    if not response.exists():
-        return 1
+    if code != 0 or not response.exists():
+        return code or 1
     command = [sys.executable, "-m", "appliance.cli", "verify-skr", str(response),
                "--ksr", str(demo.stick / demo.request), "--trust-anchor", str(demo.trust_anchor)]
     print(f"\nChecking it with the real command: ceremony {' '.join(command[3:])}", flush=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from appliance.digest import Fingerprint
 from appliance.errors import UsageError
+from appliance.settings import read_named_file
 from appliance.text import shown
 
 
@@ -27,10 +28,7 @@ def run(args) -> int:
             raise UsageError(str(exc)) from None
         name = None
     else:
-        try:
-            fingerprint = Fingerprint.of(args.file.read_bytes())
-        except OSError as exc:
-            raise UsageError(f"cannot read {shown(str(args.file))}: {exc.strerror}") from None
+        fingerprint = Fingerprint.of(read_named_file(args.file))
         name = str(args.file)
     if args.json:
         print(json.dumps({"file": name, "sha256": fingerprint.hex, "words": fingerprint.words}))

@@ -8,7 +8,6 @@ takes validFrom/validUntil for the trust-anchor XML from the key's definition.
 from __future__ import annotations
 
 import base64
-import getpass
 import json
 import sys
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.atomicfile import write_atomically
-from appliance.commands.arguments import parse_now
+from appliance.commands.arguments import domain_name, key_label, parse_now, ttl_seconds, typed_pin
 from appliance.errors import UsageError
 from appliance.formats.trust_anchor import anchor_from_key, write_trust_anchor_xml
 from appliance.hsm import Hsm, HsmKey
@@ -37,20 +36,21 @@ def register(subparsers) -> None:
     def common(sub):
         sub.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
                          help=f"signing configuration or HSM profile (default {DEFAULT_CONFIG})")
-        sub.add_argument("--domain", default=".", help="owner name of the DNSKEY (default the root)")
+        sub.add_argument("--domain", type=domain_name, default=".", help="owner name of the DNSKEY (default the root)")
         sub.set_defaults(handler=run)
 
     listing = actions.add_parser("list", help="every key on the token: label, id, class, algorithm, size, tag, DS")
     listing.add_argument("--json", action="store_true", help="print one JSON object")
     common(listing)
     generate = actions.add_parser("generate", help="a new KSK in the HSM: sensitive, never extractable")
-    generate.add_argument("--label", required=True, help="CKA_LABEL of the new key; must be unused")
+    generate.add_argument("--label", type=key_label, required=True, help="CKA_LABEL of the new key; must be unused")
     generate.add_argument("--algorithm", choices=sorted(GENERATED_ALGORITHMS), default="RSASHA256",
                           help="RSASHA256 (RSA-2048, the default) or ECDSAP256SHA256")
     common(generate)
     export = actions.add_parser("export", help="a KSK's DNSKEY, DS and RFC 7958 trust-anchor XML")
-    export.add_argument("label", nargs="?", help="CKA_LABEL of the key (default: the object= of the profile's URI)")
-    export.add_argument("--ttl", type=int, default=172800, help="TTL of the DNSKEY line (default 172800)")
+    export.add_argument("label", nargs="?", type=key_label,
+                        help="CKA_LABEL of the key (default: the object= of the profile's URI)")
+    export.add_argument("--ttl", type=ttl_seconds, default=172800, help="TTL of the DNSKEY line (default 172800)")
     export.add_argument("--xml", type=Path, metavar="FILE", help="write the trust-anchor XML to FILE")
     export.add_argument("--valid-from", metavar="TIME", help="validFrom of the XML (default: the key's definition)")
     common(export)
@@ -78,19 +78,32 @@ def ds_line(key: Key, domain: str) -> str:
     return f"{domain} IN DS {key.key_tag} {key.algorithm} 2 {dnssec.ds_sha256(key, domain).hex().upper()}"
 
 
+def _export_target(args) -> datetime | None:
+    """--xml and --valid-from checked before the HSM is opened: the file must be new in an existing
+    directory, the time readable. Returns --valid-from (None: the key's definition gives it)."""
+    valid_from = parse_now(args.valid_from, "--valid-from") if args.valid_from else None
+    if args.xml is not None:
+        if args.xml.exists() or args.xml.is_symlink():
+            raise UsageError(f"{args.xml} already exists; not overwritten")
+        if not args.xml.parent.is_dir():
+            raise UsageError(f"--xml {args.xml}: the directory {args.xml.parent} does not exist")
+    return valid_from
+
+
 def run(args) -> int:
+    valid_from = _export_target(args) if args.action == "export" else None
     profile, definitions = _load(args.config)
     if profile.pin_source_note:  # on stderr under --json, so stdout stays one JSON object
         print(f"NOTE  {profile.pin_source_note}", file=sys.stderr if getattr(args, "json", False) else sys.stdout)
     writable = args.action == "generate"
-    with Hsm(profile, pin_prompt=getpass.getpass, writable=writable) as hsm:
+    with Hsm(profile, pin_prompt=typed_pin, writable=writable) as hsm:
         if not getattr(args, "json", False):
             print("HSM:", *("  " + shown(line, limit=None) for line in hsm.identity.lines()), "", sep="\n")
         if args.action == "list":
             return _list(hsm, args)
         if args.action == "generate":
             return _generate(hsm, args, definitions)
-        return _export(hsm, args, definitions)
+        return _export(hsm, args, definitions, valid_from)
 
 
 def _list(hsm: Hsm, args) -> int:
@@ -146,7 +159,7 @@ def _generate(hsm: Hsm, args, definitions: dict[str, KskDefinition]) -> int:
     return 0
 
 
-def _export(hsm: Hsm, args, definitions: dict[str, KskDefinition]) -> int:
+def _export(hsm: Hsm, args, definitions: dict[str, KskDefinition], valid_from: datetime | None) -> int:
     args.label = args.label or hsm.profile.key_label
     if args.label is None:
         raise UsageError("name the key to export (or give the profile's token URI an object=)")
@@ -157,11 +170,9 @@ def _export(hsm: Hsm, args, definitions: dict[str, KskDefinition]) -> int:
     print(dnskey_line(dnskey, args.domain))
     print(ds_line(dnskey, args.domain))
     if args.xml is not None:
-        valid_from = parse_now(args.valid_from) if args.valid_from else (definition.valid_from if definition else None)
+        valid_from = valid_from or (definition.valid_from if definition else None)
         if valid_from is None:
             raise UsageError(f"--valid-from is needed: no definition in {args.config} gives key {args.label!r} one")
-        if args.xml.exists():
-            raise UsageError(f"{args.xml} already exists; not overwritten")
         anchor = anchor_from_key(dnskey, args.domain, valid_from, definition.valid_until if definition else None)
         write_atomically(args.xml, write_trust_anchor_xml([anchor], zone=args.domain))
         print(f"wrote {args.xml}")

@@ -9,7 +9,6 @@ file, atomically. Any failure before the rename leaves no output file.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.atomicfile import write_atomically
-from appliance.commands.arguments import add_format_option, parse_now, read_input
+from appliance.commands.arguments import add_format_option, parse_now, read_input, typed_answer, typed_pin
 from appliance.digest import Fingerprint
 from appliance.errors import RefusedError, UsageError
 from appliance.formats.detect import read_response
@@ -25,7 +24,7 @@ from appliance.hsm import Hsm
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.policy.text_checks import request_notes
-from appliance.report import bundle_table, report_json, summary_line, verdict_lines
+from appliance.report import BUNDLE_TABLE_LEGEND, bundle_table, report_json, summary_line, verdict_lines
 from appliance.signing.checks import configured_key_tags
 from appliance.signing.pipeline import prepare, sign_plan
 from appliance.signing.config import DEFAULT_CONFIG, load_signing_config
@@ -58,10 +57,7 @@ def _printer(stream):
 
 
 def confirm(prompt: str = 'Type "yes" to sign with the HSM, anything else aborts: ') -> None:
-    try:
-        answer = input(prompt)
-    except EOFError:
-        answer = ""
+    answer = typed_answer(prompt)
     if answer.strip() != "yes":
         raise RefusedError(f"signing not confirmed (answer '{shown(answer.strip())}', not 'yes'); nothing signed, "
                            "no output written")
@@ -93,6 +89,8 @@ def run(args) -> int:
     previous = None
     if previous_data is not None and not any(v.check in ("KSR-XML", "KSR-TEXT") for v in outcome.verdict.violations):
         previous = read_response(previous_data)
+    if outcome.request.dialect == "icann":
+        config.schema(args.schema, len(outcome.request.bundles))  # an unknown schema is refused before the PIN
     early = configured_key_tags(config, outcome.request, previous)
     if not early.valid:  # a tag clash with a configured KSK is refused before the PIN is asked
         verdict = Verdict(tuple(dict.fromkeys(outcome.verdict.checks_run + early.checks_run)),
@@ -105,7 +103,7 @@ def run(args) -> int:
     notes = list(policy.relaxations()) + request_notes(outcome.request)
     if config.hsm.pin_source_note:
         notes.append(config.hsm.pin_source_note)
-    with Hsm(config.hsm, pin_prompt=getpass.getpass) as hsm:
+    with Hsm(config.hsm, pin_prompt=typed_pin) as hsm:
         _say("", "HSM:", *("  " + shown(line, limit=None) for line in hsm.identity.lines()))
         plan = prepare(config, hsm, outcome.request, outcome.verdict, previous, args.schema,
                        policy.requested_signers_must_match)
@@ -117,7 +115,7 @@ def run(args) -> int:
                  + (f" ({shown(definition.description)})" if definition.description else ""))
         _say("", f"Schema: {plan.schema.name}" + (f" ({plan.schema.description})" if plan.schema.description else ""))
         if plan.bundles:
-            _say("", *bundle_table([planned.preview() for planned in plan.bundles]))
+            _say("", *bundle_table([planned.preview() for planned in plan.bundles]), BUNDLE_TABLE_LEGEND)
         _say("", *verdict_lines(plan.verdict), *(f"NOTE  {note}" for note in notes), "",
              summary_line(plan.verdict, "REQUEST"), "", request_fingerprint.render("Fingerprint of the request file"))
         if not plan.verdict.valid:

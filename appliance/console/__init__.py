@@ -3,6 +3,7 @@
     flow.py          the steps, their order and allowed transitions, and what they share
     app.py           the terminal: title, body, prompt line, status line
     sticks.py        waiting for, choosing and writing to sticks, surviving a pulled stick
+    preflight.py     what is checked before the first question: configuration, policy, schema, module
     checking.py      a request's bytes -> every check's verdict and the bundle table
     step_*.py        one module per step: clock, hsm, request, verbal, sign, next, shutdown
     autopilot.py     answers the questions through the real input path (demo --unattended, tests)
@@ -16,6 +17,7 @@ from appliance import __version__
 from appliance.ceremonylog import CeremonyLog
 from appliance.clock import BUILD_DATE, CeremonyClock
 from appliance.console import (
+    preflight,
     step_clock,
     step_hsm,
     step_next,
@@ -49,19 +51,28 @@ def run_console(
     input=None,
     output=None,
     on_ask=None,
+    prepared: preflight.Prepared | None = None,
 ) -> tuple[int, Ceremony]:
     """Runs a whole ceremony on the terminal (or the given input/output); returns (exit code, state).
 
-    `media` must be started, and must deliver its events to `watch`.
+    `media` must be started, and must deliver its events to `watch`. Raises UsageError, before
+    anything is shown, when the configuration, policy, schema or HSM module cannot be used
+    (`prepared`: that check, already made by the caller).
     """
+    prepared = prepared or preflight.check(settings)
     log = CeremonyLog(clock.now)
     ceremony: Ceremony | None = None
     ui = ConsoleUI(log, lambda: ceremony.status(), input=input, output=output, on_ask=on_ask)
-    ceremony = Ceremony(ui, log, clock, media, settings, watch)
+    ceremony = Ceremony(ui, log, clock, media, settings, watch, config=prepared.config, policy=prepared.policy)
+    ui.look_back = {
+        "f2": lambda: ("the request", ceremony.look_back) if ceremony.look_back else None,
+        "f3": lambda: ("the log so far", log.render().splitlines()) if ceremony.may_look_back else None,
+    }
     clock_rule = "set to the typed time when root" if clock.set_system else "never set (--no-set-clock)"
     log.note(f"ceremony {__version__} (built {BUILD_DATE:%Y-%m-%d}), console started", [
         f"Media: {type(media).__name__}",
-        f"Configuration: {settings.config or 'from the image, or ceremony.toml from a stick'}",
+        "Configuration: " + (f"{prepared.config.source} (checked before the first question)" if prepared.config
+                             else "ceremony.toml from a stick"),
         f"Request policy: {settings.policy or 'as the configuration says'}",
         f"Schema: {settings.schema or 'the configuration default'}",
         f"System clock: {clock_rule}",
@@ -79,7 +90,8 @@ def run_console(
             log.error("Internal error: the ceremony stops", details)
             ui.show("INTERNAL ERROR", ["The ceremony stopped on an internal error:"]
                     + details.strip().split("\n")[-3:])  # LF only: a U+2028 in a message is shown, not a row
-            await sticks.write_log(ceremony, "error.log", None)
+            await sticks.write_log(ceremony, "error.log", None)  # to the stick the operators choose
+            await ui.ask_word("error.end", "Type 'end' to end the ceremony:", ("end",))  # read before it goes
             raise
         finally:
             if ceremony.hsm is not None:

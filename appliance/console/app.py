@@ -2,7 +2,13 @@
 
 Laid out for the smallest terminal the appliance meets, a Linux text console or a serial line of
 80x25: no mouse, plain keys (Enter, Backspace, PgUp/PgDn), and nothing conveyed by colour alone
-(the status line is reverse video, but every word on it is also plain text).
+(the title is bright white on blue and the status line reverse video, both above 5:1 on the Linux
+console's palette, but every word on them is also plain text). On the laptop's own screen the
+console first asks the kernel for a larger font (vt_font.py), and it clears the screen when it ends.
+
+Looking back: from step 3 on, F3 shows the whole log so far and, once a request has been checked,
+F2 its hash and verdicts again, in the same scrollable body; Esc, Enter or the same key returns to the question
+that was waiting, with nothing typed into it.
 
 The ceremony itself runs as a coroutine beside the prompt_toolkit application and talks to it
 only through `show`, `add`, `ask`, `ask_or_wait` and `work`; everything shown and every answer
@@ -21,6 +27,7 @@ clipboard is a dummy: Ctrl-U/Ctrl-K/Ctrl-W delete, Ctrl-Y has nothing to paste).
 from __future__ import annotations
 
 import asyncio
+import functools
 import textwrap
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +37,7 @@ from typing import Any
 from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.clipboard import DummyClipboard
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import DummyHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.layout import HSplit, Layout, VSplit, Window
@@ -38,13 +46,20 @@ from prompt_toolkit.layout.processors import Processor, Transformation
 from prompt_toolkit.styles import Style
 
 from appliance.ceremonylog import CeremonyLog
+from appliance.console import vt_font
 from appliance.text import shown
+
+# The look-back keys: F2 the request's hash and verdicts, F3 the log so far.
+LOOK_BACK_KEYS = {"f2": "the request's hash and verdicts", "f3": "the log so far"}
+LookBack = Callable[[], tuple[str, list[str]] | None]  # (title, lines), or None: nothing to show yet
 
 # Rows that are not the body: title, scroll hint, prompt, status.
 FIXED_ROWS = 4
 SCREEN_WIDTH = 79  # the last column of a Linux console wraps the cursor; stay clear of it
 
-STYLE = Style.from_dict({"title": "reverse bold", "status": "reverse", "prompt": "bold"})
+# Not "reverse bold": the Linux console draws that as dark grey on light grey (about 3:1). Bold
+# white on blue is bright white there (#FFFFFF on #0000AA, about 13:1).
+STYLE = Style.from_dict({"title": "bg:ansiblue fg:ansiwhite bold", "status": "reverse", "prompt": "bold"})
 
 
 class ConsoleUI:
@@ -66,11 +81,15 @@ class ConsoleUI:
         self.hidden = False
         self.choices: tuple[str, ...] = ()  # a guarded question's answers: anything else is not echoed
         self._top = 0
+        self.look_back: dict[str, LookBack] = {}  # by key name, see LOOK_BACK_KEYS
+        self._looking: tuple[str, list[str], int, str] | None = None  # the screen under a look-back
         self._answer: asyncio.Future[str] | None = None
         # One worker: HSM sessions stay on the thread that opened them, and work never overlaps.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ceremony-work")
+        self._own_terminal = output is None  # the process's terminal, perhaps the laptop's screen
         # No history: the Up key must never bring back a PIN typed earlier.
-        self._buffer = Buffer(multiline=False, accept_handler=self._accept, history=DummyHistory())
+        self._buffer = Buffer(multiline=False, accept_handler=self._accept, history=DummyHistory(),
+                              read_only=Condition(lambda: self._looking is not None))
         self.app = Application(
             layout=self._layout(),
             key_bindings=self._keys(),
@@ -95,10 +114,17 @@ class ConsoleUI:
 
     def _scroll_hint(self):
         rows = self._body_rows()
-        if len(self.lines) <= rows:
-            return ""
-        last = min(len(self.lines), self._top + rows)
-        return f"-- lines {self._top + 1}-{last} of {len(self.lines)}; PgUp/PgDn to scroll --"
+        hint = ""
+        if len(self.lines) > rows:
+            last = min(len(self.lines), self._top + rows)
+            hint = f"-- lines {self._top + 1}-{last} of {len(self.lines)}; PgUp/PgDn to scroll --"
+        if self._looking is None and self._may_look_back():
+            hint += ("  " if hint else "") + "F2: request again  F3: log so far"
+        return hint
+
+    def _may_look_back(self) -> bool:
+        return (self._answer is not None and not self._answer.done() and not self.hidden
+                and any(view() is not None for view in self.look_back.values()))
 
     def _layout(self) -> Layout:
         prompt_text = FormattedTextControl(lambda: [("class:prompt", self.prompt)])
@@ -142,7 +168,41 @@ class ConsoleUI:
             # An operator's stray Ctrl-C must not end a ceremony and lose its log.
             self.add(["(Ctrl-C and Ctrl-D do nothing here: answer the question to go on.)"])
 
+        @keys.add("c-z")
+        @keys.add("c-\\")
+        def _no_control_characters(event):
+            pass  # a job-control key does nothing here, and is never typed into an answer
+
+        for name in LOOK_BACK_KEYS:
+            keys.add(name)(functools.partial(self._toggle_look_back, name))
+
+        looking = Condition(lambda: self._looking is not None)
+
+        @keys.add("escape", filter=looking, eager=True)
+        @keys.add("enter", filter=looking, eager=True)
+        def _back(event):
+            self._end_look_back()
+
         return keys
+
+    def _toggle_look_back(self, name: str, event) -> None:
+        if self._looking is not None:
+            self._end_look_back()
+            return
+        shown = self.look_back[name]() if self._may_look_back() and name in self.look_back else None
+        if shown is None:
+            return
+        title, lines = shown
+        self._looking = (self.title, self.lines, self._top, self.prompt)
+        self.title, self.lines, self._top = f"LOOKING BACK: {title}", _fit(lines), 0
+        self.prompt = "Esc or Enter: back to the question "
+        self.log.note(f"Looked back at {title} ({name.upper()})")
+        self._redraw_all()
+
+    def _end_look_back(self) -> None:
+        self.title, self.lines, self._top, self.prompt = self._looking
+        self._looking = None
+        self._redraw_all()
 
     def _accept(self, buffer: Buffer) -> bool:
         if self._answer is not None and not self._answer.done():
@@ -171,8 +231,12 @@ class ConsoleUI:
 
     def add(self, lines: list[str], *, record: bool = True) -> None:
         """More lines on the current screen (progress, a message), scrolled into view."""
-        self.lines.extend(_fit(lines))
-        self._top = max(0, len(self.lines) - self._body_rows())
+        if self._looking is not None:  # the screen under the look-back grows; it is shown on return
+            title, under, _, prompt = self._looking
+            self._looking = (title, under + _fit(lines), max(0, len(under) + len(lines) - self._body_rows()), prompt)
+        else:
+            self.lines.extend(_fit(lines))
+            self._top = max(0, len(self.lines) - self._body_rows())
         if record:
             self.log.text(lines)
         self.app.invalidate()
@@ -197,6 +261,8 @@ class ConsoleUI:
         try:
             text = await answer
         finally:
+            if self._looking is not None:
+                self._end_look_back()
             if self._answer is answer:
                 self.prompt = ""
                 self.hidden = False
@@ -207,6 +273,17 @@ class ConsoleUI:
         withheld = hidden or bool(choices) and text.strip().lower() not in choices
         self.log.answer(prompt.strip(), text, hidden=withheld)
         return text.strip() if not hidden else text
+
+    async def ask_word(self, key: str, prompt: str, words: tuple[str, ...]) -> str:
+        """Asks until one of `words` is typed (any case); returns it in lower case. For the questions
+        whose answer ends something: a bare Enter, or a typing slip, never decides them. Guarded as
+        `ask(choices=)` is: a PIN typed here by habit is neither drawn, logged nor repeated."""
+        while True:
+            answer = (await self.ask(key, prompt, choices=words)).lower()
+            if answer in words:
+                return answer
+            self.add(["That is not one of " + ", ".join(f"'{word}'" for word in words)
+                      + " (what was typed is not shown or logged)."])
 
     async def ask_or_wait(self, key: str, prompt: str, event: Awaitable[Any]):
         """A question that an event (a stick arriving) may answer first.
@@ -227,21 +304,37 @@ class ConsoleUI:
         happened.cancel()
         return "typed", typed.result()
 
-    async def work(self, message: str, function: Callable[..., Any], *args) -> Any:
-        """Runs blocking work (HSM, media) off the event loop so the screen and clock stay live."""
+    async def work(self, message: str, function: Callable[..., Any], *args,
+                   waited: Callable[[], float] | None = None) -> Any:
+        """Runs blocking work (HSM, media) off the event loop so the screen and clock stay live.
+
+        `waited` gives the seconds the work spent waiting for the operators (a PIN typed while the
+        HSM is being opened): the log's duration leaves them out and says how long they were.
+        """
         self.add([message], record=False)  # logged once, below, with how it ended
         started = time.monotonic()
         loop = asyncio.get_running_loop()
+
+        def took() -> str:
+            typing = waited() if waited is not None else 0.0
+            spent = f"{time.monotonic() - started - typing:.2f} s"
+            return spent + (f" (not counting {typing:.2f} s of the operators' typing)" if typing else "")
+
         try:
             result = await loop.run_in_executor(self._worker, function, *args)
         except Exception as exc:
-            self.log.note(f"{message} failed after {time.monotonic() - started:.2f} s: {exc}")
+            self.log.note(f"{message} failed after {took()}: {exc}")
             raise
-        self.log.note(f"{message} done in {time.monotonic() - started:.2f} s")
+        self.log.note(f"{message} done in {took()}")
         return result
 
     def run(self, ceremony: Callable[[], Awaitable[int]]) -> int:
         """Runs the application and the ceremony coroutine together; returns the ceremony's result."""
+
+        if self._own_terminal:
+            font = vt_font.enlarge(self.app.output.fileno())
+            if font:
+                self.log.note(f"Console font: {font}")
 
         async def main() -> int:
             app_task = asyncio.ensure_future(self.app.run_async())
@@ -262,8 +355,19 @@ class ConsoleUI:
                 return ceremony_task.result()
             finally:
                 self._worker.shutdown(wait=False)
+                self._clear_screen()
 
         return asyncio.run(main())
+
+
+    def _clear_screen(self) -> None:
+        """A Linux console has no alternate screen: without this, the last screen's status line
+        stays in mid-screen under whatever comes next (the power-off messages)."""
+        output = self.app.output
+        output.reset_attributes()
+        output.erase_screen()
+        output.cursor_goto(0, 0)
+        output.flush()
 
 
 def _fit(lines: list[str]) -> list[str]:

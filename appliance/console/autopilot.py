@@ -3,7 +3,8 @@
 `ceremony demo --unattended` and the acceptance tests run the real application on a
 prompt_toolkit pipe input; the autopilot is told the key of each question as it is asked and
 types the answer followed by Enter. An answer may be None (type nothing: the step is waiting
-for a stick, which the caller provides) or a callable that acts first (pulls a stick, say).
+for a stick, which the caller provides), a callable that acts first (pulls a stick, say), or a
+tuple of key runs typed one screen drawing apart (a look-back key, then what follows it).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from prompt_toolkit.output.vt100 import Vt100_Output
 
 from appliance.console import run_console
 
-Answer = str | None | Callable[[], str | None]
+Answer = str | tuple[str, ...] | None | Callable[[], str | tuple[str, ...] | None]
 
 
 class AutopilotError(RuntimeError):
@@ -43,16 +44,17 @@ class Autopilot:
         if answer is None:
             return
 
-        typed = []
+        runs = [answer] if isinstance(answer, str) else list(answer)
+        runs[-1] += "\r"
 
         def type_answer(_app) -> None:
             # Only once the question is on the screen, as a person would: every screen is drawn.
-            if typed:
+            if not runs:
                 return
-            typed.append(answer)
-            self._input.send_text(answer + "\r")
-            # Not removed here: removing a handler while the event runs its list skips the next one.
-            asyncio.get_running_loop().call_soon(app.after_render.remove_handler, type_answer)
+            self._input.send_text(runs.pop(0))
+            if not runs:
+                # Not removed here: removing a handler while the event runs its list skips the next one.
+                asyncio.get_running_loop().call_soon(app.after_render.remove_handler, type_answer)
 
         app.after_render.add_handler(type_answer)
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from appliance.errors import FormatError
 from appliance.formats.detect import read_response
 from appliance.model import Verdict
-from appliance.policy import check_request_bytes, load_policy
+from appliance.policy import check_request_bytes
 from appliance.policy.text_checks import request_notes
-from appliance.report import bundle_table, summary_line
+from appliance.report import BUNDLE_TABLE_LEGEND, bundle_table, summary_line
 from appliance.text import shown
 
 if TYPE_CHECKING:  # the signing code (and the HSM's) loads once the HSM step runs, not with the console
@@ -35,7 +35,7 @@ def check(ceremony, current) -> Outcome:
     from appliance.signing.pipeline import prepare
 
     config = ceremony.config
-    policy = load_policy(ceremony.settings.policy or config.policy)
+    policy = ceremony.policy  # loaded and checked with the configuration, before any question
     now = ceremony.clock.now()
     result = check_request_bytes(current.data, policy, current.previous_data, now=now)
     previous = None
@@ -52,7 +52,7 @@ def check(ceremony, current) -> Outcome:
         schema = plan.schema
         details.append(f"Schema: {schema.name}" + (f" ({schema.description})" if schema.description else ""))
         bundles = [planned.preview() for planned in plan.bundles] or list(result.request.bundles)
-        details += [""] + bundle_table(bundles)
+        details += [""] + bundle_table(bundles) + [BUNDLE_TABLE_LEGEND]
     summary = summary_line(verdict, "REQUEST")
     # The verdict first, so it is on the screen before any scrolling, and again at the end.
     lines = [summary,

@@ -8,6 +8,10 @@ whole ceremony at once and a step cannot jump somewhere unplanned:
                     REQUEST (refused, no request) -> NEXT
                     VERBAL ("no")                 -> NEXT
              HSM (login given up)                 -> SHUTDOWN
+
+What went wrong on the way is kept (`Ceremony.fail`) and decides the exit code of `ceremony run`:
+the first failure's code (1 refused or aborted, 2 configuration, 3 HSM, 4 media), or 0 when nothing
+failed: every request taken up was signed and written, and the final log was written.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from appliance.ceremonylog import CeremonyLog
 from appliance.clock import CeremonyClock
+from appliance.errors import EXIT_OK
 from appliance.media import MediaSource, Stick
 from appliance.text import shown
 
@@ -27,9 +32,11 @@ if TYPE_CHECKING:  # annotations only: the state machine needs no terminal, HSM 
     from appliance.console.app import ConsoleUI
     from appliance.console.safekeeping import Signing
     from appliance.console.sticks import StickWatch
-    from appliance.hsm import Hsm
-    from appliance.signing.pipeline import Plan
+    from appliance.closing_record import SignedRequest
+    from appliance.hsm import Hsm, HsmIdentity
+    from appliance.policy.config import Policy
     from appliance.signing.config import SigningConfig
+    from appliance.signing.pipeline import Plan
 
 
 class Step(enum.Enum):
@@ -93,12 +100,36 @@ class Ceremony:
     settings: Settings
     watch: StickWatch  # wakes a step waiting for a stick
     hsm: Hsm | None = None  # once logged in
+    hsm_identity: HsmIdentity | None = None  # once logged in, kept after the log-out for the record
     hsm_state: str = "not connected"
     config: SigningConfig | None = None
+    policy: Policy | None = None  # the request policy, loaded with the configuration
     current: Imported | None = None
     outputs: list[str] = field(default_factory=list)  # "name on stick", for the closing screen
-    requests_signed: int = 0
     signings: list[Signing] = field(default_factory=list)  # each signing, until verified on a stick
+    signed: list[SignedRequest] = field(default_factory=list)  # each response written, for the record
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (exit code, what), in order
+    look_back: list[str] = field(default_factory=list)  # the request's hash and verdicts (F2)
+    clock_set: tuple[str, ...] = ()  # how the clock was set, for the closing record
+    ended: bool = False  # the operators acknowledged the closing record
+    step: Step | None = None  # the step running now
+
+    @property
+    def may_look_back(self) -> bool:
+        """From step 3 on, the log so far may be looked at again (F3)."""
+        return self.step not in (None, Step.CLOCK, Step.HSM)
+
+    @property
+    def requests_signed(self) -> int:
+        return len(self.signed)
+
+    def fail(self, exit_code: int, what: str) -> None:
+        """Records what went wrong; the first failure decides the exit code."""
+        self.failures.append((exit_code, what))
+
+    @property
+    def exit_code(self) -> int:
+        return self.failures[0][0] if self.failures else EXIT_OK
 
     def status(self) -> str:
         """The status line: clock, HSM, sticks. Plain words, never colour alone. Once the stick
@@ -109,20 +140,26 @@ class Ceremony:
             text = f"{clock} | STICK DETECTION STOPPED | HSM: {self.hsm_state} | Sticks: {sticks}"
         else:
             text = f"{clock} | HSM: {self.hsm_state} | Sticks: {sticks}"
-        return text[:79]
+        return cut(text, 78)  # the status line is drawn after one leading space
+
+
+def cut(text: str, width: int) -> str:
+    """`text` within `width` columns; a cut is shown by an ellipsis, never silent."""
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 StepFunction = Callable[[Ceremony], Awaitable[Step]]
 
 
 async def run_ceremony(ceremony: Ceremony, steps: dict[Step, StepFunction]) -> int:
-    """Runs steps from CLOCK until SHUTDOWN; returns the exit code of `ceremony run` (0: a clean end)."""
+    """Runs steps from CLOCK until SHUTDOWN; returns the exit code of `ceremony run` (see above)."""
     step = Step.CLOCK
     while True:
         ceremony.log.step(step.heading)
+        ceremony.step = step
         following = await steps[step](ceremony)
         if step is Step.SHUTDOWN:
-            return 0
+            return ceremony.exit_code
         if following not in TRANSITIONS[step]:
             raise RuntimeError(f"{step.name} may not lead to {following.name}")
         step = following

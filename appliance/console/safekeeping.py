@@ -11,8 +11,9 @@ The ceremony log records every signing, every response kept and where each was v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from appliance.closing_record import SignedRequest
 from appliance.console import sticks
 from appliance.digest import Fingerprint
 from appliance.text import shown
@@ -29,6 +30,7 @@ class Signing:
     response_name: str
     response: bytes
     signed_at: str  # the ceremony clock, `%H:%M:%S` UTC
+    record: SignedRequest  # the closing record's entry, its stick filled in once verified
     verified_on: str | None = None  # the stick's description, once verified there
 
 
@@ -37,10 +39,11 @@ def kept(ceremony) -> list[Signing]:
     return [s for s in ceremony.signings if s.verified_on is None]
 
 
-def signed(ceremony, request_name: str, request: bytes, response_name: str, response: bytes) -> None:
+def signed(ceremony, request_name: str, request: bytes, response_name: str, response: bytes,
+           record: SignedRequest) -> None:
     """Keeps the response until a write of it is verified; logs the signing."""
     signing = Signing(request_name, Fingerprint.of(request).hex, response_name, response,
-                      f"{ceremony.clock.now():%H:%M:%S}")
+                      f"{ceremony.clock.now():%H:%M:%S}", record)
     earlier = [s for s in ceremony.signings if s.request_sha256 == signing.request_sha256]
     ceremony.signings.append(signing)
     ordinal = f" (signing number {len(earlier) + 1} of this request in this ceremony)" if earlier else ""
@@ -54,6 +57,7 @@ def verified(ceremony, response_name: str, stick_description: str) -> None:
     for signing in kept(ceremony):
         if signing.response_name == response_name:
             signing.verified_on = stick_description
+            ceremony.signed.append(replace(signing.record, stick=stick_description))  # the closing record
             ceremony.log.note(f"{shown(response_name)} (signed at {signing.signed_at} UTC) verified on "
                               f"{stick_description}")
             return
@@ -77,7 +81,6 @@ async def write_kept(ceremony, key: str) -> None:
                              "and lost when the ceremony ends."])
             continue
         verified(ceremony, signing.response_name, report.stick.describe())
-        ceremony.requests_signed += 1
 
 
 async def confirm_second_signing(ceremony) -> bool:

@@ -39,6 +39,8 @@ async def run(ceremony: Ceremony) -> Step:
             ui.add(["Not set. Type the time again."])
             continue
         change = ceremony.clock.set(typed, typed_at)
+        ceremony.clock_set = tuple(change.describe())
         ui.add(["Clock set."] + change.describe())
         ceremony.log.clock_stepped(change.new - change.old)
+        await ui.ask("clock.done", "Clock set. Press Enter to continue to the HSM:")
         return Step.HSM

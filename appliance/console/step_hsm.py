@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from appliance import dnssec
-from appliance.console import sticks
+from appliance.console import preflight, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
-from appliance.errors import CeremonyError, HsmError, UsageError
-from appliance.settings import DEFAULT_CONFIG
+from appliance.errors import EXIT_HSM, EXIT_USAGE, CeremonyError, HsmError, UsageError
 from appliance.text import shown
 
 # The HSM and signing code (python-pkcs11 among it) loads when this step runs, not with the console:
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from appliance.hsm import Hsm
     from appliance.signing.config import SigningConfig
 
-# Where the image carries its configuration; without it, the operators bring it on a stick.
-IMAGE_CONFIG = DEFAULT_CONFIG
 STICK_CONFIG = "ceremony.toml"
 STICK_CONFIG_MAX = 64 * 1024
 
@@ -36,31 +34,38 @@ STICK_CONFIG_MAX = 64 * 1024
 async def run(ceremony: Ceremony) -> Step:
     ui = ceremony.ui
     ui.show(Step.HSM.heading, ["Activate the HSM.", ""])
-    if ceremony.config is None:
+    if ceremony.config is None:  # none named and none on the image: the operators bring it
         ceremony.config = await _configuration(ceremony)
         if ceremony.config is None:
-            ui.add(["No configuration: the ceremony cannot continue."])
-            return Step.SHUTDOWN
+            ceremony.fail(EXIT_USAGE, "no usable configuration")
+            return await _ends(ceremony, ["No configuration: the ceremony cannot continue."])
     profile = ceremony.config.hsm
     if profile.pin_source_note:
         ui.add([f"NOTE: {profile.pin_source_note}."])
     hsm = await _log_in(ceremony, profile)
     if hsm is None:
         ceremony.hsm_state = "not logged in"
-        ui.add(["The HSM is not activated: nothing can be signed. The ceremony ends."])
-        return Step.SHUTDOWN
+        return await _ends(ceremony, ["The HSM is not activated: nothing can be signed."])
     ceremony.hsm = hsm
+    ceremony.hsm_identity = hsm.identity
     ceremony.hsm_state = f"logged in, {hsm.identity.token_label}"
     try:
         keys = await ui.work("Reading the keys on the token ...", hsm.keys)
     except HsmError as exc:
         ceremony.hsm_state = "failed, see the screen"
-        ui.add([f"HSM ERROR: {shown(str(exc), limit=None)}", "The ceremony ends."])
-        return Step.SHUTDOWN
+        ceremony.fail(EXIT_HSM, f"HSM error: {shown(str(exc), limit=None)}")
+        return await _ends(ceremony, [f"HSM ERROR: {shown(str(exc), limit=None)}"])
     ui.show(Step.HSM.heading, ["HSM activated.", ""] + hsm.identity.lines() + [""] + key_table(keys)
             + [""] + definitions(ceremony.config))
     await ui.ask("hsm.seen", "Press Enter to continue to the request:")
     return Step.REQUEST
+
+
+async def _ends(ceremony: Ceremony, why: list[str]) -> Step:
+    """The reason stays on screen until the operators type 'end': a bare Enter never ends a ceremony."""
+    ceremony.ui.add(why + ["The ceremony cannot go on. The log is written to a stick next."])
+    await ceremony.ui.ask_word("hsm.end", "Type 'end' to end the ceremony:", ("end",))
+    return Step.SHUTDOWN
 
 
 def key_table(keys) -> list[str]:
@@ -99,18 +104,12 @@ def definitions(config) -> list[str]:
 
 
 async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
-    """The command line's configuration, the image's, or one from a stick; None if there is none."""
+    """The configuration from a stick, checked against what a stick may name and as `ceremony run`
+    checks its own before the first question, then confirmed by its hash; None when the operators
+    cancel."""
     from appliance.hsm.stick_profile import stick_profile_faults
-    from appliance.signing.config import load_signing_config
 
     ui = ceremony.ui
-    fixed = ceremony.settings.config or (IMAGE_CONFIG if IMAGE_CONFIG.is_file() else None)
-    if fixed is not None:
-        try:
-            return await ui.work(f"Reading the configuration {shown(str(fixed))} ...", load_signing_config, fixed)
-        except CeremonyError as exc:
-            ui.add([f"The configuration cannot be used: {shown(str(exc), limit=None)}"])
-            return None  # nothing else to try: the operators named it, or the image carries it
     while True:
         stick = await sticks.choose_stick(ceremony, "hsm.config", f"with the configuration {STICK_CONFIG}")
         if stick is None:
@@ -122,6 +121,7 @@ async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
             if faults:
                 raise UsageError(f"{STICK_CONFIG} on {stick.describe()} names what a configuration from a "
                                  "stick may not: " + "; ".join(faults))
+            policy = preflight.usable(config, ceremony.settings)
         except CeremonyError as exc:  # unreadable (a MediaError), unusable, or beyond a stick's reach
             ui.add([f"The configuration cannot be used: {shown(str(exc), limit=None)}"])
         else:
@@ -129,6 +129,7 @@ async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
             ceremony.log.note(f"Configuration {STICK_CONFIG} read from {stick.describe()}: {len(data)} bytes, "
                               f"SHA-256 {Fingerprint.of(data).hex}", text)
             if await _confirmed(ceremony, stick, config, data):
+                ceremony.policy = policy
                 return config
             ui.add([f"{STICK_CONFIG} from {stick.describe()} is NOT used."])
         how, answer = await ui.ask_or_wait(
@@ -171,6 +172,8 @@ async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:
     ui = ceremony.ui
     loop = asyncio.get_running_loop()
 
+    typing = [0.0]  # seconds spent waiting for the PIN: not the HSM's time
+
     async def ask_pin(text: str) -> str:
         ui.add([text.rstrip().rstrip(":")])
         while True:
@@ -183,33 +186,45 @@ async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:
 
     def pin_prompt(text: str) -> str:
         # Called by the HSM layer in the worker thread: the question itself runs on the loop.
-        return asyncio.run_coroutine_threadsafe(ask_pin(text), loop).result()
+        asked = time.monotonic()
+        try:
+            return asyncio.run_coroutine_threadsafe(ask_pin(text), loop).result()
+        finally:
+            typing[0] += time.monotonic() - asked
 
     for attempt in range(1, ceremony.settings.hsm_attempts + 1):
         hsm = Hsm(profile, pin_prompt)
         ceremony.hsm_state = "opening"
+        typing[0] = 0.0
         try:
-            await ui.work(f"Opening {shown(profile.token.describe())} with {shown(profile.module)} ...", hsm.open)
+            await ui.work(f"Opening {shown(profile.token.describe())} with {shown(profile.module)} ...", hsm.open,
+                          waited=lambda: typing[0])
             return hsm
         except HsmPinLocked as exc:
             ui.add([f"PIN LOCKED: {shown(str(exc), limit=None)}"])
             ceremony.log.error(shown(str(exc), limit=None))
+            ceremony.fail(EXIT_HSM, f"PIN locked: {shown(str(exc), limit=None)}")
             return None
         except HsmPinIncorrect as exc:
             ceremony.log.error(shown(str(exc), limit=None))
             left = ceremony.settings.hsm_attempts - attempt
             ui.add([f"WRONG PIN: {shown(str(exc), limit=None)}.", f"{left} more attempt(s) allowed in this ceremony."])
+            failure = (EXIT_HSM, f"wrong PIN, {attempt} time(s)")
         except HsmError as exc:
             ceremony.log.error(shown(str(exc), limit=None))
             ui.add([f"HSM ERROR: {shown(str(exc), limit=None)}"])
+            failure = (EXIT_HSM, f"HSM error: {shown(str(exc), limit=None)}")
         except CeremonyError as exc:
             ceremony.log.error(shown(str(exc), limit=None))
             ui.add([f"CONFIGURATION ERROR: {shown(str(exc), limit=None)}"])
+            ceremony.fail(exc.exit_code, f"configuration error: {shown(str(exc), limit=None)}")
             return None
         ceremony.hsm_state = "not logged in"
         if attempt == ceremony.settings.hsm_attempts:
+            ceremony.fail(*failure)
             return None
         if not await _try_again(ceremony):
+            ceremony.fail(*failure)
             return None
     return None
 

@@ -18,10 +18,5 @@ async def run(ceremony: Ceremony) -> Step:
         "Type 'another' to import and sign another request,",
         "or 'shutdown' to end the ceremony (the final log is written first).",
     ])
-    while True:
-        answer = (await ui.ask("next", "'another' or 'shutdown':")).lower()
-        if answer == "another":
-            return Step.REQUEST
-        if answer == "shutdown":
-            return Step.SHUTDOWN
-        ui.add([f"'{answer}' is neither 'another' nor 'shutdown'."])
+    answer = await ui.ask_word("next", "'another' or 'shutdown':", ("another", "shutdown"))
+    return Step.REQUEST if answer == "another" else Step.SHUTDOWN

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from appliance.console import checking, sticks
 from appliance.console.flow import Ceremony, Imported, Step
+from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
-from appliance.errors import CeremonyError, FormatError, MediaError
+from appliance.errors import EXIT_REFUSED, CeremonyError, FormatError, MediaError
 from appliance.formats import DEFAULT_MAX_SIZE
 from appliance.formats.text_dialects import text_kind
 from appliance.formats.xmlsafe import parse_xml
@@ -152,15 +153,26 @@ async def _check(ceremony: Ceremony) -> Step:
         # A file that is not a request at all, or a configuration that cannot be used.
         ui.show(Step.REQUEST.heading, [f"REFUSED: {shown(current.name)}", f"  {shown(str(exc), limit=None)}"])
         ceremony.log.error(f"Request {shown(current.name)} refused: {shown(str(exc), limit=None)}")
+        ceremony.fail(exc.exit_code, f"{shown(current.name)}: refused: {shown(str(exc), limit=None)}")
+        ceremony.look_back = _look_back(current, [f"REFUSED: {shown(str(exc), limit=None)}"])
         return await _refused(ceremony)
     current.plan = outcome.plan
     ui.show(Step.REQUEST.heading, outcome.lines)
+    ceremony.look_back = _look_back(current, outcome.lines)
     if not outcome.verdict.valid:
         ceremony.log.error(f"Request {shown(current.name)} refused by {len(outcome.verdict.violations)} failed check(s)")
+        ceremony.fail(EXIT_REFUSED, f"{shown(current.name)}: refused by {len(outcome.verdict.violations)} "
+                                    "failed check(s)")
         ui.add(["", f"REFUSED: {shown(current.name)} will not be signed."])
         return await _refused(ceremony)
     await ui.ask("request.accepted", "Press Enter for the verbal check of its hash:")
     return Step.VERBAL
+
+
+def _look_back(current: Imported, verdicts: list[str]) -> list[str]:
+    """What F2 shows at any later prompt: the request's hash, then its verdicts as first shown."""
+    return hash_screen(Fingerprint.of(current.data), f"the request ({len(current.data)} bytes)", current.name) + [
+        ""] + verdicts
 
 
 async def _refused(ceremony: Ceremony) -> Step:

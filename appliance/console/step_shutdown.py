@@ -1,10 +1,26 @@
-"""The end: log out of the HSM, write the complete log, and say what the ceremony produced."""
+"""The end: log out of the HSM, write the complete log, and show the closing record until the
+operators type 'end' (a witness copies the hashes from it)."""
 
 from __future__ import annotations
 
+from appliance.closing_record import ClosingRecord, closing_record_lines
 from appliance.console import safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
+from appliance.errors import EXIT_MEDIA
 from appliance.text import shown
+
+
+def record(ceremony: Ceremony) -> ClosingRecord:
+    hsm = ceremony.hsm_identity
+    return ClosingRecord(
+        signed=tuple(ceremony.signed),
+        hsm=tuple(hsm.lines()) if hsm is not None else (),
+        clock_set=ceremony.clock_set,
+        started=ceremony.log.started,
+        ended=ceremony.clock.now(),
+        log_name=ceremony.log.filename,
+        failures=tuple(what for _, what in ceremony.failures),
+    )
 
 
 async def run(ceremony: Ceremony) -> Step:
@@ -15,16 +31,26 @@ async def run(ceremony: Ceremony) -> Step:
         ceremony.hsm = None
         ceremony.hsm_state = "logged out"
     await safekeeping.write_kept(ceremony, "shutdown.kept")
+    closing = record(ceremony)
+    # The log's last page: the record less the log's own hash, which only the screen can show.
+    ceremony.log.note("Closing record", closing_record_lines(closing))
     ui.add(["", "The complete log goes to a stick now."])
     report = await sticks.write_log(ceremony, "shutdown.log", None)
-    lines = ["", f"Requests signed: {ceremony.requests_signed}."]
-    lines += ["Written and verified during the ceremony:"] + [f"  {o}" for o in ceremony.outputs or ["nothing"]]
+    log_sha256 = None
+    if report is None:
+        ceremony.fail(EXIT_MEDIA, f"the final log {ceremony.log.filename} is on no stick")
+    else:
+        written = next(f for f in report.verified if f.name == ceremony.log.filename)
+        log_sha256 = bytes.fromhex(written.sha256)
+    lines = closing_record_lines(record(ceremony) if report is None else closing, log_sha256)
     lost = safekeeping.kept(ceremony)
     if lost:
         lines += ["", "WARNING: signed but on NO stick, lost now:"] + [f"  {shown(s.response_name)}" for s in lost]
     if report is None:
         lines += ["", "WARNING: the final log is NOT on any stick."]
-    ui.add(lines)
-    await ui.ask("shutdown.done", "Press Enter to end:")
+    else:
+        lines += ["", f"Written on {report.stick.describe()}."]
+    ui.show(Step.SHUTDOWN.heading, lines)
+    await ui.ask_word("shutdown.done", "Type 'end' once the record is written down:", ("end",))
+    ceremony.ended = True
     return Step.SHUTDOWN
-

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from appliance.closing_record import SignedRequest
 from appliance.console import checking, safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
-from appliance.errors import CeremonyError, HsmError
+from appliance.errors import EXIT_MEDIA, CeremonyError, HsmError
+from appliance.formats.detect import read_response
+from appliance.report import BUNDLE_TABLE_LEGEND, bundle_table
 from appliance.text import shown
 
 
@@ -34,14 +37,20 @@ async def run(ceremony: Ceremony) -> Step:
             ceremony.hsm_state = "failed, see the screen"
         ui.add([f"SIGNING FAILED: {shown(str(exc), limit=None)}", "Nothing was signed or written."])
         ceremony.log.error(f"Signing {shown(current.name)} failed: {shown(str(exc), limit=None)}")
-        await sticks.write_log(ceremony, "log.stick", current.stick)
+        ceremony.fail(exc.exit_code, f"{shown(current.name)}: signing failed: {shown(str(exc), limit=None)}")
+        await ui.ask("sign.failed", "SIGNING FAILED. Press Enter to continue:")
         return Step.NEXT
     name = response_name(current.name)
-    safekeeping.signed(ceremony, current.name, current.data, name, data)
+    safekeeping.signed(ceremony, current.name, current.data, name, data, _signed(ceremony, name, data, ""))
     hashed = hash_screen(Fingerprint.of(data), f"the response ({len(data)} bytes)", name)
+    # The response's own bundles, as signed (read back from its bytes), as the 2015 ceremony printed them.
+    table = ["The response's bundles:"] + bundle_table(read_response(data).bundles) + [BUNDLE_TABLE_LEGEND]
     ui.show(Step.SIGN.heading, hashed + [
         "",
         f"Signed: {bundles} bundles, {signatures} signatures, each verified in software.",
+        "",
+        *table,
+        "",
         "The response and the log go to the request's stick, or to another ('other').",
     ])
     where = await ui.ask("sign.where", f"Enter: write to {shown(current.stick.name, limit=30)}; or type 'other':")
@@ -53,14 +62,26 @@ async def run(ceremony: Ceremony) -> Step:
     if report is None:
         ui.add(["The response was signed but is NOT on any stick. It is kept in memory and offered",
                 "again before the next request and at the shutdown; it is lost when the ceremony ends."])
+        ceremony.fail(EXIT_MEDIA, f"{shown(name)}: signed but written to no stick")
     else:
         safekeeping.verified(ceremony, name, report.stick.describe())
-        ceremony.requests_signed += 1
-        # The hash again, whole, now that the file is on the stick (the write scrolled it away).
+        # The hash and the table again, whole, now that the file is on the stick (the write scrolled them away).
         ui.show(Step.SIGN.heading, hashed + [
+            "",
+            *table,
             "",
             f"Written and verified on {report.stick.describe()}, with the log {ceremony.log.filename}.",
             f"The stick {shown(report.stick.name)} may be removed now.",
         ])
     await ui.ask("sign.done", "Press Enter to continue:")
     return Step.NEXT
+
+
+def _signed(ceremony: Ceremony, name: str, data: bytes, stick: str) -> SignedRequest:
+    """The closing record's entry for a response; `stick` says where it was verified."""
+    current = ceremony.current
+    signers = dict.fromkeys(signer for planned in current.plan.bundles for signer, _ in planned.signers)
+    ksks = tuple(f"{signer}: tag {ceremony.config.keys[signer].key_tag}, HSM label "
+                 f"{current.plan.hsm_keys[signer].label!r}" for signer in signers)
+    return SignedRequest(current.name, Fingerprint.of(current.data).sha256, name, Fingerprint.of(data).sha256,
+                         len(current.plan.bundles), ksks, stick)

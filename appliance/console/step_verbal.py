@@ -15,24 +15,18 @@ from appliance.console import safekeeping
 from appliance.console.app import SCREEN_WIDTH
 from appliance.console.flow import Ceremony, Step
 from appliance.digest import Fingerprint
+from appliance.errors import EXIT_REFUSED
 from appliance.text import shown
 
 FILE_PREFIX = "File: "
 
 
 def hash_screen(fingerprint: Fingerprint, what: str, name: str) -> list[str]:
-    """Rows 0-13: `what` (our own text, e.g. "the request"), the 16 hex groups and the 32 words;
-    row 15: the file's `name`, shown escaped on one row."""
-    lines = [f"SHA-256 of {what}:", ""]
-    groups = [fingerprint.hex[i : i + 4].upper() for i in range(0, 64, 4)]
-    for row in range(0, 16, 8):
-        lines.append("  " + "  ".join(f"{n + 1:>2}:{groups[n]}" for n in range(row, row + 8)))
-    lines.append("")
-    words = [w.upper() for w in fingerprint.words]
-    for row in range(0, 32, 4):
-        lines.append("  " + "".join(f"{n + 1:>2}. {words[n]:<14}  " for n in range(row, row + 4)).rstrip())
-    lines += ["", FILE_PREFIX + shown(name, limit=SCREEN_WIDTH - len(FILE_PREFIX))]
-    return lines
+    """Rows 0-12: `what` (our own text, e.g. "the request"), then the hash as `Fingerprint.aloud`
+    lays it out everywhere (16 hex groups, 32 words); row 14: the file's `name`, shown escaped on
+    one row."""
+    return [f"SHA-256 of {what}:", "", *fingerprint.aloud(), "",
+            FILE_PREFIX + shown(name, limit=SCREEN_WIDTH - len(FILE_PREFIX))]
 
 
 async def run(ceremony: Ceremony) -> Step:
@@ -47,6 +41,8 @@ async def run(ceremony: Ceremony) -> Step:
     if answer.lower() != "yes":
         ui.add([f"Answer was '{shown(answer)}', not 'yes': ABORTED. Nothing is signed."])
         ceremony.log.error(f"Verbal check not confirmed for {shown(current.name)}: nothing signed")
+        ceremony.fail(EXIT_REFUSED, f"{shown(current.name)}: verbal check not confirmed, aborted")
+        await ui.ask("verbal.aborted", "ABORTED. Press Enter to continue:")
         return Step.NEXT
     ceremony.log.note(f"Verbal check confirmed for {shown(current.name)}, SHA-256 {fingerprint.hex}")
     if not await safekeeping.confirm_second_signing(ceremony):

@@ -3,6 +3,11 @@
 A stick can be pulled at any moment. Every media call here is made through `ui.work` (off the
 event loop), and a MediaError never escapes: the operator is told what was and was not
 written and is asked for another stick.
+
+A write goes only to the stick the operators named: when that stick is gone, or they want
+another, the sticks present are listed and they choose by number, even when there is only one
+(a configuration stick left in must never receive the log unasked). Giving up a write is
+confirmed by typing 'drop', after the screen has named every file that would be lost.
 """
 
 from __future__ import annotations
@@ -101,8 +106,10 @@ def report_events(ceremony) -> None:
             ceremony.log.note(f"{event.stick.describe()} {event.kind}")
 
 
-async def choose_stick(ceremony, key: str, purpose: str, *, exclude: Stick | None = None) -> Stick | None:
-    """A stick for `purpose`: waits for one, or asks which when several are in.
+async def choose_stick(ceremony, key: str, purpose: str, *, exclude: Stick | None = None,
+                       always_ask: bool = False) -> Stick | None:
+    """A stick for `purpose`: waits for one, or asks which when several are in (or, `always_ask`,
+    even when only one is: a write's target is always the operators' choice).
 
     Returns None when the operator types 'cancel'.
     """
@@ -112,7 +119,7 @@ async def choose_stick(ceremony, key: str, purpose: str, *, exclude: Stick | Non
         report_events(ceremony)
         present = ceremony.media.sticks()
         candidates = [s for s in present if s != exclude]
-        if len(candidates) == 1:
+        if len(candidates) == 1 and not always_ask:
             ui.add([f"Using {candidates[0].describe()}."])
             return candidates[0]
         if not candidates:
@@ -158,14 +165,22 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
     ui = ceremony.ui
     stick = first
     while True:
-        if stick is None or stick not in ceremony.media.sticks():
-            stick = await choose_stick(ceremony, key, purpose, exclude=exclude)
+        if stick is not None and stick not in ceremony.media.sticks():
+            ui.add([f"The stick {stick.name}, named for this write, is no longer present.",
+                    "Nothing is written to another stick unless you choose it."])
+            stick = None
+        if stick is None:
+            stick = await choose_stick(ceremony, key, purpose, exclude=exclude, always_ask=True)
             if stick is None:
-                return _cancelled(ceremony, contents)
+                if await _drop_confirmed(ceremony, key, contents):
+                    return _cancelled(ceremony, contents)
+                continue
         if protect is not None:
             decision = await _may_replace(ceremony, key, stick, protect)
             if decision == CANCEL:
-                return _cancelled(ceremony, contents)
+                if await _drop_confirmed(ceremony, key, contents):
+                    return _cancelled(ceremony, contents)
+                decision = "again"
             if decision != "write":
                 stick = None if decision == "other" else stick
                 continue
@@ -179,7 +194,9 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
             ui.add(told.split("\n") + ["Everything will be written again, to the stick you give next."])
             decision = await _after_failure(ceremony, key, stick)
             if decision == CANCEL:
-                return _cancelled(ceremony, contents)
+                if await _drop_confirmed(ceremony, key, contents):
+                    return _cancelled(ceremony, contents)
+                decision = "other"
             stick = None if decision == "other" else stick
             continue
         ui.add(report.describe().split("\n"))
@@ -229,6 +246,16 @@ async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
     if answer.lower() in ("replace", CANCEL):
         return "write" if answer.lower() == "replace" else CANCEL
     return "again"
+
+
+async def _drop_confirmed(ceremony, key: str, contents) -> bool:
+    """True when the operators, told which files would be on no stick, type 'drop'."""
+    names = list(contents())
+    ceremony.ui.add(["If you give up this write, these files are on NO stick, and are lost when the "
+                     "ceremony ends:"] + [f"  {name}" for name in names])
+    answer = await ceremony.ui.ask_word(f"{key}.drop", "Type 'drop' to give them up, or 'back' to choose a stick:",
+                                        ("drop", "back"))
+    return answer == "drop"
 
 
 def _cancelled(ceremony, contents) -> None:

@@ -161,9 +161,13 @@ def parse_base64(text: str) -> bytes:
     if not compact:
         raise ValueError("is empty")
     try:
-        return base64.b64decode(compact.encode("ascii"), validate=True)
+        decoded = base64.b64decode(compact.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError):
         raise ValueError(f"{_excerpt(text)} is not valid base64") from None
+    # xsd:base64Binary wants the bits before '=' padding zero: otherwise two texts name one value.
+    if base64.b64encode(decoded).decode("ascii") != compact:
+        raise ValueError(f"{_excerpt(text)} is not canonical base64 (non-zero bits before the padding)")
+    return decoded
 
 
 def _excerpt(text: str, limit: int = 40) -> str:

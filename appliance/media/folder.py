@@ -34,7 +34,8 @@ class FolderMedia(MediaSource):
 
     def _begin(self) -> None:
         if not self.root.is_dir():
-            raise MediaError(f"the media folder {self.root} does not exist")
+            why = "is not a directory" if self.root.exists() else "does not exist"
+            raise MediaError(f"the media folder {self.root} {why}")
         self._rescan()
 
     def _watch(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from appliance import dnssec
 from appliance.errors import UsageError
 from appliance.formats.timefmt import format_duration
-from appliance.settings import duration, parse_toml
+from appliance.settings import duration, parse_toml, read_named_file
 
 
 @dataclass(frozen=True)
@@ -254,10 +254,9 @@ def load_policy(spec: str | Path | None) -> Policy:
     if not path.exists() and str(spec) in shipped_policy_names():
         return policy_from_toml((SHIPPED_POLICIES / f"{spec}.toml").read_text("utf-8"), f"{spec} (shipped)")
     try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        known = ", ".join(shipped_policy_names())
-        raise UsageError(f"cannot read policy {spec}: {exc.strerror or exc} (shipped policies: {known})") from None
+        text = read_named_file(path, "policy").decode("utf-8")
+    except UsageError as exc:
+        raise UsageError(f"{exc} (shipped policies: {', '.join(shipped_policy_names())})") from None
     except UnicodeDecodeError:
         raise UsageError(f"policy {spec} is not UTF-8 text") from None
     return policy_from_toml(text, str(spec))

@@ -69,13 +69,17 @@ def test_happy_path(demo, sticks):
 
 
 def test_no_at_the_verbal_check_signs_nothing(demo, sticks):
-    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", ""),
-                                                                           ("verbal.confirm", "no")] + SHUT_DOWN,
-                     config=demo.config)
-    assert run.code == 0
+    script = SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", ""), ("verbal.confirm", "no"),
+                                                          ("verbal.aborted", "")] + SHUT_DOWN
+    run = run_script(sticks, script, config=demo.config)
+    assert run.code == 1  # aborted: not a success
     assert files_on(demo.stick) == sorted([demo.request, demo.previous, run.ceremony.log.filename])
     text = flat(written_log(demo.stick, run))
     assert "Answer was 'no', not 'yes': ABORTED. Nothing is signed." in text
+    # The abort stayed on screen until acknowledged: its own question came before step 6's.
+    keys = [key for key, _ in run.asked]
+    assert keys.index("verbal.aborted") == keys.index("verbal.confirm") + 1
+    assert "NOT DONE" not in text and "verbal check not confirmed, aborted" in text  # in the closing record
     assert "Step 5 of 6" not in text
     assert run.ceremony.requests_signed == 0
 
@@ -86,7 +90,8 @@ def test_refused_request_ends_with_the_reasons(demo, sticks):
     log_stick = sticks.make("LOG", {})
     run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.stick.choose", "2")] + IMPORT_WITH_PREVIOUS
                      + [("request.refused", ""), ("next", "shutdown"), ("shutdown.log.choose", "1"),
-                        ("shutdown.done", "")], config=demo.config)
+                        ("shutdown.done", "end")], config=demo.config)
+    assert run.code == 1
     # Nothing is written to the refused request's stick; the log goes to the stick chosen for it.
     assert files_on(old) == sorted(["ksr-root-2017-q2-0.xml", "skr-root-2017-q1-0.xml"])
     assert files_on(log_stick) == [run.ceremony.log.filename]
@@ -101,14 +106,28 @@ def test_refused_request_ends_with_the_reasons(demo, sticks):
 
 
 def test_wrong_pin_then_giving_up(demo, sticks):
-    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", "no"), ("shutdown.done", "")],
+    # A bare Enter at the retry question decides nothing; 'no', then 'end' once the reason is read, ends.
+    run = run_script(sticks, SET_CLOCK + [("hsm.pin", "000000"), ("hsm.retry", ""), ("hsm.retry", "no"),
+                                          ("hsm.end", ""), ("hsm.end", "end"), ("shutdown.log.choose", "1"),
+                                          ("shutdown.done", "end")],
                      config=demo.config)
-    assert run.code == 0
+    assert run.code == 3  # an HSM failure, not a success
     text = flat(written_log(demo.stick, run))
     assert "WRONG PIN: wrong PIN for token 'ceremony-demo'" in text
-    assert "The HSM is not activated: nothing can be signed. The ceremony ends." in text
+    assert "The HSM is not activated: nothing can be signed." in text
+    assert "That was neither 'yes' nor 'no'" in text
+    assert "That is not one of 'end'" in text  # the bare Enter at 'end' did not end it either
     assert "000000" not in text
     assert files_on(demo.stick) == sorted([demo.request, demo.previous, run.ceremony.log.filename])
+
+
+def test_three_wrong_pins_exit_3_and_the_reason_stays(demo, sticks):
+    wrong = [("hsm.pin", "000000"), ("hsm.retry", "yes"), ("hsm.pin", "111111"), ("hsm.retry", "yes"),
+             ("hsm.pin", "222222")]
+    run = run_script(sticks, SET_CLOCK + wrong + [("hsm.end", "end"), ("shutdown.log.choose", "1"),
+                                                  ("shutdown.done", "end")], config=demo.config)
+    assert run.code == 3
+    assert "0 more attempt(s) allowed" in flat(written_log(demo.stick, run))
 
 
 def test_wrong_pin_then_the_right_one(demo, sticks):
@@ -131,8 +150,10 @@ def test_stick_removed_before_the_write(demo, sticks):
         sticks.insert("OUT")  # and nothing typed: the new stick answers the question
 
     run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
-                     + [("sign.where", pull_then_write), ("sign.stick.insert", insert_another), ("sign.done", "")]
+                     + [("sign.where", pull_then_write), ("sign.stick.insert", insert_another),
+                        ("sign.stick.choose", "1"), ("sign.done", "")]
                      + SHUT_DOWN, config=demo.config)
+    assert run.code == 0
     out = demo.media / "OUT"
     assert files_on(out) == sorted([demo.response, run.ceremony.log.filename])
     verify(out, demo, request_bytes)
@@ -156,7 +177,8 @@ def test_stick_removed_during_the_write(demo, sticks):
         sticks.insert("SECOND")
 
     run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
-                     + [("sign.where", ""), ("sign.stick.insert", insert_another), ("sign.done", "")] + SHUT_DOWN,
+                     + [("sign.where", ""), ("sign.stick.insert", insert_another), ("sign.stick.choose", "1"),
+                        ("sign.done", "")] + SHUT_DOWN,
                      config=demo.config, fault_hook=pull_mid_write)
     assert pulled == ["KSR-STICK"] and not demo.stick.exists()
     second = demo.media / "SECOND"
@@ -194,7 +216,8 @@ def test_a_stick_with_the_request_after_one_without(demo, sticks):
 
     run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.none", pull_empty),
                                                    ("request.stick.insert", insert_request_stick)]
-                     + IMPORT_WITH_PREVIOUS + [("request.accepted", ""), ("verbal.confirm", "no")] + SHUT_DOWN,
+                     + IMPORT_WITH_PREVIOUS + [("request.accepted", ""), ("verbal.confirm", "no"),
+                                               ("verbal.aborted", "")] + SHUT_DOWN,
                      config=demo.config)
     text = flat(written_log(demo.media / "KSR2", run))
     assert "stick EMPTY (folder) removed" in text and "stick KSR2 (folder) added" in text
@@ -204,21 +227,21 @@ def test_a_stick_with_the_request_after_one_without(demo, sticks):
 def test_the_clock_refuses_a_time_before_the_build_date(demo, sticks):
     run = run_script(sticks, [("clock.time", "2001-09-09 01:46"), ("clock.time", "not a time"),
                               ("clock.time", now_typed), ("clock.confirm", "no"),
-                              ("clock.time", now_typed), ("clock.confirm", "yes")]
+                              ("clock.time", now_typed), ("clock.confirm", "yes"), ("clock.done", "")]
                      + LOG_IN + [("request.choose", "cancel")] + SHUT_DOWN, config=demo.config)
     text = flat(run.log)
     assert "is before this software was built" in text
     assert "not a time in the form" in text
     assert "Not set. Type the time again." in text
-    assert text.count("New time:") == 1
+    assert text.count("TEXT Clock set.") == 1
 
 
 def test_configuration_from_a_stick(demo, sticks, monkeypatch, tmp_path):
     import tempfile
 
-    from appliance.console import step_hsm
+    from appliance.console import preflight
 
-    monkeypatch.setattr(step_hsm, "IMAGE_CONFIG", demo.directory / "no-such-image-config.toml")
+    monkeypatch.setattr(preflight, "IMAGE_CONFIG", demo.directory / "no-such-image-config.toml")
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
@@ -226,7 +249,7 @@ def test_configuration_from_a_stick(demo, sticks, monkeypatch, tmp_path):
     run = run_script(sticks, SET_CLOCK + [("hsm.config.choose", "1"), ("hsm.config.confirm", "yes")] + LOG_IN
                      + [("request.stick.choose", "2"),
                                                                                  ("request.choose", "cancel")]
-                     + [("next", "shutdown"), ("shutdown.log.choose", "1"), ("shutdown.done", "")], config=None)
+                     + [("next", "shutdown"), ("shutdown.log.choose", "1"), ("shutdown.done", "end")], config=None)
     text = flat(written_log(demo.media / "CONFIG", run))
     assert "Configuration ceremony.toml read from stick CONFIG (folder)" in text
     assert "HSM activated." in text and "KSKs in the configuration ceremony.toml" in text
@@ -241,7 +264,9 @@ def test_an_internal_error_still_saves_the_log(demo, sticks, monkeypatch):
 
     monkeypatch.setattr(step_verbal, "hash_screen", broken)
     with pytest.raises(ZeroDivisionError):
-        run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", "")], config=demo.config)
+        run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", ""), ("error.log.choose", "1"),
+                                                                       ("error.end", "end")],
+                   config=demo.config)
     logs = list(demo.stick.glob("ceremony-*.log"))
     assert len(logs) == 1
     text = flat(logs[0].read_text())
@@ -265,7 +290,8 @@ def test_a_stick_that_fails_while_being_read(demo, sticks, monkeypatch):
 
     monkeypatch.setattr(FolderMedia, "read_file", failing_once)
     run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.retry", "")] + IMPORT_WITH_PREVIOUS
-                     + [("request.accepted", ""), ("verbal.confirm", "no")] + SHUT_DOWN, config=demo.config)
+                     + [("request.accepted", ""), ("verbal.confirm", "no"), ("verbal.aborted", "")] + SHUT_DOWN,
+                     config=demo.config)
     text = flat(written_log(demo.stick, run))
     assert "Input/output error" in text and "Nothing was imported." in text
     assert "REQUEST ACCEPTED" in text  # read again on Enter, then checked as usual
@@ -273,9 +299,9 @@ def test_a_stick_that_fails_while_being_read(demo, sticks, monkeypatch):
 
 
 def test_an_unusable_configuration_on_a_stick_is_refused_then_replaced(demo, sticks, monkeypatch):
-    from appliance.console import step_hsm
+    from appliance.console import preflight
 
-    monkeypatch.setattr(step_hsm, "IMAGE_CONFIG", demo.directory / "no-such-image-config.toml")
+    monkeypatch.setattr(preflight, "IMAGE_CONFIG", demo.directory / "no-such-image-config.toml")
     shutil.rmtree(demo.stick)
     sticks.make("BAD", {"ceremony.toml": b"[hsm]\nmodule = 3\nno_such_setting = true\n"})
 
@@ -303,7 +329,7 @@ def test_a_response_already_on_the_stick_is_replaced_only_when_told(demo, sticks
     run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
                      + [("sign.where", ""), ("sign.stick.exists", "no"), ("sign.stick.exists", insert_another),
                         ("sign.stick.choose", "2"), ("sign.done", "")] + SHUT_DOWN[:1]
-                     + [("shutdown.log.choose", "2"), ("shutdown.done", "")], config=demo.config)
+                     + [("shutdown.log.choose", "2"), ("shutdown.done", "end")], config=demo.config)
     assert (demo.stick / demo.response).read_bytes() == b"an older response"  # left alone
     verify(demo.media / "OUT", demo, request_bytes)
     text = flat(written_log(demo.media / "OUT", run))

@@ -36,3 +36,27 @@ def test_run_refuses_without_a_terminal(tmp_path):
                             timeout=60, stdin=subprocess.DEVNULL, check=False)
     assert result.returncode == 2
     assert "ceremony run needs a terminal (for scripts: ceremony demo --unattended)" in result.stderr
+
+
+def test_demo_twice_in_the_same_directory_is_the_same_as_once(tmp_path):
+    directory = tmp_path / "demo"
+    for _ in range(2):
+        result = subprocess.run([CEREMONY, "demo", "--unattended", "--dir", str(directory)], capture_output=True,
+                                text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+    # One token, so the configuration still finds exactly one: every later command works.
+    listed = subprocess.run([CEREMONY, "keys", "list", "--config", str(directory / "ceremony.toml")],
+                            input="123456\n", capture_output=True, text=True, timeout=60, start_new_session=True,
+                            check=False)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert listed.stdout.count("KSK-demo") == 2  # its private and public halves, once
+    stick = directory / "media" / "KSR-STICK"
+    assert len(list(stick.glob("ceremony-*.log"))) == 1
+
+
+def test_demo_refuses_a_directory_it_did_not_make(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = subprocess.run([CEREMONY, "demo", "--unattended", "--dir", str(tmp_path)], capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    assert result.returncode == 2 and "not empty and not made by `ceremony demo`" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

@@ -48,7 +48,8 @@ def test_a_previous_response_no_ksk_signed_refuses_the_request(demo, sticks):
     log_stick = sticks.make("LOG", {})
     run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.stick.choose", "1")] + IMPORT_WITH_PREVIOUS
                      + [("request.refused", ""), ("next", "shutdown"), ("shutdown.log.choose", "2"),
-                        ("shutdown.done", "")], config=demo.config)
+                        ("shutdown.done", "end")], config=demo.config)
+    assert run.code == 1  # refused
     assert files_on(attack) == sorted(files)  # nothing written next to the forged files
     text = flat(written_log(log_stick, run))
     assert "REFUSED: ksr-attacker.xml will not be signed." in text

@@ -51,7 +51,8 @@ def test_the_verbal_check_shows_only_the_real_hash_on_its_first_page(demo, stick
     (demo.stick / demo.request).rename(demo.stick / name)
     screens = {}
     run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", ""),
-                                                                          ("verbal.confirm", "no")] + SHUT_DOWN,
+                                                                          ("verbal.confirm", "no"),
+                                                                          ("verbal.aborted", "")] + SHUT_DOWN,
                      config=demo.config, autopilot=snapshotting(screens))
     page = screens["verbal.confirm"]
     real = Fingerprint.of(data)

@@ -19,7 +19,8 @@ def test_requested_signers_the_schema_does_not_use_are_a_note_on_screen_and_in_t
     asking = replace(request, bundles=tuple(replace(b, signers=("KSK-other",)) for b in request.bundles))
     path.write_bytes(write_request(asking))
     run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS
-                     + [("request.accepted", ""), ("verbal.confirm", "no"), ("next", "shutdown"), ("shutdown.done", "")],
+                     + [("request.accepted", ""), ("verbal.confirm", "no"), ("verbal.aborted", ""), ("next", "shutdown"),
+                        ("shutdown.log.choose", "1"), ("shutdown.done", "end")],
                      config=demo.config)
     text = flat(written_log(demo.stick, run))
     note = "NOTE: KSR-SIGNERS (not enforced): bundle 1"

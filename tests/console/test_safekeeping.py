@@ -24,8 +24,8 @@ def test_a_response_whose_write_was_given_up_is_kept_and_written_at_the_next_ste
         sticks.insert("OUT")
 
     run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
-                     + [("sign.where", pull_then_write), ("sign.stick.insert", "cancel"), ("sign.done", ""),
-                        ("next.kept.insert", insert_another)] + SHUT_DOWN, config=demo.config)
+                     + [("sign.where", pull_then_write), ("sign.stick.insert", "cancel"), ("sign.stick.drop", "drop"),
+                        ("sign.done", ""), ("next.kept.insert", insert_another), ("next.kept.choose", "1")] + SHUT_DOWN, config=demo.config)
     out = demo.media / "OUT"
     assert files_on(out) == sorted([demo.response, run.ceremony.log.filename])
     verify(out, demo, request_bytes)
@@ -34,6 +34,7 @@ def test_a_response_whose_write_was_given_up_is_kept_and_written_at_the_next_ste
     assert f"SIGNED BUT ON NO STICK: {demo.response}" in text
     assert f"{demo.response} (signed at" in text and "verified on stick OUT (folder)" in text
     assert run.ceremony.requests_signed == 1
+    assert [entry.stick for entry in run.ceremony.signed] == ["stick OUT (folder)"]  # the closing record
     assert "lost now" not in flat(run.screen_text())
 
 
@@ -69,8 +70,8 @@ def test_a_second_signing_of_the_same_request_is_said_and_needs_again(demo, stic
                      + [("sign.where", ""), ("sign.done", "")]
                      + same_request + [("verbal.again", "no")]
                      + same_request + [("verbal.again", "again"), ("sign.where", "other"),
-                                       ("sign.stick.insert", insert_second), ("sign.done", ""),
-                                       ("next", "shutdown"), ("shutdown.log.choose", "1"), ("shutdown.done", "")],
+                                       ("sign.stick.insert", insert_second), ("sign.stick.choose", "1"), ("sign.done", ""),
+                                       ("next", "shutdown"), ("shutdown.log.choose", "1"), ("shutdown.done", "end")],
                      config=demo.config)
     verify(demo.stick, demo, request_bytes)
     verify(demo.media / "SECOND", demo, request_bytes)

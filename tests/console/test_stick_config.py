@@ -47,9 +47,9 @@ def test_what_a_stick_may_not_name(table, words):
 
 def config_on_the_request_stick(demo, monkeypatch, text: str) -> bytes:
     """The configuration on the only stick (the request's), the image carrying none."""
-    from appliance.console import step_hsm
+    from appliance.console import preflight
 
-    monkeypatch.setattr(step_hsm, "IMAGE_CONFIG", demo.directory / "no-such-image-config.toml")
+    monkeypatch.setattr(preflight, "IMAGE_CONFIG", demo.directory / "no-such-image-config.toml")
     data = text.encode()
     (demo.stick / "ceremony.toml").write_bytes(data)
     return data
@@ -71,7 +71,8 @@ def test_a_configuration_naming_what_a_stick_may_not_is_refused_before_any_modul
     opened = []
     monkeypatch.setattr(session.Hsm, "open", lambda self: opened.append(self.profile.module))
     config_on_the_request_stick(demo, monkeypatch, change(demo.config.read_text()))
-    run = run_script(sticks, SET_CLOCK + [("hsm.config.other", "cancel"), ("shutdown.done", "")], config=None)
+    run = run_script(sticks, SET_CLOCK + [("hsm.config.other", "cancel"), ("hsm.end", "end"),
+                                          ("shutdown.log.choose", "1"), ("shutdown.done", "end")], config=None)
     text = flat(run.log)
     assert "The configuration cannot be used: ceremony.toml on stick KSR-STICK (folder) names what a " \
            "configuration from a stick may not: " in text
@@ -87,7 +88,8 @@ def test_a_configuration_from_a_stick_is_shown_with_its_hash_and_used_only_after
     screens = {}
     run = run_script(sticks, SET_CLOCK + [("hsm.config.confirm", "no"), ("hsm.config.other", ""),
                                           ("hsm.config.confirm", "yes"), ("hsm.pin", PIN), ("hsm.seen", ""),
-                                          ("request.choose", "cancel"), ("next", "shutdown"), ("shutdown.done", "")],
+                                          ("request.choose", "cancel"), ("next", "shutdown"),
+                                          ("shutdown.log.choose", "1"), ("shutdown.done", "end")],
                      config=None, autopilot=snapshotting(screens))
     page = "\n".join(screens["hsm.config.confirm"])
     assert f"SHA-256 of the configuration ({len(data)} bytes):" in page

@@ -34,7 +34,8 @@ def test_the_watcher_stopping_is_on_the_screen_and_the_status_line(demo, sticks,
 
     screens = {}
     run = run_script(sticks, SET_CLOCK + [LOG_IN[0], ("hsm.seen", stop_the_watcher), ("request.choose", "cancel"),
-                                          ("next", "shutdown"), ("shutdown.done", "")],
+                                          ("next", "shutdown"), ("shutdown.log.choose", "1"),
+                                          ("shutdown.done", "end")],
                      config=demo.config, autopilot=snapshotting(screens))
     text = flat(run.log)
     told = "STICK DETECTION HAS STOPPED: stick detection has stopped (OSError: [Errno 105] No buffer space available)."

@@ -32,6 +32,7 @@ def test_whole_ceremony_on_a_pseudo_terminal(demo):
         for prompt, answer in [
             ("UTC date and time:", now_typed()),
             ("Set the clock to this time\\?", "yes"),
+            ("Clock set. Press Enter to continue to the HSM:", ""),
             ("PIN \\(typing is not shown\\):", PIN),
             ("Press Enter to continue to the request:", ""),
             ("Number of the request to import", "1"),
@@ -41,7 +42,8 @@ def test_whole_ceremony_on_a_pseudo_terminal(demo):
             ("Enter: write to KSR-STICK; or type 'other':", ""),
             ("Press Enter to continue:", ""),
             ("'another' or 'shutdown':", "shutdown"),
-            ("Press Enter to end:", ""),
+            ("Stick number \\(or 'cancel'\\):", "1"),
+            ("Type 'end' once the record is written down:", "end"),
         ]:
             child.expect(prompt)
             child.send(answer + "\r")

@@ -162,3 +162,14 @@ def test_protocol_is_fixed_to_3_by_the_schema(ksr_2017_q2, skr_2017_q1, value):
     for parse, data in ((parse_request, ksr_2017_q2), (parse_response, skr_2017_q1)):
         bad = data.replace(b"<Protocol>3</Protocol>", b"<Protocol>" + value + b"</Protocol>", 1)
         refused(parse, bad, rf"^KSR-XML: line \d+, <Protocol>: {int(value)} is not 3, the only value the schema allows")
+
+
+def test_base64_with_bits_set_before_the_padding_refused(ksr_2017_q2):
+    """"AQ==" and "AR==" decode alike; xsd:base64Binary (and ksr.rnc) accept only the first."""
+    match = re.search(rb"<PublicKey>([^<]*[^=<])(=+)</PublicKey>", ksr_2017_q2)
+    assert match, "a padded key in the real request"
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    index = alphabet.index(match.group(1)[-1:]) ^ 1  # the lowest bit is ignored under either padding
+    sibling = alphabet[index : index + 1]
+    mutated = ksr_2017_q2[: match.end(1) - 1] + sibling + ksr_2017_q2[match.end(1):]
+    refused(parse_request, mutated, r"<PublicKey>: .*not canonical base64")

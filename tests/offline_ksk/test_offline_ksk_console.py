@@ -32,7 +32,7 @@ def test_a_knot_request_through_the_six_steps(tmp_path, monkeypatch):
     request = read("knot/root.ksr.txt")
     stick = sticks.make("KSR-STICK", {"root.ksr.txt": request, "README.txt": b"not a request\n"})
     # A fixed ceremony time inside the request's window, whatever the real date (the clock is an offset here).
-    set_clock = [("clock.time", "2026-11-30 12:00:00"), ("clock.confirm", "yes")]
+    set_clock = [("clock.time", "2026-11-30 12:00:00"), ("clock.confirm", "yes"), ("clock.done", "")]
     script = (set_clock + [("hsm.seen", ""), ("request.choose", "1"), ("request.previous", "none"),
                            ("request.no_previous", "yes"), ("request.accepted", ""), ("verbal.confirm", "yes"),
                            ("sign.where", ""), ("sign.done", "")] + SHUT_DOWN)

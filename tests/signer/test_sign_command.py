@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from appliance import cli
+from appliance.digest import Fingerprint
 from appliance.formats import parse_response
 from appliance.formats.trust_anchor import parse_trust_anchors
 from tests.dnspython_judge import validate_bundle
@@ -80,7 +81,8 @@ def test_golden_legacy_responses(legacy_token, tmp_path, capsys, response, reque
         assert [s.signature_data for s in mine.signatures] == [s.signature_data for s in real.signatures]
         assert [s.key_tag for s in mine.signatures] == [s.key_tag for s in real.signatures]
     assert output.read_bytes() == (LEGACY / f"skr-root-{response}.xml").read_bytes()
-    assert "Fingerprint of the response file" in out and "PGP words" in out
+    # Laid out for reading aloud as everywhere else (console, hash, verify-*, log).
+    assert Fingerprint.of(output.read_bytes()).render("Fingerprint of the response file") in out
 
 
 # --- a real request, signed with a fresh KSK ----------------------------------------------------

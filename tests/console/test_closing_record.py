@@ -1,0 +1,86 @@
+"""The closing record (issue 12, point 11 and 12): what a witness copies down at the end, checked
+against the files on the stick byte for byte; and the response's bundle table after signing."""
+
+import hashlib
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from appliance.closing_record import ClosingRecord, SignedRequest, closing_record_lines
+from appliance.console.app import SCREEN_WIDTH
+from appliance.digest import Fingerprint, _word_lists
+from appliance.formats import parse_response
+from appliance.report import bundle_table
+from tests.console.harness import flat, run_script
+from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
+
+
+def read_aloud_block(lines: list[str], title: str) -> tuple[str, list[str]]:
+    """(hex, words) of the `Fingerprint.aloud` block under the line that contains `title`."""
+    start = next(n for n, line in enumerate(lines) if title in line)
+    block = lines[start + 1: start + 12]
+    hex_digits = "".join(re.findall(r"\d+:([0-9A-F]{4})", "\n".join(block[:2])))
+    words = re.findall(r"\d+\. (\S+)", "\n".join(block[3:11]))
+    return hex_digits.lower(), [word.lower() for word in words]
+
+
+def longest_words() -> bytes:
+    even, odd = _word_lists()
+    return bytes([max(range(256), key=lambda b: len(even[b])), max(range(256), key=lambda b: len(odd[b]))] * 16)
+
+
+def test_the_record_lists_every_request_and_fits_the_screen():
+    signed = SignedRequest("ksr-root-2017-q2-0.xml", hashlib.sha256(b"request").digest(), "skr-root-2017-q2-0.xml",
+                           longest_words(), 9, ("current: tag 20326, HSM label 'KSK-2017'",), "stick OUT (folder)")
+    record = ClosingRecord((signed,), ("Token label: ceremony",), ("New time: 2027-01-15 14:05:00 UTC",),
+                           datetime(2027, 1, 15, 14, 0, tzinfo=UTC), datetime(2027, 1, 15, 15, 2, 3, tzinfo=UTC),
+                           "ceremony-20270115T140000Z.log", ("ksr-x.xml: refused by 2 failed check(s)",))
+    lines = closing_record_lines(record, longest_words())
+    assert max(len(line) for line in lines) <= SCREEN_WIDTH
+    text = "\n".join(lines)
+    assert "(1 h 2 min 3 s)" in text and "9 bundles" in text and "KSK-2017" in text and "Token label" in text
+    assert read_aloud_block(lines, "Request ksr-root-2017-q2-0.xml") == (
+        hashlib.sha256(b"request").hexdigest(), [w.lower() for w in Fingerprint.of(b"request").words])
+    assert read_aloud_block(lines, "SHA-256 of the final log")[0] == longest_words().hex()
+    assert "refused by 2 failed check(s)" in text
+    # The log's own copy cannot hold its hash, and says where it is.
+    assert "shown on the screen once it is written" in "\n".join(closing_record_lines(record))
+
+
+@pytest.mark.softhsm
+def test_the_record_matches_the_files_on_the_stick_byte_for_byte(demo, sticks):
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", ""), ("sign.done", "")] + SHUT_DOWN, config=demo.config)
+    assert run.code == 0
+    screen = run.ceremony.ui.lines  # the last screen, left until 'end' was typed
+    assert screen[0] == "CLOSING RECORD"
+    on_stick = {name: (demo.stick / name).read_bytes()
+                for name in (demo.request, demo.response, run.ceremony.log.filename)}
+    for title, name in ((f"Request {demo.request}", demo.request), (f"Response {demo.response}", demo.response),
+                        ("SHA-256 of the final log as written", run.ceremony.log.filename)):
+        fingerprint = Fingerprint.of(on_stick[name])
+        assert read_aloud_block(screen, title) == (fingerprint.hex, [w.lower() for w in fingerprint.words]), title
+    text = flat("\n".join(screen))
+    assert "Requests signed: 1" in text and "9 bundles" in text and "current: tag" in text
+    assert "Token label: ceremony-demo" in text and "New time:" in text
+    # The log's last page is the record, less its own hash.
+    log = on_stick[run.ceremony.log.filename].decode()
+    last_page = log[log.rindex("NOTE   Closing record"):]
+    assert Fingerprint.of(on_stick[demo.response]).hex.upper()[:4] in last_page
+    assert "its SHA-256 is shown on the screen once it is written" in flat(last_page)
+    assert "SHA-256 of the final log as written" not in log
+
+
+@pytest.mark.softhsm
+def test_the_responses_bundle_table_after_signing_on_screen_and_in_the_log(demo, sticks):
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", ""), ("sign.done", "")] + SHUT_DOWN, config=demo.config)
+    response = parse_response((demo.stick / demo.response).read_bytes())
+    table = bundle_table(response.bundles)
+    assert len(table) == 10 and all("/S" in row for row in table[1:])
+    log = run.ceremony.log.render()
+    after = log[log.index("The response's bundles:"):]
+    assert all(row in after for row in table)
+    assert "KSK Tag: /S signs the bundle" in after
+    assert table[1] in run.screen_text()
