@@ -42,7 +42,7 @@ clean:
 
 # The ceremony DVD (image/, live-build/; docs/dvd.md). Needs root (live-build, chroot).
 IMAGE_PACKAGES := live-build debootstrap apt-utils xorriso qemu-system-x86 ovmf diffoscope-minimal genisoimage tesseract-ocr
-.PHONY: image-setup lock image verify-reproducible boot-test boot-test-usb qemu-test
+.PHONY: image-setup lock image verify-reproducible boot-test boot-test-usb qemu-test fault-test
 
 image-setup: setup
 	@missing=$$(for p in $(IMAGE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -71,3 +71,8 @@ boot-test-usb: image-setup
 qemu-test: image-setup
 	@test -f image/out/ceremony.iso || $(MAKE) image
 	$(VENV)/bin/python -m image.qemu_test
+
+# Failing output sticks (EIO, full) in the booted DVD, one boot (docs/failures.md).
+fault-test: image-setup
+	@test -f image/out/ceremony.iso || $(MAKE) image
+	$(VENV)/bin/python -m image.fault_test

@@ -16,11 +16,25 @@ class HotplugError(Exception):
     """QEMU would not plug or pull a stick."""
 
 
-def plug(vm, name: str, image: Path) -> None:
-    """Insert `image` as a USB stick called `name` (a QMP id: letters, digits, '-')."""
+# Faults QEMU's blkdebug driver puts between a stick's image and the guest (errno 5: EIO).
+FAULTS = {
+    # every write fails from the first on; reads still work
+    "write": {"inject-error": [{"event": "write_aio", "errno": 5, "iotype": "write"}]},
+    # writes work, but once something was written every read fails: the read-back cannot happen,
+    # as with a stick pulled between the write and the read-back
+    "read-after-write": {"set-state": [{"event": "write_aio", "new_state": 2}],
+                         "inject-error": [{"event": "read_aio", "state": 2, "errno": 5, "iotype": "read"}]},
+}
+
+
+def plug(vm, name: str, image: Path, fault: str | None = None) -> None:
+    """Insert `image` as a USB stick called `name` (a QMP id: letters, digits, '-'), behaving
+    as FAULTS[fault] says when `fault` is given."""
+    medium: dict = {"driver": "file", "filename": str(image)}
+    if fault is not None:
+        medium = {"driver": "blkdebug", "image": medium, **FAULTS[fault]}
     try:
-        vm.qmp("blockdev-add", **{"node-name": f"{name}-node", "driver": "raw",
-                                  "file": {"driver": "file", "filename": str(image)}})
+        vm.qmp("blockdev-add", **{"node-name": f"{name}-node", "driver": "raw", "file": medium})
         vm.qmp("device_add", driver="usb-storage", bus=XHCI_BUS, id=name, drive=f"{name}-node",
                removable=True, serial=name.upper())
     except Exception as error:

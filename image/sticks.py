@@ -39,7 +39,7 @@ def make_stick(path: Path, label: str, files: dict[str, bytes], size_mb: int = S
     # A fixed volume id: the same inputs give the same image, which makes failures easier to compare.
     _run(["mkfs.vfat", "-n", label, "-i", "5eed0001", str(path)], f"formatting {path.name}")
     for name, data in files.items():
-        _run(["mcopy", "-i", str(path), "-", f"::{name}"], f"copying {name} to {path.name}", input=data)
+        add_file(path, name, data)
     return path
 
 
@@ -64,3 +64,19 @@ def check_clean(path: Path) -> None:
     """Raises StickError unless the file system is consistent and was unmounted cleanly: a stick the
     appliance released must be safe to pull."""
     _run(["fsck.vfat", "-n", str(path)], f"checking the file system of {path.name}")
+
+
+def add_file(path: Path, name: str, data: bytes) -> None:
+    """Copy one more file to the stick's root directory, read back: mcopy exits 0 on a full disk."""
+    _run(["mcopy", "-i", str(path), "-", f"::{name}"], f"copying {name} to {path.name}", input=data)
+    if _run(["mcopy", "-i", str(path), f"::{name}", "-"], f"reading {name} from {path.name}") != data:
+        raise StickError(f"copying {name} to {path.name}: the copy differs (the stick is full?)")
+
+
+def free_bytes(path: Path) -> int:
+    """The free room on the stick's file system, in bytes (mtools' directory summary)."""
+    listing = _run(["mdir", "-i", str(path), "::"], f"listing {path.name}").decode()
+    for line in listing.splitlines():
+        if line.strip().endswith("bytes free"):
+            return int(line.split("bytes free")[0].replace(" ", "").replace("\xa0", ""))
+    raise StickError(f"mdir gave no free space for {path.name}: {listing[-200:]}")

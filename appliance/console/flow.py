@@ -30,6 +30,7 @@ from appliance.text import shown
 
 if TYPE_CHECKING:  # annotations only: the state machine needs no terminal, HSM or signer to run
     from appliance.console.app import ConsoleUI
+    from appliance.console.safekeeping import Signing
     from appliance.console.sticks import StickWatch
     from appliance.closing_record import SignedRequest
     from appliance.hsm import Hsm, HsmIdentity
@@ -105,6 +106,7 @@ class Ceremony:
     policy: Policy | None = None  # the request policy, loaded with the configuration
     current: Imported | None = None
     outputs: list[str] = field(default_factory=list)  # "name on stick", for the closing screen
+    signings: list[Signing] = field(default_factory=list)  # each signing, until verified on a stick
     signed: list[SignedRequest] = field(default_factory=list)  # each response written, for the record
     failures: list[tuple[int, str]] = field(default_factory=list)  # (exit code, what), in order
     look_back: list[str] = field(default_factory=list)  # the request's hash and verdicts (F2)

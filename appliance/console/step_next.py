@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from appliance.console import safekeeping
 from appliance.console.flow import Ceremony, Step
 
 
 async def run(ceremony: Ceremony) -> Step:
     ui = ceremony.ui
     ceremony.current = None
+    await safekeeping.write_kept(ceremony, "next.kept")
     lines = [f"Requests signed in this ceremony so far: {ceremony.requests_signed}."]
     if ceremony.outputs:
         lines += ["Written and verified:"] + [f"  {o}" for o in ceremony.outputs]

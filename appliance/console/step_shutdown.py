@@ -4,9 +4,10 @@ operators type 'end' (a witness copies the hashes from it)."""
 from __future__ import annotations
 
 from appliance.closing_record import ClosingRecord, closing_record_lines
-from appliance.console import sticks
+from appliance.console import safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.errors import EXIT_MEDIA
+from appliance.text import shown
 
 
 def record(ceremony: Ceremony) -> ClosingRecord:
@@ -29,6 +30,7 @@ async def run(ceremony: Ceremony) -> Step:
         await ui.work("Logging out of the HSM ...", ceremony.hsm.close)
         ceremony.hsm = None
         ceremony.hsm_state = "logged out"
+    await safekeeping.write_kept(ceremony, "shutdown.kept")
     closing = record(ceremony)
     # The log's last page: the record less the log's own hash, which only the screen can show.
     ceremony.log.note("Closing record", closing_record_lines(closing))
@@ -41,6 +43,9 @@ async def run(ceremony: Ceremony) -> Step:
         written = next(f for f in report.verified if f.name == ceremony.log.filename)
         log_sha256 = bytes.fromhex(written.sha256)
     lines = closing_record_lines(record(ceremony) if report is None else closing, log_sha256)
+    lost = safekeeping.kept(ceremony)
+    if lost:
+        lines += ["", "WARNING: signed but on NO stick, lost now:"] + [f"  {shown(s.response_name)}" for s in lost]
     if report is None:
         lines += ["", "WARNING: the final log is NOT on any stick."]
     else:

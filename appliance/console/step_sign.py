@@ -6,7 +6,7 @@ import re
 
 from appliance import safefile
 from appliance.closing_record import SignedRequest
-from appliance.console import checking, sticks
+from appliance.console import checking, safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
@@ -62,6 +62,7 @@ async def run(ceremony: Ceremony) -> Step:
         await ui.ask("sign.failed", "SIGNING FAILED. Press Enter to continue:")
         return Step.NEXT
     name = response_name(current.name)
+    safekeeping.signed(ceremony, current.name, current.data, name, data, _signed(ceremony, name, data, ""))
     hashed = hash_screen(Fingerprint.of(data), f"the response ({len(data)} bytes)", name)
     # The response's own bundles, as signed (read back from its bytes), as the 2015 ceremony printed them.
     table = ["The response's bundles:"] + bundle_table(read_response(data).bundles) + [BUNDLE_TABLE_LEGEND]
@@ -80,10 +81,11 @@ async def run(ceremony: Ceremony) -> Step:
         lambda: {name: data, ceremony.log.filename: ceremony.log.encode()},
         "for the response and the log", exclude=current.stick if other else None, protect=name)
     if report is None:
-        ui.add(["The response was signed but is NOT on any stick. It is lost when the ceremony ends."])
-        ceremony.fail(EXIT_MEDIA, f"{name}: signed but written to no stick")
+        ui.add(["The response was signed but is NOT on any stick. It is kept in memory and offered",
+                "again before the next request and at the shutdown; it is lost when the ceremony ends."])
+        ceremony.fail(EXIT_MEDIA, f"{shown(name)}: signed but written to no stick")
     else:
-        ceremony.signed.append(_signed(ceremony, name, data, report.stick.describe()))
+        safekeeping.verified(ceremony, name, report.stick.describe())
         # The hash and the table again, whole, now that the file is on the stick (the write scrolled them away).
         ui.show(Step.SIGN.heading, hashed + [
             "",
@@ -97,7 +99,7 @@ async def run(ceremony: Ceremony) -> Step:
 
 
 def _signed(ceremony: Ceremony, name: str, data: bytes, stick: str) -> SignedRequest:
-    """The closing record's entry for a response written and verified."""
+    """The closing record's entry for a response; `stick` says where it was verified."""
     current = ceremony.current
     signers = dict.fromkeys(signer for planned in current.plan.bundles for signer, _ in planned.signers)
     ksks = tuple(f"{signer}: tag {ceremony.config.keys[signer].key_tag}, HSM label "

@@ -11,6 +11,7 @@ no name can push the real hash off the page or draw a block of its own above it.
 
 from __future__ import annotations
 
+from appliance.console import safekeeping
 from appliance.console.app import SCREEN_WIDTH
 from appliance.console.flow import Ceremony, Step
 from appliance.digest import Fingerprint
@@ -44,4 +45,6 @@ async def run(ceremony: Ceremony) -> Step:
         await ui.ask("verbal.aborted", "ABORTED. Press Enter to continue:")
         return Step.NEXT
     ceremony.log.note(f"Verbal check confirmed for {shown(current.name)}, SHA-256 {fingerprint.hex}")
+    if not await safekeeping.confirm_second_signing(ceremony):
+        return Step.NEXT
     return Step.SIGN

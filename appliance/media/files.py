@@ -12,12 +12,20 @@ it into a MediaError.
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import mmap
 import os
+import stat
 
 from appliance import safefile
 from appliance.errors import MediaError
 from appliance.safefile import opened_directory  # noqa: F401 - part of this module's interface
 from appliance.text import shown
+
+# Read-back: never through a link, never blocking on a FIFO; whole aligned chunks for O_DIRECT.
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_CHUNK = 1 << 20
 
 
 def check_name(name: str) -> str:
@@ -74,6 +82,56 @@ def write_atomic(directory: int, name: str, data: bytes) -> None:
     safefile.write_in(directory, check_name(name), data, replace=True)
 
 
-def sha256_of(directory: int, name: str) -> str:
-    """SHA-256 (hex) of the regular file's content as read now."""
-    return safefile.sha256_of(check_name(name), dir_fd=directory)
+def sha256_from_medium(directory: int, name: str, max_size: int) -> str:
+    """SHA-256 (hex) of a file as the medium holds it, not as the page cache remembers it.
+
+    The file's cached pages are dropped (posix_fadvise DONTNEED) and it is read with O_DIRECT
+    into a page-aligned buffer, so a stick that acknowledged a write it never stored is caught.
+    A filesystem without O_DIRECT (tmpfs, a folder standing in for a stick: there the memory is
+    the medium) is read normally after the drop. Raises MediaError for a file larger than
+    `max_size` bytes (it cannot be the one just written), OSError when the read fails.
+    """
+    check_name(name)
+    try:
+        fd = os.open(name, _READ | os.O_DIRECT, dir_fd=directory)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        fd = os.open(name, _READ, dir_fd=directory)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MediaError(f"{shown(name)} is no longer a regular file")
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        try:
+            return _hash_aligned(fd, max_size, name)
+        except OSError as exc:  # O_DIRECT accepted at open but refused on read by this filesystem
+            if exc.errno != errno.EINVAL:
+                raise
+            fallback = os.open(name, _READ, dir_fd=directory)
+            try:
+                os.posix_fadvise(fallback, 0, 0, os.POSIX_FADV_DONTNEED)
+                return _hash_aligned(fallback, max_size, name)
+            finally:
+                os.close(fallback)
+    finally:
+        os.close(fd)
+
+
+def _hash_aligned(fd: int, max_size: int, name: str) -> str:
+    """Hash from offset 0 in whole, aligned chunks: O_DIRECT needs an aligned buffer, offset and
+    length; the anonymous mapping is page-aligned and every read but the last is a whole chunk."""
+    digest = hashlib.sha256()
+    total = 0
+    with mmap.mmap(-1, _CHUNK) as buffer:
+        view = memoryview(buffer)
+        try:
+            while True:
+                count = os.preadv(fd, [view], total)
+                digest.update(view[:count])
+                total += count
+                if total > max_size:
+                    raise MediaError(f"{shown(name)} read back larger than the {max_size} bytes written")
+                if count < _CHUNK:  # a short read is the end of the file
+                    return digest.hexdigest()
+        finally:
+            view.release()

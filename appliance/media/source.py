@@ -304,7 +304,7 @@ class MediaSource(ABC):
                 for name, data in contents.items():
                     self._fault("verify", stick, name)
                     expected = hashlib.sha256(data).hexdigest()
-                    actual = files.sha256_of(directory, name)
+                    actual = files.sha256_from_medium(directory, name, max_size=len(data))
                     if actual != expected:
                         raise MediaError(f"{shown(name)} read back as SHA-256 {actual}, not {expected}")
                     verified.append(WrittenFile(name, len(data), expected))

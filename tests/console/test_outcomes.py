@@ -71,7 +71,12 @@ def test_cancelling_the_final_log_needs_a_confirmation_naming_it_and_exits_4(dem
 
 def test_a_response_not_written_is_exit_4(demo, sticks):
     run = run_script(sticks, SIGN_AND_WRITE + [("sign.where", "other"), ("sign.stick.insert", "cancel"),
-                                               ("sign.stick.drop", "drop"), ("sign.done", "")] + SHUT_DOWN,
+                                               ("sign.stick.drop", "drop"), ("sign.done", ""),
+                                               # the kept response is offered again, and given up again
+                                               ("next.kept.choose", "cancel"), ("next.kept.drop", "drop"),
+                                               ("next", "shutdown"),
+                                               ("shutdown.kept.choose", "cancel"), ("shutdown.kept.drop", "drop"),
+                                               *SHUT_DOWN[1:]],
                      config=demo.config)
     assert run.code == 4
     assert f"{demo.response}: signed but written to no stick" in flat(run.log)

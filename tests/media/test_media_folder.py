@@ -244,10 +244,10 @@ def test_a_file_that_reads_back_different_is_not_verified(root, stick_dir):
             (stick.path / name).write_bytes(b"<KSR-response/ >")
 
     with FolderMedia(root, fault_hook=corrupt_the_response) as media:
-        with pytest.raises(MediaWriteError, match="read back as SHA-256") as raised:
+        with pytest.raises(MediaWriteError, match="read back") as raised:
             media.write_files(only_stick(media), OUTPUT)
     report = raised.value.report
-    assert report.reason.startswith("skr-root-2026-q1-0.xml read back as SHA-256")
+    assert report.reason.startswith("skr-root-2026-q1-0.xml read back")
     assert report.verified == ()
     assert report.unverified == tuple(OUTPUT)
 
@@ -269,3 +269,25 @@ def test_a_failed_write_leaves_no_partial_file_under_the_final_name(media, stick
     assert not (stick_dir / "ceremony-log.txt").exists()
     assert no_partial_files(stick_dir)
     assert (stick_dir / "skr-root-2026-q1-0.xml").read_bytes() == OUTPUT["skr-root-2026-q1-0.xml"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) - 7])
+def test_the_read_back_hashes_every_byte_whatever_the_size(tmp_path, size):
+    data = os.urandom(size)
+    (tmp_path / "file.bin").write_bytes(data)
+    with files.opened_directory(tmp_path) as directory:
+        assert files.sha256_from_medium(directory, "file.bin", max_size=size) == hashlib.sha256(data).hexdigest()
+
+
+def test_the_read_back_refuses_a_file_larger_than_what_was_written(tmp_path):
+    (tmp_path / "file.bin").write_bytes(b"x" * (2 << 20))
+    with files.opened_directory(tmp_path) as directory, pytest.raises(MediaError, match="read back larger than"):
+        files.sha256_from_medium(directory, "file.bin", max_size=1000)
+
+
+def test_the_read_back_never_follows_a_symlink(tmp_path):
+    (tmp_path / "elsewhere").write_bytes(b"data")
+    (tmp_path / "file.bin").symlink_to(tmp_path / "elsewhere")
+    with files.opened_directory(tmp_path) as directory, pytest.raises(OSError) as raised:
+        files.sha256_from_medium(directory, "file.bin", max_size=10)
+    assert raised.value.errno == errno.ELOOP

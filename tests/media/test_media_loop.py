@@ -301,3 +301,38 @@ def test_a_stick_pulled_during_the_write_is_reported_with_what_was_written(
         assert report.not_written == ("ceremony-log.txt",)
         assert wait_for(media, REMOVED).stick == stick
         assert not os.path.ismount(stick.path)
+
+
+def test_a_medium_that_does_not_hold_what_the_kernel_cached_is_caught(mountable_loop, tmp_path):
+    """A stick that lies: the kernel holds the response's pages, the medium holds other bytes
+    (changed in the image file behind the mounted filesystem). The read-back drops the cached
+    pages and reads the device (O_DIRECT), so the write is NOT reported verified; a read-back
+    served from the page cache would have reported it verified."""
+    response = "skr-root-2026-q1-0.xml"
+    payload = b"<KSR-response>" + os.urandom(6000).hex().encode() + b"</KSR-response>\n"
+
+    def medium_differs_from_the_cache(step, stick, name):
+        if (step, name) == ("verify", response):
+            assert (stick.path / name).read_bytes() == payload  # now in the page cache
+            image = mountable_loop.image.read_bytes()
+            at = image.find(payload[:64])
+            assert at >= 0, "the response's bytes are not in the image"
+            with open(mountable_loop.image, "r+b") as medium:
+                medium.seek(at + 100)
+                medium.write(b"X" * 16)
+                medium.flush()
+                os.fsync(medium.fileno())
+
+    with UdevMedia(
+        mount_root=tmp_path / "media",
+        also_accept=mountable_loop.accepts,
+        fault_hook=medium_differs_from_the_cache,
+    ) as media:
+        mountable_loop.attach()
+        stick = wait_for(media, ADDED).stick
+        with pytest.raises(MediaWriteError, match="read back as SHA-256") as raised:
+            media.write_files(stick, {response: payload, "ceremony-log.txt": b"log\n"})
+        report = raised.value.report
+        assert report.verified == ()
+        assert report.unverified == (response, "ceremony-log.txt")
+        media.release(stick)
