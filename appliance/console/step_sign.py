@@ -86,13 +86,15 @@ async def run(ceremony: Ceremony) -> Step:
         ceremony.fail(EXIT_MEDIA, f"{shown(name)}: signed but written to no stick")
     else:
         safekeeping.verified(ceremony, name, report.stick.describe())
-        # The hash and the table again, whole, now that the file is on the stick (the write scrolled them away).
-        ui.show(Step.SIGN.heading, hashed + [
-            "",
-            *table,
-            "",
+        # The outcome first, where the operators look; then the hash and the table again, whole,
+        # now that the file is on the stick (the write scrolled them away).
+        ui.show(Step.SIGN.heading, [
             f"Written and verified on {report.stick.describe()}, with the log {ceremony.log.filename}.",
             f"The stick {shown(report.stick.name)} may be removed now.",
+            "",
+            *hashed,
+            "",
+            *table,
         ])
     await ui.ask("sign.done", "Press Enter to continue:")
     return Step.NEXT

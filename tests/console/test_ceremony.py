@@ -11,7 +11,7 @@ from appliance.formats import parse_request, parse_response
 from appliance.formats.trust_anchor import parse_trust_anchors
 from appliance.policy import validate_response
 from tests.console.conftest import real
-from tests.console.harness import files_on, flat, now_typed, run_script, written_log
+from tests.console.harness import files_on, flat, now_typed, run_script, snapshotting, written_log
 from tests.console.scripts import (
     ACCEPT_AND_CONFIRM,
     IMPORT_WITH_PREVIOUS,
@@ -345,3 +345,13 @@ def test_replace_typed_replaces_the_older_response(demo, sticks):
                      config=demo.config)
     verify(demo.stick, demo, request_bytes)
     assert "'replace'" in run.log
+
+
+def test_the_write_outcome_is_on_the_first_page_after_signing(demo, sticks):
+    """After the write, the operators see at once that the stick may be removed (the hash and the
+    table follow below; a serial line shows only what is drawn)."""
+    screens = {}
+    run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", ""), ("verbal.confirm", "yes")]
+               + WRITE_AND_GO_ON + SHUT_DOWN, config=demo.config, autopilot=snapshotting(screens))
+    page = "\n".join(screens["sign.done"])
+    assert "Written and verified on" in page and "may be removed now." in page
