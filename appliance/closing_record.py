@@ -1,7 +1,8 @@
 """The closing record: what a witness writes down at the end of a ceremony, to check later.
 
 Pure: plain data in, 79-column lines out, for the console's last screen, the log's last page and
-the printer. Per request signed: the request's and the response's file names, SHA-256 in hex and
+the printer; every name and text in it is shown escaped (`text.shown`), so that a request's file
+name cannot start rows of its own there. Per request signed: the request's and the response's file names, SHA-256 in hex and
 PGP words (`Fingerprint.aloud`, the layout used everywhere), the number of bundles and the KSKs
 that signed them; the HSM's identity; the clock as set and the span of the ceremony; and, once the
 final log is on a stick, the log's own SHA-256 (the log cannot hold its own hash, so its copy of
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from appliance.digest import Fingerprint
+from appliance.text import shown
 
 TITLE = "CLOSING RECORD"
 
@@ -55,18 +57,19 @@ def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None)
     lines = [TITLE, "",
              f"Ceremony from {record.started:%Y-%m-%d %H:%M:%S} to {record.ended:%Y-%m-%d %H:%M:%S} UTC "
              f"({minutes // 60} h {minutes % 60} min {seconds} s)"]
-    lines += ["Clock as set:"] + [f"  {line}" for line in record.clock_set or ("not set",)]
-    lines += ["HSM:"] + [f"  {line}" for line in record.hsm or ("never opened",)]
+    lines += ["Clock as set:"] + [f"  {shown(line, limit=None)}" for line in record.clock_set or ("not set",)]
+    lines += ["HSM:"] + [f"  {shown(line, limit=None)}" for line in record.hsm or ("never opened",)]
     lines += ["", f"Requests signed: {len(record.signed)}"]
     for number, signed in enumerate(record.signed, 1):
-        lines += ["", f"{number}. {signed.response_name}: {signed.bundles} bundles, written on {signed.stick}",
-                  "   signed by " + "; ".join(signed.ksks), ""]
-        lines += Fingerprint(signed.request_sha256).render(f"   Request {signed.request_name}").splitlines()
-        lines += [""] + Fingerprint(signed.response_sha256).render(
-            f"   Response {signed.response_name}").splitlines()
+        lines += ["", f"{number}. {shown(signed.response_name)}: {signed.bundles} bundles, "
+                      f"written on {shown(signed.stick)}",
+                  "   signed by " + "; ".join(shown(ksk, limit=None) for ksk in signed.ksks), ""]
+        lines += [f"   Request {shown(signed.request_name)}", *Fingerprint(signed.request_sha256).aloud()]
+        lines += ["", f"   Response {shown(signed.response_name)}", *Fingerprint(signed.response_sha256).aloud()]
     if record.failures:
-        lines += ["", "Not signed, or not complete:"] + [f"  {failure}" for failure in record.failures]
-    lines += ["", f"Final log {record.log_name}"]
+        lines += ["", "Not signed, or not complete:"]
+        lines += [f"  {shown(failure, limit=None)}" for failure in record.failures]
+    lines += ["", f"Final log {shown(record.log_name)}"]
     if log_sha256 is None:
         lines += ["  its SHA-256 is shown on the screen once it is written (a file cannot hold its own hash)"]
     else:

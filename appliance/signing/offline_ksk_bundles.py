@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from appliance import __version__, dnssec
 from appliance.errors import RefusedError
@@ -129,8 +129,10 @@ def _covered_types(planned: TextPlannedBundle, rules: OfflineKskRules) -> list[s
     return [t for t in order if t == "DNSKEY" or t in present]
 
 
-def sign_text_bundle(planned: TextPlannedBundle, domain: str, rules: OfflineKskRules, sign: SignFunction) -> Bundle:
-    """The bundle with an RRSIG per signing KSK over each RRset, each verified before it is kept."""
+def sign_text_bundle(planned: TextPlannedBundle, domain: str, rules: OfflineKskRules, sign: SignFunction,
+                     verify: bool = True) -> Bundle:
+    """The bundle with an RRSIG per signing KSK over each RRset, each verified before it is kept
+    (`verify` false only for placeholders that measure a response before anything is signed)."""
     moment = planned.request_bundle.inception
     signatures = []
     for rtype in _covered_types(planned, rules):
@@ -144,6 +146,9 @@ def sign_text_bundle(planned: TextPlannedBundle, domain: str, rules: OfflineKskR
             data = dnssec.rrset_signed_data(template, _rdatas(planned, rtype), domain)
             signature = replace(template, signature_data=sign(name, data, key.algorithm))
             records = [(r.ttl, r.rdata) for r in planned.records if r.rtype == rtype]
+            if not verify:
+                signatures.append(signature)
+                continue
             try:
                 dnssec.verify_rrset_signature(signature, key, planned.keys, records, domain)
             except dnssec.SignatureInvalid as exc:
@@ -156,12 +161,32 @@ def sign_text_bundle(planned: TextPlannedBundle, domain: str, rules: OfflineKskR
 
 
 def build_text_response(request: Request, plan: tuple[TextPlannedBundle, ...], rules: OfflineKskRules,
-                        sign: SignFunction) -> Response:
-    bundles = tuple(sign_text_bundle(planned, request.domain, rules, sign) for planned in plan)
+                        sign: SignFunction, verify: bool = True) -> Response:
+    bundles = tuple(sign_text_bundle(planned, request.domain, rules, sign, verify) for planned in plan)
     stamp = "%Y-%m-%dT%H:%M:%SZ"
     span = f"{bundles[0].inception.strftime(stamp)}/{bundles[-1].inception.strftime(stamp)}" if bundles else ""
     return Response(id=span, serial=0, domain=request.domain, ksk_policy=None, zsk_policy=None, bundles=bundles,
                     dialect=response_dialect(rules, request))
+
+
+def _signature_length(key: Key) -> int:
+    """Octets of the signature field `key` makes: the modulus for RSA (RFC 3110 3), two numbers of
+    the curve's size for ECDSA and EdDSA (RFC 6605 4, RFC 8080 3)."""
+    bits = dnssec.key_size(key.algorithm, key.public_key)
+    rsa = key.algorithm in (dnssec.RSAMD5, dnssec.RSASHA1, dnssec.RSASHA1_NSEC3_SHA1, dnssec.RSASHA256,
+                            dnssec.RSASHA512)
+    return (bits + 7) // 8 if rsa else bits // 4
+
+
+def planned_response_size(request: Request, plan: tuple[TextPlannedBundle, ...], rules: OfflineKskRules) -> int:
+    """Bytes of the response `plan` makes, measured before the HSM signs anything: every RRSIG
+    carries zeros of its signature's final length (the trailer's time is always as long)."""
+    signers = {name: key for planned in plan for name, key in planned.signers}
+    def zeros(name: str, _data: bytes, _algorithm: int) -> bytes:
+        return bytes(_signature_length(signers[name]))
+
+    response = build_text_response(request, plan, rules, zeros, verify=False)
+    return len(write_text_response(response, plan, datetime(2000, 1, 1, tzinfo=UTC)))
 
 
 def write_text_response(response: Response, plan: tuple[TextPlannedBundle, ...], generated_at: datetime) -> bytes:

@@ -17,7 +17,8 @@ from appliance.errors import RefusedError, UsageError
 from appliance.formats import parse_response, write_response
 from appliance.formats.detect import read_response
 from appliance.formats.trust_anchor import anchor_from_key
-from appliance.model import Key, Request, Response, Verdict
+from appliance.formats.xmlsafe import DEFAULT_MAX_SIZE
+from appliance.model import Key, Request, Response, Verdict, Violation
 from appliance.policy import validate_response
 from appliance.policy.runner import run_checks
 from appliance.report import verdict_lines
@@ -37,9 +38,12 @@ from appliance.signing.offline_ksk_bundles import (
     build_text_response,
     header_token,
     plan_text_bundles,
+    planned_response_size,
     response_dialect,
     write_text_response,
 )
+
+SKR_SIZE = "SKR-SIZE"
 
 if TYPE_CHECKING:
     from appliance.hsm.keys import HsmKey
@@ -126,7 +130,20 @@ def _prepare_text(config: SigningConfig, hsm: Hsm, request: Request, request_ver
     checks = TEXT_SIGNING_CHECKS + (TEXT_PREVIOUS_RESPONSE_CHECKS if previous is not None else ())
     verdict = run_checks(checks, _context(config, request, bundles, definitions, hsm_keys, token_keys, previous))
     notes = tuple(ksk_exposure_notes(definitions, hsm_keys))
-    return Plan(request, schema, bundles, hsm_keys, _merge(request_verdict, verdict), notes)
+    verdict = _merge(request_verdict, verdict, _response_size(request, bundles, rules))
+    return Plan(request, schema, bundles, hsm_keys, verdict, notes)
+
+
+def _response_size(request: Request, bundles: tuple[TextPlannedBundle, ...], rules) -> Verdict:
+    """SKR-SIZE: the response must stay within the size every reader of responses accepts (the
+    appliance's own read-back, `verify-skr`, the next ceremony's previous response), or it could
+    only be refused after the HSM had signed every bundle."""
+    size = planned_response_size(request, bundles, rules)
+    if size <= DEFAULT_MAX_SIZE:
+        return Verdict((SKR_SIZE,))
+    return Verdict((SKR_SIZE,), (Violation(SKR_SIZE, f"the response would be {size} bytes ({len(bundles)} bundles), "
+                                           f"more than the {DEFAULT_MAX_SIZE} bytes a response may have; "
+                                           "ask for fewer bundles per request"),))
 
 
 def _context(config, request, bundles, definitions, hsm_keys, token_keys, previous) -> SigningContext:

@@ -84,3 +84,24 @@ def test_the_responses_bundle_table_after_signing_on_screen_and_in_the_log(demo,
     assert all(row in after for row in table)
     assert "KSK Tag: /S signs the bundle" in after
     assert table[1] in run.screen_text()
+
+
+# Every character str.splitlines() breaks at: a request name (any bytes on ext4; U+0085, U+2028
+# and U+2029 on FAT too) must not start a row of its own in the record a witness copies.
+LINE_BREAKS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+@pytest.mark.parametrize("brk", LINE_BREAKS, ids=[f"U+{ord(c):04X}" for c in LINE_BREAKS])
+def test_a_request_name_cannot_draw_rows_of_its_own_in_the_record(brk):
+    def record_of(request_name: str) -> list[str]:
+        signed = SignedRequest(request_name, hashlib.sha256(b"request").digest(), "skr.xml",
+                               hashlib.sha256(b"response").digest(), 9, ("current: tag 20326",), "stick OUT")
+        return closing_record_lines(ClosingRecord((signed,), (), (), datetime(2027, 1, 15, tzinfo=UTC),
+                                                  datetime(2027, 1, 15, 1, tzinfo=UTC), "ceremony.log"))
+
+    forged_block = Fingerprint.of(b"genuine request").render("   Request ksr.xml")
+    lines = record_of("ksr.xml" + brk + forged_block.replace("\n", brk))
+    assert len(lines) == len(record_of("ksr.xml"))
+    assert read_aloud_block(lines, "Request ksr.xml") == (
+        hashlib.sha256(b"request").hexdigest(), [w.lower() for w in Fingerprint.of(b"request").words])
+    assert not any(brk in line for line in lines)
