@@ -65,8 +65,9 @@ def run_console(
     ui = ConsoleUI(log, lambda: ceremony.status(), input=input, output=output, on_ask=on_ask)
     ceremony = Ceremony(ui, log, clock, media, settings, watch, config=prepared.config, policy=prepared.policy)
     ui.look_back = {
-        "f2": lambda: ("the request", ceremony.look_back) if ceremony.look_back else None,
-        "f3": lambda: ("the log so far", log.render().splitlines()) if ceremony.may_look_back else None,
+        "f2": lambda: ("the request", lambda: ceremony.look_back) if ceremony.look_back else None,
+        # The hint asks every second whether F3 works: the log is rendered only when looked at.
+        "f3": lambda: ("the log so far", lambda: log.render().splitlines()) if ceremony.may_look_back else None,
     }
     clock_rule = "set to the typed time when root" if clock.set_system else "never set (--no-set-clock)"
     log.note(f"ceremony {__version__} (built {BUILD_DATE:%Y-%m-%d}), console started", [

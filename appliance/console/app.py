@@ -51,7 +51,8 @@ from appliance.text import shown
 
 # The look-back keys: F2 the request's hash and verdicts, F3 the log so far.
 LOOK_BACK_KEYS = {"f2": "the request's hash and verdicts", "f3": "the log so far"}
-LookBack = Callable[[], tuple[str, list[str]] | None]  # (title, lines), or None: nothing to show yet
+LOOK_BACK_HINTS = {"f2": "F2: request again", "f3": "F3: log so far"}
+LookBack = Callable[[], tuple[str, Callable[[], list[str]]] | None]  # (title, its lines when looked at), or None: nothing to show yet
 
 # Rows that are not the body: title, scroll hint, prompt, status.
 FIXED_ROWS = 4
@@ -118,13 +119,20 @@ class ConsoleUI:
         if len(self.lines) > rows:
             last = min(len(self.lines), self._top + rows)
             hint = f"-- lines {self._top + 1}-{last} of {len(self.lines)}; PgUp/PgDn to scroll --"
-        if self._looking is None and self._may_look_back():
-            hint += ("  " if hint else "") + "F2: request again  F3: log so far"
+        working = self._working_look_back_keys() if self._looking is None else []
+        if working:
+            hint += ("  " if hint else "") + "  ".join(LOOK_BACK_HINTS[name] for name in working)
         return hint
 
     def _may_look_back(self) -> bool:
-        return (self._answer is not None and not self._answer.done() and not self.hidden
-                and any(view() is not None for view in self.look_back.values()))
+        return bool(self._working_look_back_keys())
+
+    def _working_look_back_keys(self) -> list[str]:
+        """The look-back keys that would show something now: the hint offers only these (F2 has
+        nothing to show before a request is checked)."""
+        if self._answer is None or self._answer.done() or self.hidden:
+            return []
+        return [name for name in LOOK_BACK_KEYS if name in self.look_back and self.look_back[name]() is not None]
 
     def _layout(self) -> Layout:
         prompt_text = FormattedTextControl(lambda: [("class:prompt", self.prompt)])
@@ -194,7 +202,7 @@ class ConsoleUI:
             return
         title, lines = shown
         self._looking = (self.title, self.lines, self._top, self.prompt)
-        self.title, self.lines, self._top = f"LOOKING BACK: {title}", _fit(lines), 0
+        self.title, self.lines, self._top = f"LOOKING BACK: {title}", _fit(lines()), 0
         self.prompt = "Esc or Enter: back to the question "
         self.log.note(f"Looked back at {title} ({name.upper()})")
         self._redraw_all()

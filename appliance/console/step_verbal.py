@@ -37,7 +37,9 @@ async def run(ceremony: Ceremony) -> Step:
         "",
         "Read it aloud; the ZSK operator compares it with the hash they sent.",
     ])
-    answer = await ui.ask("verbal.confirm", "Do they match? Type 'yes' to sign (anything else aborts):")
+    answer = ""
+    while not answer:  # an Enter pressed once too often is no answer: it must not abort the request
+        answer = await ui.ask("verbal.confirm", "Do they match? Type 'yes' to sign (anything else aborts):")
     if answer.lower() != "yes":
         ui.add([f"Answer was '{shown(answer)}', not 'yes': ABORTED. Nothing is signed."])
         ceremony.log.error(f"Verbal check not confirmed for {shown(current.name)}: nothing signed")

@@ -84,6 +84,14 @@ def test_no_at_the_verbal_check_signs_nothing(demo, sticks):
     assert run.ceremony.requests_signed == 0
 
 
+def test_a_bare_enter_at_the_verbal_check_asks_again(demo, sticks):
+    # An Enter pressed once too often (after "Press Enter for the verbal check") must not abort the request.
+    script = SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", "")] + [("verbal.confirm", ""), ("verbal.confirm", "yes")]
+    run = run_script(sticks, script + [("sign.where", ""), ("sign.done", "")] + SHUT_DOWN, config=demo.config)
+    assert run.code == 0 and run.ceremony.requests_signed == 1
+    assert "ABORTED" not in flat(run.log)
+
+
 def test_refused_request_ends_with_the_reasons(demo, sticks):
     shutil.rmtree(demo.stick)
     old = sticks.make("OLD", real("ksr-root-2017-q2-0.xml", "skr-root-2017-q1-0.xml"))

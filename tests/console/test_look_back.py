@@ -10,7 +10,7 @@ import pytest
 from appliance.console.flow import Ceremony
 from appliance.digest import Fingerprint
 from appliance.media import Stick
-from tests.console.harness import flat, run_script
+from tests.console.harness import flat, run_script, snapshotting
 from tests.console.scripts import IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
 
 F2, F3 = "\x1b[[B", "\x1b[[C"  # the Linux console's F2 and F3
@@ -45,6 +45,18 @@ def test_no_look_back_before_step_3_and_the_log_from_step_3_on(demo, sticks):
     assert "HSM activated." in text
     # Only once, at step 3: no request checked yet, so F2 shows nothing; F3 the log.
     assert text.count("Looked back") == 1 and "NOTE Looked back at the log so far (F3)" in text
+
+
+@pytest.mark.softhsm
+def test_the_hint_names_only_the_look_back_keys_that_work(demo, sticks):
+    # Before a request is checked, F2 shows nothing: the line above the prompt must not offer it.
+    screens: dict[str, list[str]] = {}
+    run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [("request.accepted", ""), ("verbal.confirm", "no"),
+               ("verbal.aborted", ""), ("next", "shutdown"), ("shutdown.log.choose", "1"), ("shutdown.done", "end")],
+               config=demo.config, autopilot=snapshotting(screens))
+    before = "\n".join(screens["request.choose"])
+    assert "F3: log so far" in before and "F2" not in before
+    assert "F2: request again  F3: log so far" in "\n".join(screens["verbal.confirm"])
 
 
 @pytest.mark.softhsm
