@@ -148,13 +148,17 @@ class Console:
         self.see(phrase("Number of the request to import"),
                  "stick not detected: the console listed no request after the stick was plugged in")
         listing = self.vm.console.text()
-        if request_name not in listing[listing.rfind("Requests (KSR)"):]:
+        if not self.lists(listing[listing.rfind("Requests (KSR)"):], request_name):
             raise ScenarioFailed(f"the console's list of requests on the stick lacks {request_name}")
         self.answer("1")
         self.see(phrase("Number of the previous response"), "the question for the previous response")
         self.answer("1")
         verdict = self.see(phrase("Press Enter for the verbal check") + "|REFUSED", "the request's checks")
         return plugged_at, "refused" if verdict.group(0) == "REFUSED" else "accepted"
+
+    def lists(self, listing: str, name: str) -> bool:
+        """Whether the console's listing shows `name` (the serial line carries the exact text)."""
+        return name in listing
 
     def refusal_reasons(self) -> str:
         """The failed checks (`FAIL  ID: why`) on the screen that said REFUSED."""
