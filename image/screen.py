@@ -171,10 +171,18 @@ def title_bar_rows(width: int, rgb: bytes) -> int:
 
 
 def hash_words(text: str) -> dict[int, str]:
-    """The numbered words (`1. ADROITNESS` ... `32. ...`) a screen shows, by number."""
+    """The numbered words (`1. ADROITNESS` ... `32. ...`) a screen shows, by number.
+
+    The console lays them out four to a row in order, so the 32 entries read in order are the words
+    1 to 32; the numbers themselves are only a fallback, because tesseract reads Terminus's dotted
+    zero as "@" or "8" ("1@." for 10, "38." for 30)."""
+    entries = re.findall(r"(?<![\w:])([0-9@]{1,2})\. ?([A-Z][A-Z-]+)\b", text)
+    if len(entries) == 32:
+        return {number: word.lower() for number, (_, word) in enumerate(entries, start=1)}
     words: dict[int, str] = {}
-    for number, word in re.findall(r"\b(\d{1,2})\. ?([A-Z][A-Z-]+)\b", text):
-        words.setdefault(int(number), word.lower())
+    for number, word in entries:
+        if number.isdigit():
+            words.setdefault(int(number), word.lower())
     return words
 
 

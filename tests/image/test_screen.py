@@ -119,3 +119,11 @@ def test_words_that_are_not_the_requests_fail_the_verbal_check(tmp_path, monkeyp
     monkeypatch.setattr(screen, "ocr", lambda pgm: "\n".join(hash_screen(Fingerprint.of(REQUEST), "x", "y"))
                         + "\nDo they match?")
     assert console.verbal_check_words(REQUEST) == [w.lower() for w in Fingerprint.of(REQUEST).words]
+
+
+def test_words_read_in_order_when_ocr_misreads_the_zeros():
+    """tesseract reads Terminus's dotted zero as '@' or '8': the words still count, by position."""
+    fingerprint = Fingerprint.of(REQUEST)
+    text = "\n".join(hash_screen(fingerprint, "the request", "ksr.xml")).replace("10. ", "1@. ").replace("30. ", "38. ")
+    read = screen.hash_words(text)
+    assert [read[n] for n in range(1, 33)] == [w.lower() for w in fingerprint.words]
