@@ -66,12 +66,19 @@ def make_full_stick(path: Path) -> Path:
     return path
 
 
+def choose_the_only_stick(console: Console, stick_id: str) -> None:
+    """A write goes only to the stick the operators name, even when one is in: choose it (1)."""
+    console.see(phrase("Stick number (or 'cancel'):"), f"{stick_id}: no question which stick to write to")
+    console.answer("1")
+
+
 def write_fails_then_another(console: Console, stick_id: str, image: Path, fault: str | None,
                              *expected: str) -> str:
     """Plug a stick that must fail (hotplug.FAULTS[fault], or full); the screen must say so with
     one of `expected` and ask for another; pull it. Returns the failure as the screen said it."""
     console.see(phrase("Waiting for a stick"), f"the console asking for a stick before {stick_id}")
     hotplug.plug(console.vm, stick_id, image, fault=fault)
+    choose_the_only_stick(console, stick_id)
     # Up to the question that follows: the reason and the lists of what was and was not written.
     failure = console.see(r"(?s)Writing\s+to\s+stick\s.*?failed:.*?" + phrase("Insert another stick, or Enter"),
                           f"{stick_id}: no 'Writing to ... failed' and no question for another stick")
@@ -174,6 +181,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages, unt
         with stages.stage("a good stick: written and verified"):
             console.see(phrase("Waiting for a stick"), "the console asking for a third stick")
             hotplug.plug(vm, "good", good)
+            choose_the_only_stick(console, "good")
             console.see(phrase("may be removed now"), "the response and the log were not written to the good stick")
             console.see(phrase("Press Enter to continue:"), "the end of the signing step")
             console.answer("")

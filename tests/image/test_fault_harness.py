@@ -43,6 +43,9 @@ class NoShell:
 
 
 FAILED_SCREEN = ("Waiting for a stick (or type 'cancel'):\n"
+                 "Sticks present, choose the one for the response and the log:\n"
+                 "  1. stick sdc \"EIO\" (vfat, 33.6 MB)\n"
+                 "Stick number (or 'cancel'):\n"
                  "Writing to stick sdc \"EIO\" (vfat, 33.6 MB) failed: [Errno 5] Input/output error.\n"
                  f"NOT written:\n  {RESPONSE}\n"
                  "Insert another stick, or Enter to try this one again (or 'cancel'):\n")
