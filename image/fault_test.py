@@ -32,7 +32,7 @@ from image import hotplug, sticks
 from image.hsm_bridge import HsmBridge
 from image.host_checks import CheckFailed, check_log, ksk_rrset, verify_with_cli, verify_with_dnspython
 from image.qemu import VirtualMachine
-from image.qemu_test import HOST_MODULE, Stages, StageFailed, prepare
+from image.qemu_test import HOST_MODULE, Stages, StageFailed, add_vm_arguments, prepare
 from image.scenario import Console, ScenarioFailed, phrase
 
 FULL_STICK_MB = 2  # FAT12; filled until less than FULL_ROOM bytes are free
@@ -235,13 +235,8 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages, unt
 
 
 def main() -> int:
-    from image.build import DEFAULT_ISO
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iso", type=Path, default=DEFAULT_ISO)
-    parser.add_argument("--kvm", action="store_true", help="use KVM instead of TCG")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for each wait")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory after a pass")
+    add_vm_arguments(parser)
     parser.add_argument("--untried", action="store_true",
                         help="also the read-back stick and the damaged FAT (never yet seen passing; not in CI)")
     args = parser.parse_args()

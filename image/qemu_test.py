@@ -375,14 +375,19 @@ def session_texts(inputs: Inputs) -> dict[str, str]:
     }
 
 
-def main() -> int:
+def add_vm_arguments(parser: argparse.ArgumentParser) -> None:
+    """--iso, --kvm, --timeout and --keep, shared by the tests that boot the DVD."""
     from image.build import DEFAULT_ISO
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iso", type=Path, default=DEFAULT_ISO)
     parser.add_argument("--kvm", action="store_true", help="use KVM instead of TCG")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for each wait")
     parser.add_argument("--keep", action="store_true", help="keep the work directory after a pass")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_vm_arguments(parser)
     parser.add_argument("--default-entry-only", action="store_true",
                         help="only the second boot: the default entry on tty1, read by OCR")
     args = parser.parse_args()
