@@ -71,5 +71,5 @@ def run(args) -> int:
 def summary(ceremony: Ceremony, code: int) -> list[str]:
     """What is left on the terminal after the console: what was written, what was not, the exit code."""
     lines = [f"written: {line}" for line in ceremony.outputs]
-    lines += [f"NOT DONE: {what}" for _, what in ceremony.failures]
+    lines += [f"NOT DONE: {what}" if code else f"made good: {what}" for code, what in ceremony.failures]
     return lines + [f"exit code {code}"]

@@ -11,7 +11,9 @@ whole ceremony at once and a step cannot jump somewhere unplanned:
 
 What went wrong on the way is kept (`Ceremony.fail`) and decides the exit code of `ceremony run`:
 the first failure's code (1 refused or aborted, 2 configuration, 3 HSM, 4 media), or 0 when nothing
-failed: every request taken up was signed and written, and the final log was written.
+failed: every request taken up was signed and written, and the final log was written. A failure
+made good later (`Ceremony.made_good`: a response written to no stick at first, verified on one at
+a later step or the shutdown) stays in the record, said so, but no longer decides the exit code.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ class Ceremony:
     outputs: list[str] = field(default_factory=list)  # "name on stick", for the closing screen
     signings: list[Signing] = field(default_factory=list)  # each signing, until verified on a stick
     signed: list[SignedRequest] = field(default_factory=list)  # each response written, for the record
-    failures: list[tuple[int, str]] = field(default_factory=list)  # (exit code, what), in order
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (exit code, what), in order; EXIT_OK: made good
     look_back: list[str] = field(default_factory=list)  # the request's hash and verdicts (F2)
     clock_set: tuple[str, ...] = ()  # how the clock was set, for the closing record
     ended: bool = False  # the operators acknowledged the closing record
@@ -127,9 +129,18 @@ class Ceremony:
         """Records what went wrong; the first failure decides the exit code."""
         self.failures.append((exit_code, what))
 
+    def made_good(self, what: str, how: str) -> bool:
+        """The earliest outstanding failure recorded as `what` was made good after all (`how`): it
+        stays in the record as `what; how` with the code EXIT_OK. False when none is outstanding."""
+        for index, (code, recorded) in enumerate(self.failures):
+            if code != EXIT_OK and recorded == what:
+                self.failures[index] = (EXIT_OK, f"{what}; {how}")
+                return True
+        return False
+
     @property
     def exit_code(self) -> int:
-        return self.failures[0][0] if self.failures else EXIT_OK
+        return next((code for code, _ in self.failures if code != EXIT_OK), EXIT_OK)
 
     def status(self) -> str:
         """The status line: clock, HSM, sticks. Plain words, never colour alone. Once the stick

@@ -52,14 +52,21 @@ def signed(ceremony, request_name: str, request: bytes, response_name: str, resp
                       "until verified on a stick")
 
 
+def given_up(response_name: str) -> str:
+    """The failure recorded when a signed response was written to no stick (step 5, code 4)."""
+    return f"{shown(response_name)}: signed but written to no stick"
+
+
 def verified(ceremony, response_name: str, stick_description: str) -> None:
-    """The kept response `response_name` is verified on a stick: it need no longer be kept."""
+    """The kept response `response_name` is verified on a stick: it need no longer be kept, and a
+    failure recorded when its write was given up is made good (it no longer sets the exit code)."""
     for signing in kept(ceremony):
         if signing.response_name == response_name:
             signing.verified_on = stick_description
             ceremony.signed.append(replace(signing.record, stick=stick_description))  # the closing record
             ceremony.log.note(f"{shown(response_name)} (signed at {signing.signed_at} UTC) verified on "
                               f"{stick_description}")
+            ceremony.made_good(given_up(response_name), f"verified later on {stick_description}")
             return
 
 

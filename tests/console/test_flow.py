@@ -63,3 +63,18 @@ def test_two_requests_then_shutdown():
 def test_a_transition_outside_the_table_stops_the_ceremony(path):
     with pytest.raises(RuntimeError, match="may not lead to"):
         asyncio.run(run_ceremony(FakeCeremony(), scripted(path)))
+
+
+def test_a_failure_made_good_stays_in_the_record_but_no_longer_sets_the_exit_code():
+    from appliance.console.flow import Ceremony
+
+    ceremony = Ceremony(*[None] * 6)
+    ceremony.fail(4, "skr-a.xml: signed but written to no stick")
+    ceremony.fail(4, "skr-a.xml: signed but written to no stick")  # signed twice, both given up
+    ceremony.fail(1, "ksr-b.xml: refused")
+    assert ceremony.made_good("skr-a.xml: signed but written to no stick", "verified later on stick X")
+    assert ceremony.exit_code == 4  # the second copy is still on no stick
+    assert ceremony.made_good("skr-a.xml: signed but written to no stick", "verified later on stick Y")
+    assert not ceremony.made_good("skr-a.xml: signed but written to no stick", "again")
+    assert ceremony.exit_code == 1
+    assert ceremony.failures[0] == (0, "skr-a.xml: signed but written to no stick; verified later on stick X")

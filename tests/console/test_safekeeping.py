@@ -36,6 +36,32 @@ def test_a_response_whose_write_was_given_up_is_kept_and_written_at_the_next_ste
     assert run.ceremony.requests_signed == 1
     assert [entry.stick for entry in run.ceremony.signed] == ["stick OUT (folder)"]  # the closing record
     assert "lost now" not in flat(run.screen_text())
+    # Everything signed and the final log are verified on a stick: a success, the late write said.
+    assert run.code == 0
+    assert f"{demo.response}: signed but written to no stick; verified later on stick OUT (folder)" in text
+
+
+def test_a_response_kept_until_the_shutdown_and_written_there_is_a_success(demo, sticks):
+    request_bytes = (demo.stick / demo.request).read_bytes()
+
+    def pull_then_write():
+        sticks.pull("KSR-STICK")
+        return ""
+
+    def insert_another():
+        sticks.insert("OUT")
+
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", pull_then_write), ("sign.stick.insert", "cancel"), ("sign.stick.drop", "drop"),
+                        ("sign.done", ""), ("next.kept.insert", "cancel"), ("next.kept.drop", "drop"),
+                        ("next", "shutdown"), ("shutdown.kept.insert", insert_another), ("shutdown.kept.choose", "1"),
+                        ("shutdown.log.choose", "1"), ("shutdown.done", "end")], config=demo.config)
+    out = demo.media / "OUT"
+    verify(out, demo, request_bytes)
+    assert run.code == 0
+    record = flat(written_log(out, run))
+    assert f"{demo.response}: signed but written to no stick; verified later on stick OUT (folder)" in record
+    assert "lost now" not in flat(run.screen_text())
 
 
 def test_every_write_attempt_is_logged(demo, sticks):
