@@ -2,6 +2,10 @@
 image file becomes a block node (blockdev-add), the node a usb-storage device on the xHCI bus
 (device_add); pulling removes the device at once, like a stick yanked out, then the node, which
 closes the file so the host reads everything the guest wrote.
+
+A stick plugged `slowable` sits behind QEMU's `throttle` filter in a throttle group of its own,
+unlimited until `slow_reads` sets a read rate: a read-back then takes seconds instead of
+milliseconds, so the stick can be pulled between the write and the read-back, or during it.
 """
 from __future__ import annotations
 
@@ -27,18 +31,39 @@ FAULTS = {
 }
 
 
-def plug(vm, name: str, image: Path, fault: str | None = None) -> None:
+def throttle_group(name: str) -> str:
+    """The QOM id of the throttle group of the stick `name` plugged `slowable`."""
+    return f"{name}-throttle"
+
+
+def plug(vm, name: str, image: Path, fault: str | None = None, slowable: bool = False) -> None:
     """Insert `image` as a USB stick called `name` (a QMP id: letters, digits, '-'), behaving
-    as FAULTS[fault] says when `fault` is given."""
+    as FAULTS[fault] says when `fault` is given; `slowable`: behind a throttle filter whose
+    rate `slow_reads` sets (unlimited until then)."""
     medium: dict = {"driver": "file", "filename": str(image)}
     if fault is not None:
         medium = {"driver": "blkdebug", "image": medium, **FAULTS[fault]}
+    node: dict = {"node-name": f"{name}-node", "driver": "raw", "file": medium}
     try:
-        vm.qmp("blockdev-add", **{"node-name": f"{name}-node", "driver": "raw", "file": medium})
+        if slowable:
+            vm.qmp("object-add", **{"qom-type": "throttle-group", "id": throttle_group(name), "limits": {}})
+            node = {"node-name": f"{name}-node", "driver": "throttle", "throttle-group": throttle_group(name),
+                    "file": {"driver": "raw", "file": medium}}
+        vm.qmp("blockdev-add", **node)
         vm.qmp("device_add", driver="usb-storage", bus=XHCI_BUS, id=name, drive=f"{name}-node",
                removable=True, serial=name.upper())
     except Exception as error:
         raise HotplugError(f"could not plug in {image.name} as {name}: {error}") from error
+
+
+def slow_reads(vm, name: str, bytes_per_second: int) -> None:
+    """From now on the stick `name` (plugged `slowable`) reads at `bytes_per_second` on average;
+    QEMU's leaky bucket lets a request through once the bytes read before it have drained, so a
+    large read delays the next one by its size over the rate. Writes stay unlimited."""
+    try:
+        vm.qmp("qom-set", path=throttle_group(name), property="limits", value={"bps-read": bytes_per_second})
+    except Exception as error:
+        raise HotplugError(f"could not slow down the reads of {name}: {error}") from error
 
 
 def pull(vm, name: str, timeout: float = 30) -> None:
@@ -52,8 +77,13 @@ def pull(vm, name: str, timeout: float = 30) -> None:
     while True:
         try:
             vm.qmp("blockdev-del", **{"node-name": f"{name}-node"})
-            return
+            break
         except Exception as error:
             if time.monotonic() > deadline:
                 raise HotplugError(f"{name} was pulled but QEMU kept its image open: {error}") from error
             time.sleep(0.2)
+    if throttle_group(name) in (entry.get("name") for entry in vm.qmp("qom-list", path="/objects") or []):
+        try:
+            vm.qmp("object-del", id=throttle_group(name))
+        except Exception as error:
+            raise HotplugError(f"{name} was pulled but its throttle group stayed: {error}") from error

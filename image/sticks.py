@@ -56,8 +56,12 @@ def list_stick(path: Path) -> list[str]:
 
 def read_stick(path: Path) -> dict[str, bytes]:
     """Every file in the stick's root directory, by name."""
-    return {name: _run(["mcopy", "-i", str(path), f"::{name}", "-"], f"reading {name} from {path.name}")
-            for name in list_stick(path)}
+    return {name: read_file(path, name) for name in list_stick(path)}
+
+
+def read_file(path: Path, name: str) -> bytes:
+    """One file from the stick's root directory; StickError when mtools cannot read it whole."""
+    return _run(["mcopy", "-i", str(path), f"::{name}", "-"], f"reading {name} from {path.name}")
 
 
 def check_clean(path: Path) -> None:
@@ -69,7 +73,7 @@ def check_clean(path: Path) -> None:
 def add_file(path: Path, name: str, data: bytes) -> None:
     """Copy one more file to the stick's root directory, read back: mcopy exits 0 on a full disk."""
     _run(["mcopy", "-i", str(path), "-", f"::{name}"], f"copying {name} to {path.name}", input=data)
-    if _run(["mcopy", "-i", str(path), f"::{name}", "-"], f"reading {name} from {path.name}") != data:
+    if read_file(path, name) != data:
         raise StickError(f"copying {name} to {path.name}: the copy differs (the stick is full?)")
 
 

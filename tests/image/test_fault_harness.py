@@ -6,7 +6,17 @@ import subprocess
 import pytest
 
 from image import hotplug, sticks
-from image.fault_test import FULL_ROOM, check_failed_stick, make_full_stick, write_fails_then_another
+from image.fault_test import (
+    FULL_ROOM,
+    check_failed_stick,
+    check_pulled_stick,
+    check_read_only_stick,
+    make_full_stick,
+    make_remount_ro_stick,
+    pull_watcher,
+    signed_once,
+    write_fails_then_another,
+)
 from image.host_checks import CheckFailed
 from image.scenario import Console, ScenarioFailed
 from tests.image.test_qemu_harness import fake_vm  # noqa: F401 (a fixture)
@@ -56,7 +66,7 @@ def test_a_failure_said_on_screen_is_returned(fake_vm, tmp_path):
     vm.shell = NoShell()
     told = write_fails_then_another(Console(vm, timeout=2), "eio", tmp_path / "s.img", "write", "Input/output error")
     assert told == 'Writing to stick sdc "EIO" (vfat, 33.6 MB) failed: [Errno 5] Input/output error.'
-    assert [c for c, _ in vm.qmp_calls] == ["blockdev-add", "device_add", "device_del", "blockdev-del"]
+    assert [c for c, _ in vm.qmp_calls] == ["blockdev-add", "device_add", "device_del", "blockdev-del", "qom-list"]
 
 
 def test_a_failure_for_another_reason_fails_the_scenario(fake_vm, tmp_path):
@@ -85,3 +95,70 @@ def test_the_damaged_stick_keeps_its_boot_sector_and_loses_its_directory(tmp_pat
         sticks.check_clean(image)
     again = make_damaged_stick(tmp_path / "again.img", {"ksr-root-2027-q1-0.xml": b"<KSR/>"})
     assert again.read_bytes() == image.read_bytes()  # seeded: the same damage every run
+
+
+def test_a_slowable_stick_sits_behind_a_throttle_group_of_its_own_until_pulled(fake_vm, tmp_path):
+    vm = fake_vm("")
+    hotplug.plug(vm, "pulled", tmp_path / "stick.img", slowable=True)
+    group, node = vm.qmp_calls[0], vm.qmp_calls[1]
+    assert group == ("object-add", {"qom-type": "throttle-group", "id": "pulled-throttle", "limits": {}})
+    assert node[1]["driver"] == "throttle" and node[1]["throttle-group"] == "pulled-throttle"
+    assert node[1]["file"] == {"driver": "raw", "file": {"driver": "file", "filename": str(tmp_path / "stick.img")}}
+    assert vm.qmp_calls[2][1]["drive"] == "pulled-node"
+    hotplug.slow_reads(vm, "pulled", 512)
+    assert vm.qmp_calls[3] == ("qom-set", {"path": "pulled-throttle", "property": "limits",
+                                           "value": {"bps-read": 512}})
+    vm.qmp = lambda command, **arguments: (vm.qmp_calls.append((command, arguments))
+                                           or ([{"name": "pulled-throttle", "type": "throttle-group"}]
+                                               if command == "qom-list" else {}))
+    hotplug.pull(vm, "pulled")
+    assert [c for c, _ in vm.qmp_calls[4:]] == ["device_del", "blockdev-del", "qom-list", "object-del"]
+    assert vm.qmp_calls[-1] == ("object-del", {"id": "pulled-throttle"})
+
+
+def test_the_pull_watcher_waits_for_the_end_of_the_write_and_for_an_open_file_only_when_told():
+    before, during = pull_watcher(during=False), pull_watcher(during=True)
+    for command in (before, during):
+        assert command.index("until grep -q ' /run/ceremony/media/[^ ]* vfat rw,'") \
+            < command.index("while grep -q ' /run/ceremony/media/[^ ]* vfat rw,'") < command.index("mv ")
+        assert command.endswith("&")
+        assert subprocess.run(["sh", "-n", "-c", command]).returncode == 0
+    assert "until [ -n" not in before and "until [ -n" in during
+
+
+def test_the_remount_ro_stick_breaks_only_its_copys_chain(tmp_path):
+    image, earlier = make_remount_ro_stick(tmp_path / "ro.img", RESPONSE)
+    assert sticks.list_stick(image) == [RESPONSE] and len(earlier) == 6144
+    checked = subprocess.run(["fsck.vfat", "-n", str(image)], capture_output=True, text=True)
+    assert checked.returncode != 0 and "out of range" in checked.stdout
+    assert "cluster chain length is 4096 bytes" in checked.stdout  # two of its three clusters remain
+
+
+def test_a_pulled_stick_must_hold_the_verified_copy(tmp_path):
+    good = sticks.make_stick(tmp_path / "good.img", "GOOD", {RESPONSE: b"<SKR/>"})
+    pulled = sticks.make_stick(tmp_path / "pulled.img", "PULLED", {RESPONSE: b"<SKR/>"})
+    assert "its response copy is the verified one" in check_pulled_stick(pulled, good, RESPONSE, "pulled")
+    other = sticks.make_stick(tmp_path / "other.img", "OTHER", {RESPONSE: b"<SKR"})
+    with pytest.raises(CheckFailed, match="not the verified one"):
+        check_pulled_stick(other, good, RESPONSE, "pulled")
+
+
+def test_the_read_only_stick_holds_a_whole_copy_or_none(tmp_path):
+    good = sticks.make_stick(tmp_path / "good.img", "GOOD", {RESPONSE: b"<SKR/>"})
+    ro, earlier = make_remount_ro_stick(tmp_path / "ro.img", RESPONSE)
+    assert f"its {RESPONSE} is the earlier copy, its chain still broken" in \
+        check_read_only_stick(ro, good, RESPONSE, earlier)
+    whole = sticks.make_stick(tmp_path / "whole.img", "WHOLE", {RESPONSE: b"<SKR/>"})
+    assert f"its {RESPONSE} is the verified response" in check_read_only_stick(whole, good, RESPONSE, earlier)
+    half = sticks.make_stick(tmp_path / "half.img", "HALF", {RESPONSE: b"<SK"})
+    with pytest.raises(CheckFailed, match="neither copy whole"):
+        check_read_only_stick(half, good, RESPONSE, earlier)
+
+
+def test_the_log_must_record_one_signing():
+    line = "Signed ksr-root-2027-q1-0.xml at 12:00:00 UTC: skr-root-2027-q1-0.xml, 100 bytes"
+    assert "signed once" in signed_once(line, "ksr-root-2027-q1-0.xml")
+    with pytest.raises(CheckFailed):
+        signed_once(line + "\n" + line, "ksr-root-2027-q1-0.xml")
+    with pytest.raises(CheckFailed):
+        signed_once(line + "\nSECOND SIGNING of ksr-root-2027-q1-0.xml", "ksr-root-2027-q1-0.xml")
