@@ -59,12 +59,12 @@ def pull_watcher(during: bool) -> str:
     """A guest command, run in the background before the write begins: waits until the stick has
     been mounted read-write and has left that mount (the write is complete), then, when `during`,
     until a written file on it is open (its read-back has begun); then writes what it saw to
-    PULL_SIGNAL, the harness's cue to pull."""
+    PULL_SIGNAL, the harness's cue to pull. Ends in `& true`: the shell harness appends '; ...'."""
     wait_open = f"until [ -n \"$({_OPEN_ON_STICK})\" ]; do sleep 0.05; done; " if during else ""
     return (f"rm -f {PULL_SIGNAL}; ( until {_WRITABLE}; do sleep 0.05; done; "
             f"while {_WRITABLE}; do sleep 0.05; done; {wait_open}"
             f"{{ echo \"open: $({_OPEN_ON_STICK} | tr '\\n' ' ')\"; grep ' {MEDIA_ROOT}/' /proc/mounts; }} "
-            f"> {PULL_SIGNAL}.new; mv {PULL_SIGNAL}.new {PULL_SIGNAL} ) >/dev/null 2>&1 &")
+            f"> {PULL_SIGNAL}.new; mv {PULL_SIGNAL}.new {PULL_SIGNAL} ) >/dev/null 2>&1 & true")
 
 
 def make_damaged_stick(path: Path, files: dict[str, bytes]) -> Path:
