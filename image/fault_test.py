@@ -5,10 +5,11 @@ operators write the response and the log to 'other' sticks, one after another:
   1. a stick whose every write fails with EIO (QEMU's blkdebug between image and guest);
   2. a stick that is full (a small FAT with less free room than the response needs);
   3. a stick whose reads fail once it was written (blkdebug): no read-back possible;
-  4. a stick pulled (device_del) once the write is complete, before anything is read back;
-  5. a stick pulled while a written file is open for its read-back;
-     (4 and 5: QEMU's throttle filter slows the stick's reads once the write is chosen, so the
-     remount and the read-back take seconds; a watcher in the guest tells when to pull);
+  4. a stick pulled (device_del) once the write is complete, before anything is read back: a
+     watcher in the guest stops the console's process (SIGSTOP) the moment the stick leaves its
+     read-write mount, the harness pulls, then resumes it (SIGCONT);
+  5. a stick pulled while a written file is open for its read-back: QEMU's throttle filter slows
+     the stick's reads once it is chosen, so the read-back takes seconds; the watcher tells when;
   6. a stick holding an earlier copy of the response whose cluster chain is broken: 'replace'
      makes the kernel free that chain, meet the bad entry and set the file system read-only;
   7. a good stick: written and verified;
@@ -43,26 +44,32 @@ from image.scenario import MEDIA_ROOT, Console, ScenarioFailed, phrase, run_in_g
 FULL_STICK_MB = 2  # FAT12; filled until less than FULL_ROOM bytes are free
 FULL_ROOM = 4096
 FUZZ_SEED = 15  # the damaged stick is the same bytes at every run
-# While a stick is to be pulled around its read-back, it reads this many bytes a second: each
-# 512-byte block the remount reads holds the next one back about a second, and the read-back of
-# the response holds back that of the log for minutes, while the write itself is not slowed.
-SLOW_READ_RATE = 512
+# The stick pulled during its read-back reads this many bytes a second once it is chosen: QEMU's
+# leaky bucket lets a read through once the bytes read before it have drained, so the read-back
+# of the log waits (response size / rate) seconds behind that of the response, with the write
+# slowed by seconds only (its largest read, the FAT, waits well under the kernel's 30 s SCSI timeout).
+SLOW_READ_RATE = 4096
 PULL_SIGNAL = "/run/fault-test-pull"  # in the guest: what the watcher saw when the pull is due
+CONSOLE_PID = "$(systemctl show -p MainPID --value ceremony@ttyS0.service)"
 
-# Guest shell (dash) fragments. A stick is mounted read-write only while the appliance writes; it
-# leaves that mount by unmounting, which flushes everything: the write is complete.
+# Guest shell fragments. A stick is mounted read-write only while the appliance writes; it leaves
+# that mount by unmounting, which flushes everything: the write is then complete.
 _WRITABLE = f"grep -q ' {MEDIA_ROOT}/[^ ]* vfat rw,' /proc/mounts"
-_OPEN_ON_STICK = f"ls -l /proc/[0-9]*/fd 2>/dev/null | grep -o '{MEDIA_ROOT}/[^/ ]*/[^. ][^ ]*' | sort -u"
+_OPEN_ON_STICK = f"ls -l /proc/$pid/fd 2>/dev/null | grep -o '{MEDIA_ROOT}/[^/ ]*/[^. ][^ ]*' | sort -u"
 
 
 def pull_watcher(during: bool) -> str:
     """A guest command, run in the background before the write begins: waits until the stick has
-    been mounted read-write and has left that mount (the write is complete), then, when `during`,
-    until a written file on it is open (its read-back has begun); then writes what it saw to
-    PULL_SIGNAL, the harness's cue to pull. Ends in `& true`: the shell harness appends '; ...'."""
-    wait_open = f"until [ -n \"$({_OPEN_ON_STICK})\" ]; do sleep 0.05; done; " if during else ""
-    return (f"rm -f {PULL_SIGNAL}; ( until {_WRITABLE}; do sleep 0.05; done; "
-            f"while {_WRITABLE}; do sleep 0.05; done; {wait_open}"
+    been mounted read-write and has left that mount (the write is complete); then either stops
+    the console's process at once with SIGSTOP (`during` False: the pause between the write and
+    the read-back that the appliance never makes, made here; the harness pulls, then sends
+    SIGCONT), or waits until a written file is open in it (`during`: its read-back has begun and,
+    the stick's reads being slowed, is still under way). Then it writes what it saw to
+    PULL_SIGNAL, the harness's cue to pull. Ends in `& true`: the harness appends '; ...'."""
+    then = (f"until [ -n \"$({_OPEN_ON_STICK})\" ]; do sleep 0.05; done; " if during
+            else "kill -STOP $pid; ")
+    return (f"rm -f {PULL_SIGNAL}; pid={CONSOLE_PID}; ( until {_WRITABLE}; do sleep 0.05; done; "
+            f"while {_WRITABLE}; do :; done; {then}"
             f"{{ echo \"open: $({_OPEN_ON_STICK} | tr '\\n' ' ')\"; grep ' {MEDIA_ROOT}/' /proc/mounts; }} "
             f"> {PULL_SIGNAL}.new; mv {PULL_SIGNAL}.new {PULL_SIGNAL} ) >/dev/null 2>&1 & true")
 
@@ -169,34 +176,41 @@ def kernel_set_read_only(console: Console) -> str:
 
 
 def pulled_around_the_read_back(console: Console, stick_id: str, image: Path, during: bool) -> tuple[str, str]:
-    """Plug a stick behind a throttle, choose it, slow its reads, and pull it once the write is
-    complete: before anything of it is read back, or (`during`) while a written file is open for
-    its read-back. The screen must name the failure, list what is NOT verified and ask for another
-    stick. Returns (the failure as the screen said it, what the guest saw at the pull)."""
+    """Plug a stick, choose it, and pull it once the write is complete: with the console's
+    process stopped before anything is read back, or (`during`, the stick's reads slowed) while a
+    written file is open for its read-back. The screen must name the failure, list what is NOT
+    verified and ask for another stick. Returns (the failure as the screen said it, what the
+    guest saw at the pull)."""
     vm = console.vm
     console.see(phrase("Waiting for a stick"), f"the console asking for a stick before {stick_id}")
-    hotplug.plug(vm, stick_id, image, slowable=True)
+    hotplug.plug(vm, stick_id, image, slowable=during)
     console.see(phrase("Stick number (or 'cancel'):"), f"{stick_id}: no question which stick to write to")
-    hotplug.slow_reads(vm, stick_id, SLOW_READ_RATE)
+    if during:
+        hotplug.slow_reads(vm, stick_id, SLOW_READ_RATE)
     vm.shell.run(pull_watcher(during), timeout=console.timeout, reason="starting the pull watcher")
     console.answer("1")
-    _, seen = run_in_guest(vm.shell, f"until [ -e {PULL_SIGNAL} ]; do sleep 0.05; done; cat {PULL_SIGNAL}",
-                           console.timeout, f"{stick_id}: the write completing (the stick leaving its read-write mount)")
-    hotplug.pull(vm, stick_id)
+    try:
+        _, seen = run_in_guest(vm.shell, f"until [ -e {PULL_SIGNAL} ]; do sleep 0.05; done; cat {PULL_SIGNAL}",
+                               console.timeout, f"{stick_id}: the write completing (the stick leaving its read-write mount)")
+        hotplug.pull(vm, stick_id)
+    finally:
+        if not during:  # never leave the console stopped, whatever failed
+            vm.shell.run(f"kill -CONT {CONSOLE_PID}", timeout=console.timeout, reason="resuming the console")
     opened = re.search(r"open: (.*)", seen).group(1).strip()
     if during and not opened:
         raise ScenarioFailed(f"{stick_id}: pulled for 'during the read-back' with no file open: {seen}")
     if not during and opened:
-        raise ScenarioFailed(f"{stick_id}: the read-back had begun before the pull ({opened})")
+        raise ScenarioFailed(f"{stick_id}: the read-back had begun before the console was stopped ({opened})")
     failure = console.see(r"(?s)Writing\s+to\s+stick\s.*?failed:.*?" + phrase("Waiting for a stick"),
                           f"{stick_id}: no 'Writing to ... failed' and no request for another stick after the pull")
     block = " ".join(failure.group(0).split())
     told = failure_said(failure)
     if "NOT verified" not in block or (not during and "Written and verified" in block):
         raise ScenarioFailed(f"{stick_id}: the screen does not list the copies as NOT verified: {block[-600:]!r}")
-    console.vm.shell.run(f"while grep -q ' {MEDIA_ROOT}/' /proc/mounts; do sleep 0.2; done",
-                         timeout=console.timeout, reason=f"the appliance noticing that {stick_id} was pulled")
-    where = "a written file open for its read-back: " + opened if during else "the stick remounted, nothing read back yet"
+    vm.shell.run(f"while grep -q ' {MEDIA_ROOT}/' /proc/mounts; do sleep 0.2; done",
+                 timeout=console.timeout, reason=f"the appliance noticing that {stick_id} was pulled")
+    where = ("a written file open for its read-back: " + opened if during
+             else "the console stopped once the write was complete, nothing open for the read-back")
     return told, f"pulled with {where}"
 
 
