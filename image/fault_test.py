@@ -201,7 +201,8 @@ def pulled_around_the_read_back(console: Console, stick_id: str, image: Path, du
         raise ScenarioFailed(f"{stick_id}: pulled for 'during the read-back' with no file open: {seen}")
     if not during and opened:
         raise ScenarioFailed(f"{stick_id}: the read-back had begun before the console was stopped ({opened})")
-    failure = console.see(r"(?s)Writing\s+to\s+stick\s.*?failed:.*?" + phrase("Waiting for a stick"),
+    # Up to, not including, the request for another stick: the next stage waits for that.
+    failure = console.see(r"(?s)Writing\s+to\s+stick\s.*?failed:.*?(?=" + phrase("Waiting for a stick") + ")",
                           f"{stick_id}: no 'Writing to ... failed' and no request for another stick after the pull")
     block = " ".join(failure.group(0).split())
     told = failure_said(failure)
