@@ -52,24 +52,25 @@ SLOW_READ_RATE = 4096
 PULL_SIGNAL = "/run/fault-test-pull"  # in the guest: what the watcher saw when the pull is due
 CONSOLE_PID = "$(systemctl show -p MainPID --value ceremony@ttyS0.service)"
 
-# Guest shell fragments. A stick is mounted read-write only while the appliance writes; it leaves
-# that mount by unmounting, which flushes everything: the write is then complete.
-_WRITABLE = f"grep -q ' {MEDIA_ROOT}/[^ ]* vfat rw,' /proc/mounts"
+# Guest shell fragments. A write ends by unmounting the stick, which flushes everything, and
+# mounting it again for the read-back: its mount's ID (mountinfo's first field) changes then, and
+# only then (the switch to read-write and back is a remount, under the same ID).
+_MOUNT_ID = f"$(grep ' {MEDIA_ROOT}/' /proc/self/mountinfo | cut -d' ' -f1)"
 _OPEN_ON_STICK = f"ls -l /proc/$pid/fd 2>/dev/null | grep -o '{MEDIA_ROOT}/[^/ ]*/[^. ][^ ]*' | sort -u"
 
 
 def pull_watcher(during: bool) -> str:
-    """A guest command, run in the background before the write begins: waits until the stick has
-    been mounted read-write and has left that mount (the write is complete); then either stops
-    the console's process at once with SIGSTOP (`during` False: the pause between the write and
-    the read-back that the appliance never makes, made here; the harness pulls, then sends
+    """A guest command, run in the background before the write begins (the stick mounted
+    read-only): waits until the stick's mount has changed (the write is complete); then either
+    stops the console's process at once with SIGSTOP (`during` False: the pause between the write
+    and the read-back that the appliance never makes, made here; the harness pulls, then sends
     SIGCONT), or waits until a written file is open in it (`during`: its read-back has begun and,
     the stick's reads being slowed, is still under way). Then it writes what it saw to
     PULL_SIGNAL, the harness's cue to pull. Ends in `& true`: the harness appends '; ...'."""
     then = (f"until [ -n \"$({_OPEN_ON_STICK})\" ]; do sleep 0.05; done; " if during
             else "kill -STOP $pid; ")
-    return (f"rm -f {PULL_SIGNAL}; pid={CONSOLE_PID}; ( until {_WRITABLE}; do sleep 0.05; done; "
-            f"while {_WRITABLE}; do :; done; {then}"
+    return (f"rm -f {PULL_SIGNAL}; pid={CONSOLE_PID}; first={_MOUNT_ID}; ( [ -n \"$first\" ] || exit 1; "
+            f"while [ \"{_MOUNT_ID}\" = \"$first\" ]; do :; done; {then}"
             f"{{ echo \"open: $({_OPEN_ON_STICK} | tr '\\n' ' ')\"; grep ' {MEDIA_ROOT}/' /proc/mounts; }} "
             f"> {PULL_SIGNAL}.new; mv {PULL_SIGNAL}.new {PULL_SIGNAL} ) >/dev/null 2>&1 & true")
 

@@ -116,14 +116,16 @@ def test_a_slowable_stick_sits_behind_a_throttle_group_of_its_own_until_pulled(f
     assert vm.qmp_calls[-1] == ("object-del", {"id": "pulled-throttle"})
 
 
-def test_the_pull_watcher_waits_for_the_end_of_the_write_and_for_an_open_file_only_when_told():
+def test_the_pull_watcher_waits_for_a_new_mount_then_stops_the_console_or_waits_for_an_open_file():
     before, during = pull_watcher(during=False), pull_watcher(during=True)
     for command in (before, during):
-        assert command.index("until grep -q ' /run/ceremony/media/[^ ]* vfat rw,'") \
-            < command.index("while grep -q ' /run/ceremony/media/[^ ]* vfat rw,'") < command.index("mv ")
+        # The mount's ID before the write, then a busy wait until it differs: the write ended.
+        assert command.index("first=$(grep ' /run/ceremony/media/' /proc/self/mountinfo") \
+            < command.index('while [ "$(grep') < command.index("mv ")
         assert "& true" in command  # runs in the background; the harness appends its end marker
         assert subprocess.run(["bash", "-n", "-c", command + "; printf done"]).returncode == 0
-    assert "until [ -n" not in before and "until [ -n" in during
+    assert "kill -STOP $pid" in before and "until [ -n" not in before
+    assert "until [ -n" in during and "kill -STOP" not in during
 
 
 def test_the_remount_ro_stick_breaks_only_its_copys_chain(tmp_path):
