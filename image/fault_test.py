@@ -198,7 +198,7 @@ def pulled_around_the_read_back(console: Console, stick_id: str, image: Path, du
     finally:
         if not during:  # never leave the console stopped, whatever failed
             vm.shell.run(f"kill -CONT {CONSOLE_PID}", timeout=console.timeout, reason="resuming the console")
-    opened = re.search(r"open: (.*)", seen).group(1).strip()
+    opened = re.search(r"open:(.*)", seen).group(1).strip()  # run_in_guest strips a bare "open: "
     if during and not opened:
         raise ScenarioFailed(f"{stick_id}: pulled for 'during the read-back' with no file open: {seen}")
     if not during and opened:
