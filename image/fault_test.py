@@ -198,7 +198,7 @@ def pulled_around_the_read_back(console: Console, stick_id: str, image: Path, du
     finally:
         if not during:  # never leave the console stopped, whatever failed
             vm.shell.run(f"kill -CONT {CONSOLE_PID}", timeout=console.timeout, reason="resuming the console")
-    opened = re.search(r"open:(.*)", seen).group(1).strip()  # run_in_guest strips a bare "open: "
+    opened = open_at_pull(seen)
     if during and not opened:
         raise ScenarioFailed(f"{stick_id}: pulled for 'during the read-back' with no file open: {seen}")
     if not during and opened:
@@ -217,6 +217,15 @@ def pulled_around_the_read_back(console: Console, stick_id: str, image: Path, du
     where = ("a written file open for its read-back: " + opened if during
              else "the console stopped once the write was complete, nothing open for the read-back")
     return told, f"pulled with {where}"
+
+
+def open_at_pull(seen: str) -> str:
+    """The written files the watcher saw open at its cue ('' for none), from its report: an
+    `open: FILES` line, then the stick's mounts (run_in_guest strips a bare trailing "open: ")."""
+    found = re.search(r"^open:(.*)$", seen, re.MULTILINE)
+    if found is None:
+        raise ScenarioFailed(f"the pull watcher's report has no 'open:' line: {seen!r}")
+    return found.group(1).strip()
 
 
 def check_pulled_stick(image: Path, good: Path, response: str, what: str) -> str:

@@ -13,6 +13,7 @@ from image.fault_test import (
     check_read_only_stick,
     make_full_stick,
     make_remount_ro_stick,
+    open_at_pull,
     pull_watcher,
     signed_once,
     write_fails_then_another,
@@ -164,3 +165,11 @@ def test_the_log_must_record_one_signing():
         signed_once(line + "\n" + line, "ksr-root-2027-q1-0.xml")
     with pytest.raises(CheckFailed):
         signed_once(line + "\nSECOND SIGNING of ksr-root-2027-q1-0.xml", "ksr-root-2027-q1-0.xml")
+
+
+def test_the_watchers_report_gives_the_files_open_at_the_pull():
+    assert open_at_pull("open:") == ""  # nothing open, nothing mounted: the guest's output stripped
+    assert open_at_pull("open: \n/dev/sda /run/ceremony/media/sda vfat ro 0 0") == ""
+    assert open_at_pull("open: /run/ceremony/media/sda/x.log \n/dev/sda ...") == "/run/ceremony/media/sda/x.log"
+    with pytest.raises(ScenarioFailed):
+        open_at_pull("")
