@@ -204,9 +204,9 @@ def pulled_around_the_read_back(console: Console, stick_id: str, image: Path, du
     if not during and opened:
         raise ScenarioFailed(f"{stick_id}: the read-back had begun before the console was stopped ({opened})")
     # Up to, not including, the request for another stick: the next stage waits for that.
-    # This stick's failure (its label is its id in capitals): the body also redraws earlier ones.
-    failure = console.see(rf'(?s)Writing\s+to\s+stick\s+\S+\s+"{stick_id.upper()}".*?failed:.*?(?='
-                          + phrase("Waiting for a stick") + ")",
+    # Up to, not including, the request for another stick: the next stage waits for that. (Not
+    # by label: the terminal's redraw skips characters that did not change, labels included.)
+    failure = console.see(r"(?s)Writing\s+to\s+stick\s.*?failed:.*?(?=" + phrase("Waiting for a stick") + ")",
                           f"{stick_id}: no 'Writing to ... failed' and no request for another stick after the pull")
     block = " ".join(failure.group(0).split())
     told = failure_said(failure)
