@@ -5,7 +5,8 @@ DVD, until the cue file DIR/cue says to fail:
 
     drop N    the link ends (the client reads EOF) at the next call once N signatures were made:
               at once for N = 0, else at the C_SignInit of signature N + 1
-    stall N   the same call is never passed on nor answered: the link goes silent
+    stall N   the same call is never passed on nor answered: the link goes silent (for STALL
+              seconds, then it ends, so a test without a bounded wait fails instead of hanging)
 
 A cue is used once (renamed to cue.used). Every session and every call is written to DIR/relay.log.
 Environment: HSM_RELAY_MODULE (the module `p11-kit remote` serves; SoftHSM's by default).
@@ -22,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from image.pkcs11_rpc import CallReader  # noqa: E402
 
+STALL = 180  # seconds a stalled link stays silent: so long that any bounded wait gives up first
 MODULE = os.environ.get("HSM_RELAY_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
 
 
@@ -59,8 +61,8 @@ def main(folder: Path) -> int:
                         log.write(f"{wanted[0]} at {call} after {signs} signatures\n")
                         if wanted[0] == "drop":
                             return 0
-                        while True:  # stalled: hold the link open, say nothing, until killed
-                            time.sleep(60)
+                        time.sleep(STALL)  # the link open, nothing said; then it ends after all
+                        return 0
                     signs += call == "C_SignInit"
                 server.stdin.write(request)
                 server.stdin.flush()

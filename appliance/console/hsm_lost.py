@@ -71,6 +71,7 @@ async def reconnect_or_shutdown(ceremony, key: str) -> bool:
         if await step_hsm.activate(ceremony):
             ceremony.hsm_lost = None
             _same_token(ceremony, before)
+            await ui.ask("hsm.reconnected", "Press Enter to continue:")
             return True
 
 

@@ -137,7 +137,10 @@ class BoundedHsm:
             # one process group, killed together.
             self._process = subprocess.Popen(
                 [sys.executable, "-c", f"from appliance.hsm.bounded import child_main; child_main({theirs.fileno()})"],
-                pass_fds=(theirs.fileno(),), start_new_session=True, stdin=subprocess.DEVNULL)
+                pass_fds=(theirs.fileno(),), start_new_session=True, stdin=subprocess.DEVNULL,
+                # What a module prints (python-pkcs11's ignored errors on a dropped link) would be
+                # drawn over the console's screen; every failure comes back through the pipe.
+                stderr=subprocess.DEVNULL)
             self._conn = Connection(os.dup(ours.fileno()))
         try:
             self._conn.send(self.profile)
