@@ -66,12 +66,14 @@ class Watchdog(Autopilot):
         super().__call__(key, prompt, app)
 
     def _watch(self):
-        while self.app is None or not self.app.is_done:
+        while self.app is None or self.app.is_running:
             time.sleep(1)
             if self.app is not None and time.monotonic() - self.last > HANG:
                 self.hung.set()
-                self.app.loop.call_soon_threadsafe(
-                    lambda: self.app.exit(exception=AutopilotError(f"no question for {HANG} s: the console hangs")))
+                loop, app = self.app.loop, self.app
+                if loop is not None:
+                    loop.call_soon_threadsafe(
+                        lambda: app.exit(exception=AutopilotError(f"no question for {HANG} s: the console hangs")))
                 return
 
 
