@@ -15,8 +15,9 @@ or shut the ceremony down:
 from __future__ import annotations
 
 from appliance.errors import EXIT_HSM, HsmError
-from appliance.hsm.errors import HsmDeviceRemoved, HsmNoAnswer
 from appliance.text import shown
+
+# appliance.hsm.errors is imported where it is used: the console's first screen loads no HSM code.
 
 HSM_NO_ANSWER = "HSM-NO-ANSWER"
 HSM_LINK_LOST = "HSM-LINK-LOST"
@@ -24,6 +25,8 @@ RECONNECT = "reconnect"
 
 
 def failure_id(exc: HsmError) -> str:
+    from appliance.hsm.errors import HsmNoAnswer
+
     return HSM_NO_ANSWER if isinstance(exc, HsmNoAnswer) else HSM_LINK_LOST
 
 
@@ -32,6 +35,8 @@ def is_lost(ceremony, exc: Exception) -> bool:
     an answer the HSM gave (a key missing, a mechanism refused), after which the session is fine."""
     if not isinstance(exc, HsmError):
         return False
+    from appliance.hsm.errors import HsmDeviceRemoved, HsmNoAnswer
+
     return isinstance(exc, (HsmNoAnswer, HsmDeviceRemoved)) or getattr(ceremony.hsm, "ended", None) is not None
 
 
