@@ -72,7 +72,9 @@ qemu-test: image-setup
 	@test -f image/out/ceremony.iso || $(MAKE) image
 	$(VENV)/bin/python -m image.qemu_test
 
-# Failing output sticks (EIO, full) in the booted DVD, one boot (docs/failures.md).
+# Failing output sticks (EIO, full) in the booted DVD, one boot; then the HSM's link dropped, one
+# boot (docs/failures.md).
 fault-test: image-setup
 	@test -f image/out/ceremony.iso || $(MAKE) image
 	$(VENV)/bin/python -m image.fault_test
+	$(VENV)/bin/python -m image.fault_hsm_test

@@ -12,6 +12,12 @@ bridge learns that a session ended from QEMU's VSERPORT_CHANGE event (the guest 
 on its own QMP monitor), ends that `p11-kit remote`, and starts a fresh one at the next byte.
 QEMU throttles that event to one a second per port, so a guest that closes and reopens the port
 within a second would reach the old server; the ceremony opens the HSM once per run.
+
+A fault test pulls the link: `drop_now()`, or `drop_at(n)` (at the guest's C_SignInit of its
+signature n + 1, read from the stream by image.pkcs11_rpc, the call not passed on), closes the
+bridge's end of the port's socket and ends the server, as a cable pulled would; the guest sees the
+host side of the port close. `reconnect()` connects again, and the guest's next session gets a
+fresh server.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import threading
 import time
 from pathlib import Path
 
+from image.pkcs11_rpc import CallReader
 from image.qemu import connect_when_ready
 
 PORT_NAME = "org.ceremony.hsm"  # the guest script's default: /dev/virtio-ports/org.ceremony.hsm
@@ -60,6 +67,12 @@ class HsmBridge:
         self._thread: threading.Thread | None = None
         self._log = None
         self.failure: str | None = None  # why the pump stopped early, if it did
+        self._data = None
+        self._calls = CallReader()
+        self._signatures = 0  # C_SignInit calls passed on in this session
+        self._cue: int | None = None  # drop the link at the C_SignInit after this many signatures
+        self._drop_pending = False  # drop_now() asked, the pump thread does it
+        self.dropped = threading.Event()  # set when a drop happened (cleared by reconnect)
 
     def qemu_args(self) -> tuple[str, ...]:
         """QEMU options: a virtio serial port on a socket we connect to, and a QMP monitor of ours
@@ -94,8 +107,32 @@ class HsmBridge:
         self._log.write(f"{time.strftime('%H:%M:%S')} {text}\n".encode())
         self._log.flush()
 
+    def drop_now(self) -> None:
+        """Pull the link: the guest sees the port's host side close."""
+        self._drop_pending = True
+
+    def drop_at(self, signatures: int) -> None:
+        """Pull the link when the guest asks for the signature after `signatures` of this session."""
+        self._cue, self._drop_pending = signatures, False
+
+    def reconnect(self) -> None:
+        """Plug the link in again after a drop."""
+        self._data = connect_when_ready(self.data_path, BridgeError, "the HSM port")
+        self.dropped.clear()
+        self._note("link reconnected")
+
+    def _drop(self, why: str) -> None:
+        self._cue, self._drop_pending = None, False
+        data, self._data = self._data, None
+        if data is not None:
+            data.close()
+        self._note(f"link dropped: {why}")
+        self._end_server("the link was dropped")
+        self.dropped.set()
+
     def _start_server(self) -> None:
         self.sessions += 1
+        self._calls, self._signatures = CallReader(), 0
         self._note(f"session {self.sessions}: p11-kit remote {self.module}")
         try:
             self._server = subprocess.Popen(["p11-kit", "remote", self.module], stdin=subprocess.PIPE,
@@ -120,7 +157,10 @@ class HsmBridge:
     def _pump(self) -> None:
         try:
             while not self._stop.is_set():
-                watched = [self._data, self._events] + ([self._server.stdout] if self._server else [])
+                if self._drop_pending:
+                    self._drop("on cue, with no call in progress")
+                data = self._data  # None while the link is dropped
+                watched = [self._events] + ([data] if data else []) + ([self._server.stdout] if self._server else [])
                 ready, _, _ = select.select(watched, [], [], 0.5)
                 # Events first: a close that arrived with the next session's bytes must end the
                 # old server before those bytes are handed on.
@@ -128,17 +168,19 @@ class HsmBridge:
                     self._read_events()
                 if self._server is not None and self._server.stdout in ready:
                     answer = os.read(self._server.stdout.fileno(), 65536)
-                    if answer:
-                        self._data.sendall(answer)
+                    if answer and data is not None:
+                        data.sendall(answer)
                         self.bytes_to_guest += len(answer)
                     else:
                         self._end_server("the server closed its output")
-                if self._data in ready:
-                    request = self._data.recv(65536)
+                if data is not None and data in ready:
+                    request = data.recv(65536)
                     if not request:
                         raise _QemuGone("QEMU closed the port's socket")
                     if self._server is None:
                         self._start_server()
+                    if self._cued(request):
+                        continue
                     self._server.stdin.write(request)
                     self._server.stdin.flush()
                     self.bytes_from_guest += len(request)
@@ -150,6 +192,16 @@ class HsmBridge:
                 self._note(self.failure)
         finally:
             self._end_server("bridge stopped")
+
+    def _cued(self, request: bytes) -> bool:
+        """Whether these bytes reach the call at which the cue drops the link (then it is dropped)."""
+        for call in self._calls.feed(request):
+            if call == "C_SignInit":
+                if self._cue is not None and self._signatures >= self._cue:
+                    self._drop(f"at the guest's C_SignInit after {self._signatures} signature(s)")
+                    return True
+                self._signatures += 1
+        return False
 
     def _read_events(self) -> None:
         chunk = self._events.recv(65536)

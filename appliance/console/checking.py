@@ -65,11 +65,28 @@ def check(ceremony, current) -> Outcome:
     return Outcome(plan, verdict, lines)
 
 
-def sign(ceremony, current) -> bytes:
-    """The response's bytes: every bundle signed in the HSM, each signature and the whole verified."""
+class SignatureCount:
+    """The HSM as the signing pipeline sees it, counting: how many signatures were asked of it and
+    how many it returned, so that a signing broken off can say how far it went."""
+
+    def __init__(self, hsm):
+        self._hsm = hsm
+        self.asked = 0
+        self.made = 0
+
+    def sign(self, key, data: bytes, algorithm: int) -> bytes:
+        self.asked += 1
+        signature = self._hsm.sign(key, data, algorithm)
+        self.made += 1
+        return signature
+
+
+def sign(ceremony, current, count: SignatureCount) -> bytes:
+    """The response's bytes: every bundle signed in the HSM (through `count`, made from
+    ceremony.hsm), each signature and the whole verified."""
     from appliance.signing.pipeline import sign_plan
 
-    return sign_plan(ceremony.config, ceremony.hsm, current.plan)
+    return sign_plan(ceremony.config, count, current.plan)
 
 
 def verdict_lines(verdict: Verdict) -> list[str]:

@@ -8,6 +8,8 @@ whole ceremony at once and a step cannot jump somewhere unplanned:
                     REQUEST (refused, no request) -> NEXT
                     VERBAL ("no")                 -> NEXT
              HSM (login given up)                 -> SHUTDOWN
+    The HSM lost (HSM-NO-ANSWER, HSM-LINK-LOST) in REQUEST or SIGN -> NEXT, where the operators
+    type 'reconnect' (a new session) or 'shutdown'.
 
 What went wrong on the way is kept (`Ceremony.fail`) and decides the exit code of `ceremony run`:
 the first failure's code (1 refused or aborted, 2 configuration, 3 HSM, 4 media), or 0 when nothing
@@ -32,10 +34,11 @@ from appliance.text import shown
 
 if TYPE_CHECKING:  # annotations only: the state machine needs no terminal, HSM or signer to run
     from appliance.console.app import ConsoleUI
-    from appliance.console.safekeeping import Signing
+    from appliance.console.safekeeping import BrokenSigning, Signing
     from appliance.console.sticks import StickWatch
     from appliance.closing_record import SignedRequest
-    from appliance.hsm import Hsm, HsmIdentity
+    from appliance.hsm import HsmIdentity
+    from appliance.hsm.bounded import BoundedHsm
     from appliance.policy.config import Policy
     from appliance.signing.config import SigningConfig
     from appliance.signing.pipeline import Plan
@@ -101,14 +104,16 @@ class Ceremony:
     media: MediaSource
     settings: Settings
     watch: StickWatch  # wakes a step waiting for a stick
-    hsm: Hsm | None = None  # once logged in
+    hsm: BoundedHsm | None = None  # once logged in
     hsm_identity: HsmIdentity | None = None  # once logged in, kept after the log-out for the record
     hsm_state: str = "not connected"
+    hsm_lost: str | None = None  # the failure's ID (HSM-NO-ANSWER, HSM-LINK-LOST) while the HSM is lost
     config: SigningConfig | None = None
     policy: Policy | None = None  # the request policy, loaded with the configuration
     current: Imported | None = None
     outputs: list[str] = field(default_factory=list)  # "name on stick", for the closing screen
     signings: list[Signing] = field(default_factory=list)  # each signing, until verified on a stick
+    broken_signings: list[BrokenSigning] = field(default_factory=list)  # signings the HSM left part-way
     signed: list[SignedRequest] = field(default_factory=list)  # each response written, for the record
     failures: list[tuple[int, str]] = field(default_factory=list)  # (exit code, what), in order; EXIT_OK: made good
     look_back: list[str] = field(default_factory=list)  # the request's hash and verdicts (F2)

@@ -4,6 +4,7 @@ and a request signed a second time in the same ceremony is said to be so.
     safekeeping.signed(ceremony, request, response_name, response)   # after the HSM signed
     safekeeping.verified(ceremony, response_name, stick)             # after a verified write
     await safekeeping.write_kept(ceremony, key)    # offers a kept response again (another stick)
+    safekeeping.broken(ceremony, request, ...)      # a signing the HSM left part-way: no response
     await safekeeping.confirm_second_signing(ceremony) -> bool
 
 The ceremony log records every signing, every response kept and where each was verified.
@@ -34,6 +35,35 @@ class Signing:
     verified_on: str | None = None  # the stick's description, once verified there
 
 
+@dataclass
+class BrokenSigning:
+    """A signing the HSM left part-way (it went away): it produced no response, but the HSM may
+    have made some of its signatures, so signing the request again is a second signing."""
+
+    request_name: str
+    request_sha256: str  # hex
+    started_at: str  # the ceremony clock, `%H:%M:%S` UTC
+    made: int  # signatures the HSM returned
+    total: int  # signatures the response needed
+    unknown: bool  # the HSM was asked for one more and never answered: whether it made it is unknown
+    check: str  # HSM-NO-ANSWER or HSM-LINK-LOST
+
+    def describe(self) -> str:
+        asked = f"; whether it made signature {self.made + 1} is unknown" if self.unknown else ""
+        return (f"at {self.started_at} UTC, stopped by {self.check} after {self.made} of {self.total} "
+                f"signatures{asked}: NO response was made, nothing was written")
+
+
+def broken(ceremony, request_name: str, request: bytes, started_at: str, made: int, total: int, unknown: bool,
+           check: str) -> BrokenSigning:
+    """Records and logs a signing the HSM left part-way."""
+    attempt = BrokenSigning(request_name, Fingerprint.of(request).hex, started_at, made, total, unknown, check)
+    ceremony.broken_signings.append(attempt)
+    ceremony.log.note(f"Signing of {shown(request_name)} (SHA-256 {attempt.request_sha256}) broken off: "
+                      f"{attempt.describe()}")
+    return attempt
+
+
 def kept(ceremony) -> list[Signing]:
     """The responses signed in this ceremony and verified on no stick yet."""
     return [s for s in ceremony.signings if s.verified_on is None]
@@ -45,8 +75,11 @@ def signed(ceremony, request_name: str, request: bytes, response_name: str, resp
     signing = Signing(request_name, Fingerprint.of(request).hex, response_name, response,
                       f"{ceremony.clock.now():%H:%M:%S}", record)
     earlier = [s for s in ceremony.signings if s.request_sha256 == signing.request_sha256]
+    broken_off = [b for b in ceremony.broken_signings if b.request_sha256 == signing.request_sha256]
     ceremony.signings.append(signing)
-    ordinal = f" (signing number {len(earlier) + 1} of this request in this ceremony)" if earlier else ""
+    count = len(earlier) + len(broken_off)
+    also = f", after {len(broken_off)} broken off part-way" if broken_off else ""
+    ordinal = f" (signing number {count + 1} of this request in this ceremony{also})" if count else ""
     ceremony.log.note(f"Signed {shown(request_name)} at {signing.signed_at} UTC{ordinal}: {shown(response_name)}, "
                       f"{len(response)} bytes, SHA-256 {Fingerprint.of(response).hex}; kept in memory "
                       "until verified on a stick")
@@ -96,12 +129,15 @@ async def confirm_second_signing(ceremony) -> bool:
     current = ceremony.current
     digest = Fingerprint.of(current.data).hex
     earlier = [s for s in ceremony.signings if s.request_sha256 == digest]
-    if not earlier:
+    broken_off = [b for b in ceremony.broken_signings if b.request_sha256 == digest]
+    if not earlier and not broken_off:
         return True
-    lines = [f"THIS REQUEST WAS SIGNED BEFORE IN THIS CEREMONY ({len(earlier)} time(s)), SHA-256 {digest}:"]
+    lines = [f"THIS REQUEST WAS SIGNED BEFORE IN THIS CEREMONY ({len(earlier) + len(broken_off)} time(s)), "
+             f"SHA-256 {digest}:"]
     lines += [f"  at {s.signed_at} UTC as {shown(s.response_name)}: "
               + (f"verified on {s.verified_on}" if s.verified_on else "on NO stick (kept in memory)")
               for s in earlier]
+    lines += [f"  PART-WAY {b.describe()}" for b in broken_off]
     lines += ["Signing it again makes another response, with new signatures."]
     ceremony.ui.add(lines)
     answer = await ceremony.ui.ask("verbal.again", f"Type '{AGAIN}' to sign it again (anything else: do not sign):")
@@ -109,5 +145,7 @@ async def confirm_second_signing(ceremony) -> bool:
         ceremony.ui.add(["Not signed again."])
         ceremony.log.note(f"Second signing of {shown(current.name)} (SHA-256 {digest}) declined")
         return False
-    ceremony.log.note(f"SECOND SIGNING of {shown(current.name)} (SHA-256 {digest}), confirmed by the operators")
+    before = f"{len(earlier)} complete, {len(broken_off)} broken off part-way with no response"
+    ceremony.log.note(f"SECOND SIGNING of {shown(current.name)} (SHA-256 {digest}; signed before: {before}), "
+                      "confirmed by the operators")
     return True

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from appliance import dnssec
-from appliance.console import preflight, sticks
+from appliance.console import hsm_lost, preflight, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
@@ -24,7 +24,7 @@ from appliance.text import shown
 # The HSM and signing code (python-pkcs11 among it) loads when this step runs, not with the console:
 # the first screen must come up fast.
 if TYPE_CHECKING:
-    from appliance.hsm import Hsm
+    from appliance.hsm.bounded import BoundedHsm
     from appliance.signing.config import SigningConfig
 
 STICK_CONFIG = "ceremony.toml"
@@ -39,26 +39,45 @@ async def run(ceremony: Ceremony) -> Step:
         if ceremony.config is None:
             ceremony.fail(EXIT_USAGE, "no usable configuration")
             return await _ends(ceremony, ["No configuration: the ceremony cannot continue."])
+    if await activate(ceremony):
+        await ui.ask("hsm.seen", "Press Enter to continue to the request:")
+        return Step.REQUEST
+    if ceremony.hsm_lost:
+        if not await hsm_lost.reconnect_or_shutdown(ceremony, "hsm.lost"):
+            return Step.SHUTDOWN
+        await ui.ask("hsm.seen", "Press Enter to continue to the request:")
+        return Step.REQUEST
+    return await _ends(ceremony, ["The HSM is not activated: nothing can be signed."])
+
+
+async def activate(ceremony: Ceremony) -> bool:
+    """Logs in (the PIN typed), reads the keys and shows the HSM, its keys and the configured KSKs;
+    False when the login was given up or failed (said on the screen and in the log)."""
+    ui = ceremony.ui
     profile = ceremony.config.hsm
     if profile.pin_source_note:
         ui.add([f"NOTE: {profile.pin_source_note}."])
     hsm = await _log_in(ceremony, profile)
     if hsm is None:
         ceremony.hsm_state = "not logged in"
-        return await _ends(ceremony, ["The HSM is not activated: nothing can be signed."])
+        return False
     ceremony.hsm = hsm
     ceremony.hsm_identity = hsm.identity
     ceremony.hsm_state = f"logged in, {hsm.identity.token_label}"
     try:
         keys = await ui.work("Reading the keys on the token ...", hsm.keys)
     except HsmError as exc:
+        if hsm_lost.is_lost(ceremony, exc):
+            await hsm_lost.end_session(ceremony, exc, "while the keys on the token were read",
+                                       ["Nothing was signed or written."])
+            return False
         ceremony.hsm_state = "failed, see the screen"
         ceremony.fail(EXIT_HSM, f"HSM error: {shown(str(exc), limit=None)}")
-        return await _ends(ceremony, [f"HSM ERROR: {shown(str(exc), limit=None)}"])
+        ui.add([f"HSM ERROR: {shown(str(exc), limit=None)}"])
+        return False
     ui.show(Step.HSM.heading, ["HSM activated.", ""] + hsm.identity.lines() + [""] + key_table(keys)
             + [""] + definitions(ceremony.config))
-    await ui.ask("hsm.seen", "Press Enter to continue to the request:")
-    return Step.REQUEST
+    return True
 
 
 async def _ends(ceremony: Ceremony, why: list[str]) -> Step:
@@ -166,8 +185,9 @@ def _from_stick(media, stick) -> tuple[SigningConfig, bytes]:
         return load_signing_config(copy), data
 
 
-async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:
-    from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
+async def _log_in(ceremony: Ceremony, profile) -> BoundedHsm | None:
+    from appliance.hsm import HsmPinIncorrect, HsmPinLocked
+    from appliance.hsm.bounded import BoundedHsm
 
     ui = ceremony.ui
     loop = asyncio.get_running_loop()
@@ -193,7 +213,7 @@ async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:
             typing[0] += time.monotonic() - asked
 
     for attempt in range(1, ceremony.settings.hsm_attempts + 1):
-        hsm = Hsm(profile, pin_prompt)
+        hsm = BoundedHsm(profile, pin_prompt)  # every answer within the profile's limit
         ceremony.hsm_state = "opening"
         typing[0] = 0.0
         try:

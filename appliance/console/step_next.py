@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appliance.console import safekeeping
+from appliance.console import hsm_lost, safekeeping
 from appliance.console.flow import Ceremony, Step
 
 
@@ -10,6 +10,8 @@ async def run(ceremony: Ceremony) -> Step:
     ui = ceremony.ui
     ceremony.current = None
     await safekeeping.write_kept(ceremony, "next.kept")
+    if ceremony.hsm_lost and not await hsm_lost.reconnect_or_shutdown(ceremony, "next.hsm"):
+        return Step.SHUTDOWN
     lines = [f"Requests signed in this ceremony so far: {ceremony.requests_signed}."]
     if ceremony.outputs:
         lines += ["Written and verified:"] + [f"  {o}" for o in ceremony.outputs]

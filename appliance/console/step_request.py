@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from appliance.console import checking, sticks
+from appliance.console import checking, hsm_lost, sticks
 from appliance.console.flow import Ceremony, Imported, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
@@ -168,6 +168,12 @@ async def _check(ceremony: Ceremony) -> Step:
         outcome = await ui.work(f"Checking {shown(current.name)} against the policy ...",
                                 checking.check, ceremony, current)
     except CeremonyError as exc:
+        if hsm_lost.is_lost(ceremony, exc):
+            await hsm_lost.end_session(ceremony, exc, f"while checking {shown(current.name)}",
+                                       ["The request was neither refused nor signed: nothing was written.",
+                                        "After 'reconnect', type 'another' and import it again."])
+            await ui.ask("request.hsm_lost", "The HSM went away. Press Enter to continue:")
+            return Step.NEXT
         # A file that is not a request at all, or a configuration that cannot be used.
         ui.show(Step.REQUEST.heading, [f"REFUSED: {shown(current.name)}", f"  {shown(str(exc), limit=None)}"])
         ceremony.log.error(f"Request {shown(current.name)} refused: {shown(str(exc), limit=None)}")

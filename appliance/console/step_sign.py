@@ -6,7 +6,7 @@ import re
 
 from appliance import safefile
 from appliance.closing_record import SignedRequest
-from appliance.console import checking, safekeeping, sticks
+from appliance.console import checking, hsm_lost, safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
@@ -50,10 +50,14 @@ async def run(ceremony: Ceremony) -> Step:
     signatures = sum(len(planned.signers) for planned in current.plan.bundles)
     bundles = len(current.plan.bundles)
     ui.show(Step.SIGN.heading, [f"Signing {shown(current.name)}: {bundles} bundles, {signatures} signatures."])
+    count = checking.SignatureCount(ceremony.hsm)
+    started_at = f"{ceremony.clock.now():%H:%M:%S}"
     try:
         data = await ui.work("Signing with the HSM; every signature is verified in software ...",
-                             checking.sign, ceremony, current)
+                             checking.sign, ceremony, current, count)
     except CeremonyError as exc:
+        if hsm_lost.is_lost(ceremony, exc):
+            return await _broken_off(ceremony, exc, count, signatures, started_at)
         if isinstance(exc, HsmError):
             ceremony.hsm_state = "failed, see the screen"
         ui.add([f"SIGNING FAILED: {shown(str(exc), limit=None)}", "Nothing was signed or written."])
@@ -97,6 +101,24 @@ async def run(ceremony: Ceremony) -> Step:
             *table,
         ])
     await ui.ask("sign.done", "Press Enter to continue:")
+    return Step.NEXT
+
+
+async def _broken_off(ceremony: Ceremony, exc: HsmError, count: checking.SignatureCount, total: int,
+                      started_at: str) -> Step:
+    """The HSM went away part-way: no response exists (it is made only once every signature is
+    in and verified), nothing was written; the attempt is kept, so signing again is said to be
+    a second signing."""
+    current = ceremony.current
+    attempt = safekeeping.broken(ceremony, current.name, current.data, started_at, count.made, total,
+                                 unknown=count.asked > count.made, check=hsm_lost.failure_id(exc))
+    asked = (f"It was asked for signature {count.asked}: whether it made that one is unknown."
+             if attempt.unknown else "")
+    await hsm_lost.end_session(ceremony, exc, f"while signing {shown(current.name)}", [
+        f"The HSM returned {count.made} of the {total} signatures. {asked}".rstrip(),
+        "NO response was made: nothing was written, nothing half-written, to any stick.",
+        "Signing this request again (after 'reconnect' and 'another') is a SECOND signing, said as such."])
+    await ceremony.ui.ask("sign.failed", "SIGNING BROKEN OFF. Press Enter to continue:")
     return Step.NEXT
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from appliance.errors import HsmError
 
 __all__ = ["HsmError", "HsmModuleError", "HsmTokenAbsent", "HsmTokenAmbiguous", "HsmPinIncorrect", "HsmPinLocked",
-           "HsmKeyMissing", "HsmKeyAmbiguous", "HsmKeyUnusable", "HsmUnsupportedMechanism", "HsmDeviceRemoved"]
+           "HsmKeyMissing", "HsmKeyAmbiguous", "HsmKeyUnusable", "HsmUnsupportedMechanism", "HsmDeviceRemoved",
+           "HsmNoAnswer"]
 
 
 class HsmModuleError(HsmError):
@@ -49,3 +50,8 @@ class HsmUnsupportedMechanism(HsmError):
 
 class HsmDeviceRemoved(HsmError):
     """The token went away while a session was open."""
+
+
+class HsmNoAnswer(HsmError):
+    """The HSM gave no answer within the profile's limit (`[hsm.options] answer_within`): the call
+    was abandoned and its session ended, so what the HSM did with it is unknown."""

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 RSA_MECHANISMS = ("SHA256_RSA_PKCS", "RSA_PKCS")
+# Seconds the console waits for any one answer of the HSM (appliance.hsm.bounded): a signature or
+# a login takes well under a second on a USB or network HSM; a link that went silent never answers.
+ANSWER_WITHIN = 60.0
+ANSWER_WITHIN_RANGE = (1.0, 3600.0)
 
 
 _URI_ATTRIBUTES = {"token", "manufacturer", "serial", "model", "object"}
@@ -79,6 +83,7 @@ class HsmProfile:
     inherit_environment: tuple[str, ...] = ()
     rsa_mechanism: str = "SHA256_RSA_PKCS"
     network: NetworkLink | None = None  # a network HSM's one static link; None: no interface is touched
+    answer_within: float = ANSWER_WITHIN  # seconds the console waits for one answer ([hsm.options])
 
     @property
     def pin_source_note(self) -> str | None:
@@ -118,12 +123,16 @@ def profile_from_table(table: Mapping, base_dir: Path) -> HsmProfile:
         raise UsageError("[hsm.environment] must map variable names to strings")
     if not isinstance(inherit, list) or not all(isinstance(v, str) for v in inherit):
         raise UsageError("[hsm] inherit_environment must be a list of variable names")
-    unknown_options = set(options) - {"rsa_mechanism"}
+    unknown_options = set(options) - {"rsa_mechanism", "answer_within"}
     if unknown_options:
         raise UsageError(f"unknown [hsm.options] setting(s): {', '.join(sorted(unknown_options))}")
     rsa_mechanism = options.get("rsa_mechanism", "SHA256_RSA_PKCS")
     if rsa_mechanism not in RSA_MECHANISMS:
         raise UsageError(f"[hsm.options] rsa_mechanism must be one of {', '.join(RSA_MECHANISMS)}")
+    answer_within = options.get("answer_within", ANSWER_WITHIN)
+    low, high = ANSWER_WITHIN_RANGE
+    if isinstance(answer_within, bool) or not isinstance(answer_within, (int, float)) or not low <= answer_within <= high:
+        raise UsageError(f"[hsm.options] answer_within must be a number of seconds from {low:.0f} to {high:.0f}")
     return HsmProfile(
         module=str(table.get("module", DEFAULT_MODULE)),
         token=token,
@@ -134,6 +143,7 @@ def profile_from_table(table: Mapping, base_dir: Path) -> HsmProfile:
         inherit_environment=tuple(inherit),
         rsa_mechanism=rsa_mechanism,
         network=_network_link(table["network"]) if "network" in table else None,
+        answer_within=float(answer_within),
     )
 
 

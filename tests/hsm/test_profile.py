@@ -76,3 +76,16 @@ def test_unreadable_and_invalid_profile_files(tmp_path):
     empty.write_text("")
     with pytest.raises(UsageError, match="no \\[hsm\\] table"):
         hsm_profile.load_profile(empty)
+
+
+@pytest.mark.parametrize("value, expected", [("", hsm_profile.ANSWER_WITHIN), ("answer_within = 5", 5.0),
+                                             ("answer_within = 2.5", 2.5)])
+def test_the_console_waits_for_an_hsm_answer_within_a_stated_limit(value, expected):
+    table = {"token": "t", "options": {"answer_within": float(value.split(" = ")[1])} if value else {}}
+    assert hsm_profile.profile_from_table(table, Path(".")).answer_within == expected
+
+
+@pytest.mark.parametrize("bad", [0, 0.5, 3601, True, "60"])
+def test_an_answer_limit_outside_one_second_to_an_hour_is_refused(bad):
+    with pytest.raises(UsageError, match="answer_within must be a number of seconds from 1 to 3600"):
+        hsm_profile.profile_from_table({"token": "t", "options": {"answer_within": bad}}, Path("."))
