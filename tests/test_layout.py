@@ -60,12 +60,14 @@ def test_sign_of_an_icann_request_loads_no_text_dialect_signing():
                      "appliance.formats.knot", "appliance.formats.bind")
 
 
-# json (--json), getpass (a PIN typed at a terminal), secrets (a file written) and hashlib (cryptography's
-# hashes are loaded already) load when used, not on every start; `sign` loads the HSM's code, which
+# json (--json), getpass (a PIN typed at a terminal), secrets (a file written), hashlib (cryptography's
+# hashes are loaded already) and the trust-anchor file code (--trust-anchor) load when used, not on every start; `sign` loads the HSM's code, which
 # needs hashlib and secrets itself.
 @pytest.mark.parametrize("command, unused", [("sign", ("json", "getpass")),
-                                             ("verify-ksr", ("json", "getpass", "secrets", "hashlib")),
-                                             ("verify-skr", ("json", "getpass", "secrets", "hashlib"))])
+                                             ("verify-ksr", ("json", "getpass", "secrets", "hashlib",
+                                                             "appliance.formats.trust_anchor")),
+                                             ("verify-skr", ("json", "getpass", "secrets", "hashlib",
+                                                             "appliance.formats.trust_anchor"))])
 def test_commands_load_no_module_only_some_runs_need(command, unused):
     loaded = loaded_after(f"import appliance.cli as cli\ncli.build_parser([{command!r}])")
     assert not under(loaded, *unused)
