@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 
 from appliance.errors import CeremonyError
@@ -68,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except CeremonyError as exc:
         if getattr(args, "json", False):
+            import json  # only a refusal asked for as JSON needs it: not loaded on every run
+
             print(json.dumps({"error": str(exc), "exit_code": exc.exit_code}))
         print(f"ceremony: {shown(str(exc), limit=None)}", file=sys.stderr)
         return exc.exit_code

@@ -9,7 +9,6 @@ carries is checked with these, so they follow RFC 4034 to the letter:
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from appliance.digest import hash_bytes
 from appliance.model import Key, Signature
 
 # Algorithm numbers (IANA "DNS Security Algorithm Numbers").
@@ -127,7 +127,7 @@ def key_tag(key: Key) -> int:
 
 
 def ds_sha256(key: Key, owner: str = ".") -> bytes:
-    return hashlib.sha256(name_to_wire(owner) + dnskey_rdata(key)).digest()
+    return hash_bytes(hashes.SHA256(), name_to_wire(owner) + dnskey_rdata(key))
 
 
 def _split_rsa(public_key: bytes) -> tuple[int, int]:

@@ -22,9 +22,7 @@ failure (and name the file, shown escaped, in their own message).
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,6 +100,8 @@ def read_capped(name: PathLike, max_size: int, *, dir_fd: int | None = None) -> 
 
 def sha256_of(name: PathLike, *, dir_fd: int | None = None) -> str:
     """SHA-256 (hex) of the regular file's content as read now, streamed."""
+    import hashlib  # streamed digests of stick files only; every command loads this module
+
     digest = hashlib.sha256()
     with opened_regular(name, dir_fd=dir_fd) as fd:
         while chunk := os.read(fd, _CHUNK):
@@ -153,6 +153,8 @@ def fits_name(name: str) -> bool:
 
 
 def _fresh_temp(directory: int) -> tuple[str, int]:
+    import secrets  # writers only: it loads random and hmac, which a read-only command never needs
+
     for _ in range(8):
         temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
         try:

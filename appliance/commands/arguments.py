@@ -11,7 +11,6 @@ UsageError instead of an EOFError traceback.
 from __future__ import annotations
 
 import argparse
-import getpass
 import re
 import sys
 from datetime import datetime
@@ -88,6 +87,8 @@ def typed_pin(prompt: str) -> str:
     terminal (a script's pipe: nothing to hide it from, and getpass would only warn); UsageError
     when standard input is closed."""
     if sys.stdin.isatty():
+        import getpass  # only at a terminal; it loads termios
+
         try:
             return getpass.getpass(prompt)
         except EOFError:

@@ -9,7 +9,6 @@ file, atomically. Any failure before the rename leaves no output file.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -151,5 +150,7 @@ def run(args) -> int:
 
 def _json(verdict: Verdict, fingerprint: Fingerprint, bundles, response: dict | None) -> int:
     """verify-ksr's object (valid, sha256 and words of the request, bundles, violations) plus "response"."""
+    import json  # --json only (the console and a typed confirmation do not need it)
+
     print(json.dumps({**report_json(verdict, fingerprint, bundles), "response": response}), flush=True)
     return 0 if response is not None else 1

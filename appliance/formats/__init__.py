@@ -14,8 +14,21 @@ knot and bind (writing SKRs), detect (the format from the content: read_request,
 from appliance.formats.elements import KSKM_SKR, KSKM_SKR_INDENTED, LEGACY_SKR, SORTED_KSR, VERISIGN_KSR, Layout
 from appliance.formats.request import parse_request, write_request
 from appliance.formats.response import parse_response, write_response
-from appliance.formats.trust_anchor import TrustAnchor, anchor_from_key, parse_trust_anchors, write_trust_anchor_xml
 from appliance.formats.xmlsafe import DEFAULT_MAX_SIZE
+
+# Loaded on first use (PEP 562): checking a request or a response needs no trust-anchor file code.
+_TRUST_ANCHOR_NAMES = ("TrustAnchor", "anchor_from_key", "parse_trust_anchors", "write_trust_anchor_xml")
+
+
+def __getattr__(name: str):
+    if name not in _TRUST_ANCHOR_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from appliance.formats import trust_anchor
+
+    value = getattr(trust_anchor, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_MAX_SIZE",

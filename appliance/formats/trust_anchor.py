@@ -9,13 +9,15 @@ Errors are FormatError with check "TRUST-ANCHOR", naming the line (and element, 
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from cryptography.hazmat.primitives import hashes
+
 from appliance import dnssec
+from appliance.digest import hash_bytes
 from appliance.errors import FormatError
 from appliance.formats import timefmt
 from appliance.formats.elements import KSKM_SKR, Writer, base64_text
@@ -25,7 +27,7 @@ from appliance.model import Key
 
 TRUST_ANCHOR = "TRUST-ANCHOR"
 DIGEST_SHA1, DIGEST_SHA256, DIGEST_SHA384 = 1, 2, 4
-_DIGESTS = {DIGEST_SHA1: hashlib.sha1, DIGEST_SHA256: hashlib.sha256, DIGEST_SHA384: hashlib.sha384}
+_DIGESTS = {DIGEST_SHA1: hashes.SHA1, DIGEST_SHA256: hashes.SHA256, DIGEST_SHA384: hashes.SHA384}
 # root-anchors.xml: declaration, one element per line, no indentation, no final newline.
 IANA_LAYOUT = replace(KSKM_SKR, final_newline=False)
 _HEX = re.compile(r"[0-9A-Fa-f]+", re.ASCII)
@@ -66,7 +68,7 @@ def ds_digest(key: Key, digest_type: int, owner: str = ".") -> bytes:
     """RFC 4034 5.1.4 digest of owner name and DNSKEY RDATA (SHA-1, SHA-256 or SHA-384)."""
     if digest_type not in _DIGESTS:
         raise ValueError(f"unsupported DS digest type {digest_type}")
-    return _DIGESTS[digest_type](dnssec.name_to_wire(owner) + dnssec.dnskey_rdata(key)).digest()
+    return hash_bytes(_DIGESTS[digest_type](), dnssec.name_to_wire(owner) + dnssec.dnskey_rdata(key))
 
 
 def anchor_from_key(
@@ -146,7 +148,7 @@ def _parse_digest(digest_type: int, text: str) -> bytes:
     if digest_type not in _DIGESTS:
         raise ValueError(f"digest type {digest_type} is not supported (1 SHA-1, 2 SHA-256, 4 SHA-384)")
     digest = bytes.fromhex(compact)
-    size = _DIGESTS[digest_type]().digest_size
+    size = _DIGESTS[digest_type].digest_size
     if len(digest) != size:
         raise ValueError(f"a type {digest_type} digest has {size} bytes, this one {len(digest)}")
     return digest

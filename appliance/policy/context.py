@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
-from appliance.formats import TrustAnchor
 from appliance.model import Bundle, Key, Request, Response
 from appliance.policy.config import Policy, Range
+
+if TYPE_CHECKING:
+    from appliance.formats.trust_anchor import TrustAnchor
 
 RSA_ALGORITHMS = frozenset({dnssec.RSASHA1, dnssec.RSASHA1_NSEC3_SHA1, dnssec.RSASHA256, dnssec.RSASHA512})
 

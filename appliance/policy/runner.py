@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from appliance.errors import FormatError
-from appliance.formats import TrustAnchor
 from appliance.formats.detect import parse_check, read_request, read_response
 from appliance.formats.text_dialects import detect_format
 from appliance.model import Request, Response, Verdict, Violation
@@ -26,6 +26,9 @@ from appliance.policy import (
 )
 from appliance.policy.config import Policy
 from appliance.policy.context import RequestContext, ResponseContext
+
+if TYPE_CHECKING:
+    from appliance.formats.trust_anchor import TrustAnchor
 
 Check = tuple[str, Callable]
 

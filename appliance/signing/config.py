@@ -31,10 +31,10 @@ from appliance.model import AlgorithmPolicy, KeyPolicy
 from appliance.policy.config import is_policy_path
 from appliance.settings import DEFAULT_CONFIG, duration, read_toml
 from appliance.signing.bundles import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
-from appliance.signing.offline_ksk_config import OfflineKskRules, rules_from_table
 
 if TYPE_CHECKING:
     from appliance.hsm.keys import HsmKey
+    from appliance.signing.offline_ksk_config import OfflineKskRules
 
 # The root zone's KSK policy block as every real response since 2017 carries it; the demo's
 # configuration and the tests' use it as written.
@@ -299,6 +299,9 @@ def load_signing_config(path: Path) -> SigningConfig:
         policy_spec = str((path.parent / policy_spec).resolve())
     offline_ksk = None
     if "offline_ksk" in document:
+        # Imported here: only a configuration that signs Knot DNS / BIND 9 requests has the table.
+        from appliance.signing.offline_ksk_config import rules_from_table
+
         offline_ksk = rules_from_table(_table(document, "offline_ksk", where), keys, f"{where} [offline_ksk]")
     if offline_ksk is not None and "ksk_policy" not in document:
         ksk_policy, ttl = None, 0  # signs Knot/BIND requests only

@@ -33,19 +33,11 @@ from appliance.signing.checks import (
     requested_signers,
 )
 from appliance.signing.config import SigningConfig
-from appliance.signing.offline_ksk_bundles import (
-    TextPlannedBundle,
-    build_text_response,
-    header_token,
-    plan_text_bundles,
-    planned_response_size,
-    response_dialect,
-    write_text_response,
-)
 
 SKR_SIZE = "SKR-SIZE"
 
 if TYPE_CHECKING:
+    from appliance.signing.offline_ksk_bundles import TextPlannedBundle
     from appliance.hsm.keys import HsmKey
     from appliance.hsm.session import Hsm
 
@@ -113,6 +105,9 @@ def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: 
 def _prepare_text(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: Verdict,
                   previous: Response | None) -> Plan:
     """The Knot DNS / BIND 9 plan: the configured KSKs in every bundle, times by the configured rules."""
+    # Imported here: only a Knot DNS / BIND 9 request needs the text planner and writers (a tenth
+    # of `ceremony sign`'s own import time for an ICANN XML request).
+    from appliance.signing.offline_ksk_bundles import header_token, plan_text_bundles, response_dialect
     rules = config.offline_ksk
     if rules is None:
         raise UsageError(f"{config.source} has no [offline_ksk] table: it signs ICANN XML requests only")
@@ -138,6 +133,8 @@ def _response_size(request: Request, bundles: tuple[TextPlannedBundle, ...], rul
     """SKR-SIZE: the response must stay within the size every reader of responses accepts (the
     appliance's own read-back, `verify-skr`, the next ceremony's previous response), or it could
     only be refused after the HSM had signed every bundle."""
+    from appliance.signing.offline_ksk_bundles import planned_response_size  # text requests only
+
     size = planned_response_size(request, bundles, rules)
     if size <= DEFAULT_MAX_SIZE:
         return Verdict((SKR_SIZE,))
@@ -175,6 +172,8 @@ def sign_plan(config: SigningConfig, hsm: Hsm, plan: Plan) -> bytes:
 
 
 def _sign_text_plan(config: SigningConfig, hsm: Hsm, plan: Plan) -> bytes:
+    from appliance.signing.offline_ksk_bundles import build_text_response, write_text_response  # text requests only
+
     response = build_text_response(plan.request, plan.bundles, config.offline_ksk,
                                    lambda name, data, algorithm: hsm.sign(plan.hsm_keys[name], data, algorithm))
     data = write_text_response(response, plan.bundles, datetime.now(UTC))
