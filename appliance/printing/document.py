@@ -1,0 +1,166 @@
+"""The operators' paper copy of a ceremony log, as a PDF: 80 monospace columns, a footer on every page.
+
+Built with reportlab's canvas (no hand-written PDF or PostScript), in Courier, one of the 14
+standard PDF fonts every printer and renderer has, so nothing is embedded and the text extracts as
+it was written. The log is hostile input when it comes from a stick: every character outside
+printable ASCII is shown as a Python-style escape (`\\x1b`, `\\u00e9`), tabs are expanded, and a row
+longer than 80 columns is continued on the next row behind a `+` in the left margin, so nothing is
+cut and nothing can draw outside its row.
+
+Each page's footer carries what a witness needs to tell a missing or substituted page: the
+ceremony's start time, "page N of M", and the SHA-256 of the log file written to the stick
+(shortened hex and its first PGP words; `appliance.digest`). A closing record, when given, comes
+first, on pages of its own, numbered with the rest.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.pdfgen.canvas import Canvas
+
+from appliance.digest import Fingerprint
+
+COLUMNS = 80
+PAPER_SIZES = {"a4": A4, "letter": LETTER}  # points (1/72 inch), portrait
+FONT = "Courier"
+FONT_SIZE = 10  # points: 80 columns of Courier (0.6 em a character) take 480 pt, 169 mm
+LEADING = 12  # points from one row's baseline to the next
+FOOTER_SIZE = 8
+FOOTER_COLUMNS = 100  # Courier at 8 points: the body's width
+MARGIN_TOP = 40
+MARGIN_BOTTOM = 36  # below the footer's last row
+FOOTER_ROWS = 2
+FOOTER_GAP = 12  # between the last body row and the footer's rule
+FOOTER_WORDS = 4  # PGP words of the digest in every footer: enough to tell one log from another
+FOOTER_HEX_DIGITS = 16
+CONTINUED = "+"  # in the left margin: this row continues the one above it
+
+# The start time as the log's second line states it (`appliance.ceremonylog.CeremonyLog.render`).
+_STARTED_LINE = re.compile(rb"^Log started (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str  # printable ASCII, at most COLUMNS characters
+    continued: bool = False  # the tail of a line too long for one row
+
+
+@dataclass(frozen=True)
+class LogDocument:
+    """A laid-out paper copy: its PDF bytes and how many pages it has."""
+
+    pdf: bytes
+    pages: int
+    paper: str
+    log_sha256: str
+
+
+def started_from_log(log: bytes) -> str | None:
+    """The start time the log states in its header (`Log started ...Z`), or None when it has none."""
+    match = _STARTED_LINE.search(log[:4096])
+    return match.group(1).decode("ascii") if match else None
+
+
+def escape(text: str) -> str:
+    """Printable ASCII is kept; anything else (controls, non-ASCII) becomes a visible escape."""
+    return "".join(c if " " <= c <= "~" else _escape_one(c) for c in text)
+
+
+def _escape_one(c: str) -> str:
+    code = ord(c)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def rows_of(text: str) -> list[Row]:
+    """The text as rows of at most 80 columns: escaped, tabs expanded, long lines continued."""
+    rows: list[Row] = []
+    for line in text.split("\n"):
+        shown = escape(line.expandtabs(8).rstrip("\r").rstrip())
+        rows.append(Row(shown[:COLUMNS]))
+        for start in range(COLUMNS, len(shown), COLUMNS):
+            rows.append(Row(shown[start : start + COLUMNS], continued=True))
+    if rows and rows[-1] == Row(""):
+        rows.pop()  # the file's final newline ends the last line; it is not a row of its own
+    return rows
+
+
+def rows_per_page(paper: str) -> int:
+    """Body rows that fit between the top margin and the footer on this paper."""
+    _, height = PAPER_SIZES[paper]
+    footer = MARGIN_BOTTOM + FOOTER_ROWS * (FOOTER_SIZE + 2) + FOOTER_GAP
+    return int((height - MARGIN_TOP - footer) // LEADING)
+
+
+def footer_lines(started: str, page: int, pages: int, fingerprint: Fingerprint) -> tuple[str, str]:
+    """The two footer rows of one page (plain ASCII, at most FOOTER_COLUMNS each)."""
+    hex_short = fingerprint.hex[:FOOTER_HEX_DIGITS]
+    words = " ".join(fingerprint.words[:FOOTER_WORDS])
+    first = f"Ceremony started {started}".ljust(FOOTER_COLUMNS - 20) + f"page {page} of {pages}".rjust(20)
+    second = f"Log SHA-256 {hex_short[:8]} {hex_short[8:]}...  PGP words 1-{FOOTER_WORDS}: {words}"
+    return first, second
+
+
+def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
+                  closing_record: list[str] | None = None, title: str = "Ceremony log") -> LogDocument:
+    """The PDF of a whole ceremony log.
+
+    `log` is the log file's bytes exactly as written to the stick (its SHA-256 goes in every
+    footer); `started` the ceremony's start time as printed in the footer, by default the one the
+    log states (`Log started ...`), else "unknown". `paper` is "a4" or "letter". `closing_record`,
+    lines of the closing record, starts the document on pages of its own. The same input always
+    gives the same bytes (reportlab's invariant mode: no creation date or random document id).
+    Raises ValueError for an unknown paper size.
+    """
+    if paper not in PAPER_SIZES:
+        raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}, not {paper!r}")
+    fingerprint = Fingerprint.of(log)
+    started = started or started_from_log(log) or "unknown"
+    per_page = rows_per_page(paper)
+    sections = [rows_of(log.decode("utf-8", errors="backslashreplace"))]
+    if closing_record:
+        sections.insert(0, rows_of("\n".join(closing_record)))
+    pages = [section[i : i + per_page] for section in sections
+             for i in range(0, max(len(section), 1), per_page)]
+
+    out = io.BytesIO()
+    width, height = PAPER_SIZES[paper]
+    canvas = Canvas(out, pagesize=(width, height), invariant=1, pageCompression=0)
+    canvas.setTitle(f"{title} {started}")
+    canvas.setSubject(f"SHA-256 of the log: {fingerprint.hex}")
+    left = (width - COLUMNS * FONT_SIZE * 0.6) / 2
+    for number, rows in enumerate(pages, 1):
+        y = height - MARGIN_TOP - FONT_SIZE
+        canvas.setFont(FONT, FONT_SIZE)
+        for row in rows:
+            if row.continued:
+                canvas.drawRightString(left - FONT_SIZE * 0.6, y, CONTINUED)
+            canvas.drawString(left, y, row.text)
+            y -= LEADING
+        _draw_footer(canvas, left, footer_lines(started, number, len(pages), fingerprint))
+        canvas.showPage()
+    canvas.save()
+    return LogDocument(out.getvalue(), len(pages), paper, fingerprint.hex)
+
+
+def _draw_footer(canvas: Canvas, left: float, lines: tuple[str, str]) -> None:
+    right = left + COLUMNS * FONT_SIZE * 0.6
+    top = MARGIN_BOTTOM + FOOTER_ROWS * (FOOTER_SIZE + 2)
+    canvas.setLineWidth(0.5)
+    canvas.line(left, top + 4, right, top + 4)
+    canvas.setFont(FONT, FOOTER_SIZE)
+    y = top - FOOTER_SIZE
+    for line in lines:
+        canvas.drawString(left, y, line)
+        y -= FOOTER_SIZE + 2
+
+
+def page_count(rows: int, paper: str) -> int:
+    """Pages a body of `rows` rows takes on this paper (at least one)."""
+    return max(1, math.ceil(rows / rows_per_page(paper)))
