@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "keys",
     "run",
     "demo",
+    "print",
 )
 # Subcommands whose name differs from their module's.
 COMMAND_ALIASES = {"verify": ("verify-ksr", "verify-skr")}

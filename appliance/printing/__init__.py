@@ -1,0 +1,1 @@
+"""Paper for the room: the ceremony log as a PDF (`document`) and printed through CUPS (`cups`)."""

@@ -213,11 +213,21 @@ def job_state(job: str) -> tuple[str, str]:
 
 
 def wait_for_job(job: str, copies: int, printer: str, timeout: float = JOB_TIMEOUT) -> JobOutcome:
-    """Polls the job until it ends or `timeout` seconds pass; an ended job's history is purged."""
+    """Polls the job until it ends, stops, or `timeout` seconds pass.
+
+    A job the printer stopped (offline, out of paper, a device that cannot be opened) is cancelled
+    at once and reported with the printer's message: the operators decide whether to print
+    again, and nothing waits on a printer that may never come back. An ended job's history and
+    files are purged.
+    """
     deadline = time.monotonic() + timeout
     while True:
         state, reason = job_state(job)
-        if state in ENDED:
+        if state == "processing-stopped":
+            _run(["cancel", "-x", job])
+            reason = "; ".join(r for r in (printer_message(printer), reason) if r)
+            state = "stopped"
+        if state in (*ENDED, "stopped"):
             _run(["cancel", "-a", "-x", printer])  # no history, no files: the spool stays empty
             return JobOutcome(job, copies, state, reason or state)
         if time.monotonic() >= deadline:
@@ -225,11 +235,8 @@ def wait_for_job(job: str, copies: int, printer: str, timeout: float = JOB_TIMEO
         time.sleep(POLL_INTERVAL)
 
 
-def print_pdf(printer: str, pdf: Path, copies: int, title: str, paper: str = "a4",
-              timeout: float = JOB_TIMEOUT) -> JobOutcome:
-    """Submits the copies and waits for the outcome; a submission CUPS refused is an outcome too."""
-    try:
-        job = submit(printer, pdf, copies, title, paper)
-    except PrintingError as exc:
-        return JobOutcome(f"on {printer}", copies, "not submitted", str(exc))
-    return wait_for_job(job, copies, printer, timeout)
+def printer_message(printer: str) -> str:
+    """What the printer last said about itself (lpstat's indented line), or ""."""
+    result = _run(["lpstat", "-p", printer])
+    lines = [line.strip() for line in result.stdout.splitlines()[1:] if line.strip()]
+    return lines[0] if lines else ""

@@ -16,7 +16,6 @@ first, on pages of its own, numbered with the rest.
 from __future__ import annotations
 
 import io
-import math
 import re
 from dataclasses import dataclass
 
@@ -160,7 +159,3 @@ def _draw_footer(canvas: Canvas, left: float, lines: tuple[str, str]) -> None:
         canvas.drawString(left, y, line)
         y -= FOOTER_SIZE + 2
 
-
-def page_count(rows: int, paper: str) -> int:
-    """Pages a body of `rows` rows takes on this paper (at least one)."""
-    return max(1, math.ceil(rows / rows_per_page(paper)))

@@ -1,0 +1,85 @@
+"""`ceremony print LOG [--pdf FILE] [--printer NAME] [--copies N] [--paper a4|letter]`.
+
+Reprints a ceremony log (from a stick: hostile input, so opened without following links or
+blocking, capped, and shown escaped) through the same code as the console, or with `--pdf` only
+writes its PDF.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from appliance.atomicfile import write_atomically
+from appliance.errors import UsageError
+from appliance.printing import cups
+from appliance.printing.document import PAPER_SIZES, build_log_pdf, escape
+from appliance.printing.job import print_log
+
+MAX_LOG_SIZE = 8 << 20  # bytes; a long ceremony's log is a few hundred kilobytes
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("print", help="print a ceremony log (or write its PDF)")
+    parser.add_argument("log", type=Path, metavar="LOG", help="the ceremony log (ceremony-*.log)")
+    parser.add_argument("--pdf", type=Path, metavar="FILE", help="only write the PDF to FILE (must not exist)")
+    parser.add_argument("--printer", metavar="NAME", help="CUPS queue (default: the only printer there is)")
+    parser.add_argument("--copies", type=int, default=1, metavar="N",
+                        help=f"copies to print, 1 to {cups.MAX_COPIES} (default 1)")
+    parser.add_argument("--paper", choices=sorted(PAPER_SIZES), default="a4", help="paper size (default a4)")
+    parser.set_defaults(handler=run)
+
+
+def read_log(path: Path) -> bytes:
+    """The log's bytes: a regular file, not a link, at most MAX_LOG_SIZE. Raises UsageError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UsageError(f"LOG-FILE: cannot open {escape(str(path))}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            raise UsageError(f"LOG-FILE: {escape(str(path))} is not a regular file")
+        data = stream.read(MAX_LOG_SIZE + 1)
+    if len(data) > MAX_LOG_SIZE:
+        raise UsageError(f"LOG-FILE: {escape(str(path))} is larger than the {MAX_LOG_SIZE} bytes allowed")
+    return data
+
+
+def choose_printer(name: str | None) -> cups.Printer:
+    """The printer asked for, or the only one there is. Raises UsageError naming what is there."""
+    printers = cups.list_printers()
+    if name is not None:
+        for printer in printers:
+            if printer.name == name:
+                return printer
+        raise UsageError(f"no printer named {escape(name)}; printers: "
+                         f"{', '.join(p.name for p in printers) or 'none'}")
+    if len(printers) != 1:
+        raise UsageError(f"{'no printer found' if not printers else 'several printers'}: name one with --printer"
+                         + "".join(f"\n  {p.describe()}" for p in printers))
+    return printers[0]
+
+
+def run(args) -> int:
+    log = read_log(args.log)
+    if args.pdf is not None:
+        if args.printer is not None or args.copies != 1:
+            raise UsageError("--pdf only writes the PDF: --printer and --copies do not go with it")
+        if args.pdf.exists() or args.pdf.is_symlink():
+            raise UsageError(f"{escape(str(args.pdf))} exists; not overwritten")
+        document = build_log_pdf(log, paper=args.paper)
+        write_atomically(args.pdf, document.pdf)
+        print(f"Wrote {escape(str(args.pdf))}: {document.pages} pages ({args.paper}), "
+              f"log SHA-256 {document.log_sha256}")
+        return 0
+    if not 1 <= args.copies <= cups.MAX_COPIES:
+        raise UsageError(f"--copies must be from 1 to {cups.MAX_COPIES}")
+    printer = choose_printer(args.printer)
+    print(f"Printer {printer.describe()}")
+    document, outcome = print_log(log, printer.name, args.copies, paper=args.paper)
+    print(f"{document.pages} pages ({args.paper}), log SHA-256 {document.log_sha256}")
+    print(outcome.describe())
+    if not outcome.done:
+        raise cups.PrintingError(f"printing failed on {printer.name}")
+    return 0

@@ -1,0 +1,100 @@
+"""What a witness checks on paper, done by machine: a printed or PDF copy of a ceremony log read
+back as text (pdftotext), page by page, against the log itself. Shared by the document's tests
+and the printing tests through a private CUPS scheduler."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from html import unescape
+from pathlib import Path
+
+from appliance.digest import Fingerprint
+from appliance.printing.document import (
+    COLUMNS,
+    FONT_SIZE,
+    FOOTER_SIZE,
+    LEADING,
+    MARGIN_TOP,
+    footer_lines,
+    rows_of,
+    rows_per_page,
+)
+
+_PAGE = re.compile(r'<page width="([\d.]+)" height="[\d.]+">(.*?)</page>', re.S)
+_WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</word>')
+
+
+def pdf_pages(pdf: Path) -> list[list[str]]:
+    """Each page's text: the body rows rebuilt column for column from where pdftotext found each
+    word (Courier is monospace, so a word's column is its distance from the margin), then the
+    footer's rows with single spaces between words. Blank rows inside the body are kept."""
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    pages = []
+    for page_match in _PAGE.finditer(html):
+        width = float(page_match.group(1))
+        left = (width - COLUMNS * FONT_SIZE * 0.6) / 2
+        body: dict[int, dict[int, str]] = {}
+        footer: dict[int, list[str]] = {}
+        for x_min, y_min, x_max, word in _WORD.findall(page_match.group(2)):
+            word = unescape(word)
+            x_min, y_min, x_max = float(x_min), float(y_min), float(x_max)
+            if (x_max - x_min) / len(word) > FOOTER_SIZE * 0.6 + 0.6:  # the body's 10-point Courier
+                column = round((x_min - left) / (FONT_SIZE * 0.6))
+                if column >= 0:  # a continuation mark sits in the margin, at column -1
+                    body.setdefault(round((y_min - MARGIN_TOP) / LEADING), {})[column] = word
+            else:
+                footer.setdefault(round(y_min), []).append(word)
+        rows = []
+        for number in range(max(body, default=-1) + 1):
+            line = ""
+            for column, word in sorted(body.get(number, {}).items()):
+                line = line.ljust(column) + word
+            rows.append(line)
+        pages.append(_trimmed(rows) + [" ".join(words) for _, words in sorted(footer.items())])
+    return pages
+
+
+def postscript_pages(ps: Path, work: Path) -> list[list[str]]:
+    """The same for a PostScript job (ghostscript's ps2pdf first)."""
+    pdf = work / (ps.name + ".pdf")
+    subprocess.run(["ps2pdf", str(ps), str(pdf)], check=True, capture_output=True)
+    return pdf_pages(pdf)
+
+
+def rendered_page_count(file: Path, work: Path) -> int:
+    """Pages ghostscript renders from a PDF or PostScript file (PNG at 30 dpi, counted)."""
+    out = work / "rendered"
+    out.mkdir(exist_ok=True)
+    subprocess.run(["gs", "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pnggray", "-r30",
+                    f"-sOutputFile={out}/page-%03d.png", str(file)], check=True, capture_output=True)
+    return len(list(out.glob("page-*.png")))
+
+
+def _trimmed(lines: list[str]) -> list[str]:
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def check_pages(pages: list[list[str]], log: bytes, paper: str, started: str,
+                closing_record: list[str] | None = None) -> None:
+    """Every page's body equals its share of the log (closing record first), line for line, and
+    its footer carries the start time, "page N of M" and the log's hash and first words."""
+    per_page = rows_per_page(paper)
+    sections = [[r.text for r in rows_of(log.decode())]]
+    if closing_record:
+        sections.insert(0, [r.text for r in rows_of("\n".join(closing_record))])
+    expected = [section[i : i + per_page] for section in sections for i in range(0, len(section), per_page)]
+    assert len(pages) == len(expected), f"{len(pages)} pages printed, {len(expected)} expected"
+    fingerprint = Fingerprint.of(log)
+    for number, (page, rows) in enumerate(zip(pages, expected), 1):
+        body, footer = page[:-2], page[-2:]
+        assert _trimmed(list(body)) == _trimmed([r.rstrip() for r in rows]), f"page {number} differs"
+        want = footer_lines(started, number, len(pages), fingerprint)
+        assert [" ".join(f.split()) for f in footer] == [" ".join(w.split()) for w in want]
+        assert f"page {number} of {len(pages)}" in footer[0]
+        assert fingerprint.hex[:8] in footer[1] and fingerprint.words[0] in footer[1]
