@@ -37,9 +37,10 @@ def read_log(path: Path) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise UsageError(f"LOG-FILE: cannot open {escape(str(path))}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"LOG-FILE: {escape(str(path))} is not a regular file")
     with os.fdopen(fd, "rb") as stream:
-        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            raise UsageError(f"LOG-FILE: {escape(str(path))} is not a regular file")
         data = stream.read(MAX_LOG_SIZE + 1)
     if len(data) > MAX_LOG_SIZE:
         raise UsageError(f"LOG-FILE: {escape(str(path))} is larger than the {MAX_LOG_SIZE} bytes allowed")
@@ -69,7 +70,10 @@ def run(args) -> int:
         if args.pdf.exists() or args.pdf.is_symlink():
             raise UsageError(f"{escape(str(args.pdf))} exists; not overwritten")
         document = build_log_pdf(log, paper=args.paper)
-        write_atomically(args.pdf, document.pdf)
+        try:
+            write_atomically(args.pdf, document.pdf)
+        except OSError as exc:
+            raise UsageError(f"cannot write {escape(str(args.pdf))}: {exc.strerror or exc}") from None
         print(f"Wrote {escape(str(args.pdf))}: {document.pages} pages ({args.paper}), "
               f"log SHA-256 {document.log_sha256}")
         return 0

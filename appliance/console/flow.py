@@ -95,6 +95,7 @@ class Ceremony:
     config: SigningConfig | None = None
     current: Imported | None = None
     outputs: list[str] = field(default_factory=list)  # "name on stick", for the closing screen
+    log_written: bytes | None = None  # the log as last written to a stick: what is printed
     requests_signed: int = 0
 
     def status(self) -> str:

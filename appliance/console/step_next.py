@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from appliance.console import printing
 from appliance.console.flow import Ceremony, Step
 
 
@@ -16,8 +17,12 @@ async def run(ceremony: Ceremony) -> Step:
         "Type 'another' to import and sign another request,",
         "or 'shutdown' to end the ceremony (the final log is written first).",
     ])
+    if ceremony.log_written is not None and await printing.printers_present(ceremony):
+        ui.add(["A printer is present: 'print N' prints N copies of the log as written."])
     while True:
         answer = (await ui.ask("next", "'another' or 'shutdown':")).lower()
+        if await printing.offer(ceremony, answer):
+            continue
         if answer == "another":
             return Step.REQUEST
         if answer == "shutdown":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appliance.console import sticks
+from appliance.console import printing, sticks
 from appliance.console.flow import Ceremony, Step
 
 
@@ -19,7 +19,10 @@ async def run(ceremony: Ceremony) -> Step:
     lines += ["Written and verified during the ceremony:"] + [f"  {o}" for o in ceremony.outputs or ["nothing"]]
     if report is None:
         lines += ["", "WARNING: the final log is NOT on any stick."]
+    if report is not None and await printing.printers_present(ceremony):
+        lines += ["", "A printer is present: 'print N' prints N copies of the final log."]
     ui.add(lines)
-    await ui.ask("shutdown.done", "Press Enter to end:")
+    while await printing.offer(ceremony, await ui.ask("shutdown.done", "Press Enter to end:")):
+        pass
     return Step.SHUTDOWN
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appliance.console import checking, sticks
+from appliance.console import checking, printing, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
@@ -43,7 +43,7 @@ async def run(ceremony: Ceremony) -> Step:
     other = where.lower() == "other"
     report = await sticks.write_until_done(
         ceremony, "sign.stick", None if other else current.stick,
-        lambda: {name: data, ceremony.log.filename: ceremony.log.encode()},
+        lambda: {name: data, **printing.log_files(ceremony)},
         "for the response and the log", exclude=current.stick if other else None, protect=name)
     if report is None:
         ui.add(["The response was signed but is NOT on any stick. It is lost when the ceremony ends."])

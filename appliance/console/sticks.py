@@ -162,6 +162,8 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
             stick = None if decision == "other" else stick
             continue
         ui.add(report.describe().splitlines())
+        if ceremony.log.filename in files:
+            ceremony.log_written = files[ceremony.log.filename]
         for written in report.verified:
             line = f"{written.name} on {stick.describe()}"
             if line not in ceremony.outputs:  # the log is rewritten in place; list it once
@@ -218,7 +220,7 @@ def _cancelled(ceremony, contents) -> None:
 
 async def write_log(ceremony, key: str, first: Stick | None) -> WriteReport | None:
     """The whole log so far, to a stick (the same file name each time: the newest copy wins)."""
+    from appliance.console.printing import log_files  # printing chooses printers with by_number
+
     ceremony.log.note(f"Writing this log as {ceremony.log.filename}")
-    return await write_until_done(ceremony, key, first,
-                                  lambda: {ceremony.log.filename: ceremony.log.encode()},
-                                  "for the ceremony log")
+    return await write_until_done(ceremony, key, first, lambda: log_files(ceremony), "for the ceremony log")

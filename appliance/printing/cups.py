@@ -104,7 +104,10 @@ def list_printers() -> list[Printer]:
         if "No destinations" in result.stderr:
             return []
         raise _failed("cannot list the printers", result)
-    return [_printer(name) for name in result.stdout.split()]
+    names = result.stdout.split()
+    if not names and _run(["lpstat", "-r"]).stdout.strip() != "scheduler is running":
+        raise PrintingError(f"the CUPS scheduler is not running (socket {escape(socket_path())})")
+    return [_printer(name) for name in names]
 
 
 def _printer(name: str) -> Printer:

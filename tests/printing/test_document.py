@@ -1,0 +1,135 @@
+"""The paper copy of a ceremony log as a PDF: layout, footers, hostile content, `ceremony print --pdf`."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from appliance.cli import main
+from appliance.commands import print as print_command
+from appliance.digest import Fingerprint
+from appliance.printing.document import (
+    COLUMNS,
+    Row,
+    build_log_pdf,
+    escape,
+    rows_of,
+    rows_per_page,
+    started_from_log,
+)
+from tests.printing.paper import check_pages, pdf_pages, rendered_page_count
+
+LOG = Path(__file__).parent / "fixtures" / "ceremony-20261130T143706Z.log"
+needs_poppler = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("gs"),
+                                   reason="needs poppler-utils and ghostscript (make setup installs them as root)")
+
+
+@needs_poppler
+@pytest.mark.parametrize("paper, size", [("a4", "595.276 x 841.89"), ("letter", "612 x 792")])
+def test_a_real_log_on_both_papers(tmp_path, paper, size):
+    log = LOG.read_bytes()
+    document = build_log_pdf(log, paper=paper)
+    pdf = tmp_path / "log.pdf"
+    pdf.write_bytes(document.pdf)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(rf"Page size:\s+{re.escape(size)} pts", info)
+    assert document.pages == -(-len(log.decode().splitlines()) // rows_per_page(paper))
+    assert rendered_page_count(pdf, tmp_path) == document.pages
+    check_pages(pdf_pages(pdf), log, paper, "2026-11-30T14:37:06Z")
+
+
+def test_the_footer_says_start_page_hash_and_words():
+    log = LOG.read_bytes()
+    fingerprint = Fingerprint.of(log)
+    document = build_log_pdf(log)
+    assert document.log_sha256 == fingerprint.hex
+    text = document.pdf.decode("latin-1")
+    for page in range(1, document.pages + 1):
+        assert f"page {page} of {document.pages}" in text
+    assert text.count("Ceremony started 2026-11-30T14:37:06Z") == document.pages
+    words = " ".join(fingerprint.words[:4])
+    assert text.count(f"Log SHA-256 {fingerprint.hex[:8]} {fingerprint.hex[8:16]}...") == document.pages
+    assert text.count(words) == document.pages
+
+
+def test_start_time_from_the_log_or_given_or_unknown():
+    assert started_from_log(LOG.read_bytes()) == "2026-11-30T14:37:06Z"
+    assert started_from_log(b"no header\n") is None
+    assert "Ceremony started unknown" in build_log_pdf(b"x\n").pdf.decode("latin-1")
+    assert "Ceremony started 2027-01-01T00:00:00Z" in build_log_pdf(
+        b"x\n", started="2027-01-01T00:00:00Z").pdf.decode("latin-1")
+
+
+@needs_poppler
+def test_closing_record_on_its_own_first_pages(tmp_path):
+    log = LOG.read_bytes()
+    record = ["CLOSING RECORD", "", "  Requests signed: 1"]
+    document = build_log_pdf(log, closing_record=record)
+    assert document.pages == build_log_pdf(log).pages + 1
+    pdf = tmp_path / "log.pdf"
+    pdf.write_bytes(document.pdf)
+    pages = pdf_pages(pdf)
+    assert pages[0][:3] == record and pages[1][0] == "DNSSEC KSK signing ceremony"
+    check_pages(pages, log, "a4", "2026-11-30T14:37:06Z", closing_record=record)
+
+
+def test_hostile_text_is_escaped_and_long_lines_continue():
+    assert escape("ok \x1b[2J\x00\u00e9\u202e\U0001f600") == "ok \\x1b[2J\\x00\\xe9\\u202e\\U0001f600"
+    rows = rows_of("a" * 170 + "\n\tb\r\n")
+    assert rows == [Row("a" * 80), Row("a" * 80, True), Row("a" * 10, True), Row("        b")]
+    assert all(len(r.text) <= COLUMNS for r in rows_of(("\x07" * 100) + "\n"))
+    pdf = build_log_pdf(b"evil \x1b]0;title\x07 \xff\xfe (not) utf-8\n").pdf.decode("latin-1")
+    assert "evil \\\\x1b]0;title\\\\x07 \\\\xff\\\\xfe \\(not\\) utf-8" in pdf  # PDF string escapes
+
+
+@needs_poppler
+def test_a_long_line_prints_whole_with_a_continuation_mark(tmp_path):
+    line = " ".join(f"word{n:03d}" for n in range(30))  # 239 columns
+    pdf = tmp_path / "long.pdf"
+    pdf.write_bytes(build_log_pdf((line + "\n").encode()).pdf)
+    text = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "".join(text.split()).count("word029") == 1
+    assert text.count("+") == 2  # two continuation rows, each marked in the margin
+
+
+def test_same_log_same_bytes_and_empty_log_one_page():
+    log = LOG.read_bytes()
+    assert build_log_pdf(log).pdf == build_log_pdf(log).pdf
+    assert build_log_pdf(b"").pages == 1
+    with pytest.raises(ValueError, match="paper must be one of"):
+        build_log_pdf(log, paper="a3")
+
+
+def test_print_pdf_writes_the_document(tmp_path, capsys):
+    out = tmp_path / "log.pdf"
+    assert main(["print", str(LOG), "--pdf", str(out), "--paper", "letter"]) == 0
+    assert out.read_bytes() == build_log_pdf(LOG.read_bytes(), paper="letter").pdf
+    assert "pages (letter), log SHA-256 " + Fingerprint.of(LOG.read_bytes()).hex in capsys.readouterr().out
+    assert main(["print", str(LOG), "--pdf", str(out)]) == 2
+    assert "exists; not overwritten" in capsys.readouterr().err
+    assert main(["print", str(LOG), "--pdf", str(tmp_path / "b.pdf"), "--copies", "2"]) == 2
+    assert not (tmp_path / "b.pdf").exists()
+
+
+def test_print_refuses_hostile_log_files(tmp_path, capsys, monkeypatch):
+    fifo = tmp_path / "fifo.log"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.log"
+    link.symlink_to(LOG)
+    big = tmp_path / "big.log"
+    big.write_bytes(b"x" * 101)
+    monkeypatch.setattr(print_command, "MAX_LOG_SIZE", 100)
+    for path, message in [(fifo, "is not a regular file"), (link, "cannot open"),
+                          (big, "larger than the 100 bytes allowed"), (tmp_path / "none", "cannot open"),
+                          (tmp_path, "is not a regular file")]:
+        assert main(["print", str(path), "--pdf", str(tmp_path / "out.pdf")]) == 2
+        assert f"LOG-FILE: " in (err := capsys.readouterr().err) and message in err, err
+    assert not (tmp_path / "out.pdf").exists()
+    escaped = tmp_path / "bad\x1bname.log"
+    assert main(["print", str(escaped), "--pdf", str(tmp_path / "out.pdf")]) == 2
+    assert "bad\\x1bname.log" in capsys.readouterr().err
