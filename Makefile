@@ -37,7 +37,7 @@ demo: setup
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-# The ceremony DVD (image/, live-build/; README "The DVD image"). Needs root (live-build, chroot).
+# The ceremony DVD (image/, live-build/; docs/dvd.md). Needs root (live-build, chroot).
 IMAGE_PACKAGES := live-build debootstrap apt-utils xorriso qemu-system-x86 ovmf diffoscope-minimal genisoimage
 .PHONY: image-setup lock image verify-reproducible boot-test boot-test-usb qemu-test
 
@@ -64,7 +64,7 @@ boot-test: image-setup
 boot-test-usb: image-setup
 	$(VENV)/bin/python -m image.boot_test --medium usb
 
-# A whole ceremony in the booted DVD, token on the host (README "The ceremony under QEMU").
+# A whole ceremony in the booted DVD, token on the host (docs/qemu-tests.md).
 qemu-test: image-setup
 	@test -f image/out/ceremony.iso || $(MAKE) image
 	$(VENV)/bin/python -m image.qemu_test

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 
 from appliance import dnssec
 from appliance.hsm import Hsm
-from appliance.hsm_profile import HsmProfile, profile_from_table
-from appliance.signing_config import ROOT_KSK_POLICY_TOML, ksk_definition_toml
+from appliance.hsm.profile import HsmProfile, profile_from_table
+from appliance.signing.config import ROOT_KSK_POLICY_TOML, ksk_definition_toml
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -32,10 +32,10 @@ from appliance.console.sticks import StickWatch
 from appliance.errors import UsageError
 from appliance.formats import write_request
 from appliance.hsm import Hsm
-from appliance.hsm_profile import DEFAULT_MODULE, profile_from_table
+from appliance.hsm.profile import DEFAULT_MODULE, profile_from_table
 from appliance.model import Verdict
-from appliance.signing import prepare, sign_plan
-from appliance.signing_config import ROOT_KSK_POLICY_TOML, ksk_definition_toml, load_signing_config
+from appliance.signing.pipeline import prepare, sign_plan
+from appliance.signing.config import ROOT_KSK_POLICY_TOML, ksk_definition_toml, load_signing_config
 
 TOKEN_LABEL = "ceremony-demo"
 KSK_LABEL = "KSK-demo"

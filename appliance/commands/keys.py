@@ -20,10 +20,10 @@ from appliance.commands.verify import parse_now
 from appliance.errors import UsageError
 from appliance.formats.trust_anchor import anchor_from_key, write_trust_anchor_xml
 from appliance.hsm import Hsm, HsmKey
-from appliance.hsm_profile import HsmProfile, load_profile
+from appliance.hsm.profile import HsmProfile, load_profile
 from appliance.model import Key
 from appliance.settings import read_toml
-from appliance.signing_config import DEFAULT_CONFIG, KskDefinition, load_signing_config
+from appliance.signing.config import DEFAULT_CONFIG, KskDefinition, load_signing_config
 
 KSK_FLAGS = dnssec.FLAG_ZONE | dnssec.FLAG_SEP
 GENERATED_ALGORITHMS = {"RSASHA256": dnssec.RSASHA256, "ECDSAP256SHA256": dnssec.ECDSAP256SHA256}

@@ -25,8 +25,8 @@ from appliance.hsm import Hsm
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, report_json, summary_line, verdict_lines
-from appliance.signing import prepare, sign_plan
-from appliance.signing_config import DEFAULT_CONFIG, load_signing_config
+from appliance.signing.pipeline import prepare, sign_plan
+from appliance.signing.config import DEFAULT_CONFIG, load_signing_config
 
 
 def register(subparsers) -> None:

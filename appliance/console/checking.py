@@ -16,7 +16,7 @@ from appliance.formats import parse_response
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, summary_line
-from appliance.signing import Plan, prepare, sign_plan
+from appliance.signing.pipeline import Plan, prepare, sign_plan
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # annotations only: the state machine needs no terminal, HSM 
     from appliance.console.app import ConsoleUI
     from appliance.console.sticks import StickWatch
     from appliance.hsm import Hsm
-    from appliance.signing import Plan
-    from appliance.signing_config import SigningConfig
+    from appliance.signing.pipeline import Plan
+    from appliance.signing.config import SigningConfig
 
 
 class Step(enum.Enum):

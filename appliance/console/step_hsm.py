@@ -11,7 +11,7 @@ from appliance.console import sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.errors import CeremonyError, HsmError
 from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
-from appliance.signing_config import DEFAULT_CONFIG, SigningConfig, load_signing_config
+from appliance.signing.config import DEFAULT_CONFIG, SigningConfig, load_signing_config
 
 # Where the image carries its configuration; without it, the operators bring it on a stick.
 IMAGE_CONFIG = DEFAULT_CONFIG

@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from pkcs11 import exceptions as p11  # only to hand the translator errors SoftHSM cannot produce
 
-from appliance import dnssec, hsm, hsm_profile
+from appliance import dnssec, hsm
+from appliance.hsm import profile as hsm_profile
 from appliance.errors import EXIT_HSM, UsageError
 from tests.softhsm import SOFTHSM_MODULE, TEST_KSKS, make_token
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import EXIT_HSM, UsageError
-from appliance.hsm_link import LinkUp, NetworkLink, NetworkLinkError, link_from_table
-from appliance.hsm_profile import profile_from_table
+from appliance.hsm.network_link import LinkUp, NetworkLink, NetworkLinkError, link_from_table
+from appliance.hsm.profile import profile_from_table
 from tests.softhsm import make_token
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,7 +156,7 @@ def test_a_route_beyond_the_hsm_takes_the_link_down_again():
 IN_NAMESPACE = textwrap.dedent("""
     import json, subprocess, sys
     from appliance.hsm import Hsm
-    from appliance.hsm_profile import profile_from_table
+    from appliance.hsm.profile import profile_from_table
     from appliance.errors import CeremonyError
 
     def ip(*args):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance import hsm, hsm_profile
+from appliance import hsm
+from appliance.hsm import profile as hsm_profile
 from appliance.errors import UsageError
 
 

@@ -1,4 +1,4 @@
-"""appliance.signer, signing_config and signer_checks without an HSM: software keys stand in for it."""
+"""appliance.signing (bundles, config, checks) without an HSM: software keys stand in for it."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from appliance.errors import RefusedError, UsageError
 from appliance.formats import parse_request, parse_response
 from appliance.hsm import HsmKey
 from appliance.policy.runner import run_checks
-from appliance.signer import Schema, Slot, build_response, builtin_schema, plan_bundles, revoked, validate_schema
-from appliance.signer_checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext
-from appliance.signing_config import load_signing_config
+from appliance.signing.bundles import Schema, Slot, build_response, builtin_schema, plan_bundles, revoked, validate_schema
+from appliance.signing.checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext
+from appliance.signing.config import load_signing_config
 from tests.softhsm import SHARED, TEST_KSKS
 
 DATA = SHARED / "ceremony-data"

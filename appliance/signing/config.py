@@ -24,10 +24,10 @@ from appliance.errors import UsageError
 from appliance.formats import KSKM_SKR, LEGACY_SKR, Layout
 from appliance.formats.timefmt import parse_datetime
 from appliance.hsm import HsmKey
-from appliance.hsm_profile import HsmProfile, profile_from_table
+from appliance.hsm.profile import HsmProfile, profile_from_table
 from appliance.model import AlgorithmPolicy, KeyPolicy
 from appliance.settings import duration, read_toml
-from appliance.signer import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
+from appliance.signing.bundles import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
 
 DEFAULT_CONFIG = Path("/etc/ceremony/ceremony.toml")
 

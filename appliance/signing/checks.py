@@ -13,8 +13,8 @@ from appliance import dnssec
 from appliance.hsm import HsmKey
 from appliance.model import Key, KeyPolicy, Request, Response
 from appliance.policy.context import bundle_label, duration, first_occurrences, is_zsk, timestamp
-from appliance.signer import PlannedBundle
-from appliance.signing_config import KskDefinition
+from appliance.signing.bundles import PlannedBundle
+from appliance.signing.config import KskDefinition
 
 
 @dataclass(frozen=True)

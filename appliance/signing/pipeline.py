@@ -19,9 +19,9 @@ from appliance.model import Key, Request, Response, Verdict
 from appliance.policy import validate_response
 from appliance.policy.runner import run_checks
 from appliance.report import verdict_lines
-from appliance.signer import PlannedBundle, Schema, build_response, plan_bundles, revoked
-from appliance.signer_checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext
-from appliance.signing_config import SigningConfig
+from appliance.signing.bundles import PlannedBundle, Schema, build_response, plan_bundles, revoked
+from appliance.signing.checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext
+from appliance.signing.config import SigningConfig
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from appliance.errors import UsageError
-from appliance.hsm_link import NetworkLink, link_from_table
+from appliance.hsm.network_link import NetworkLink, link_from_table
 from appliance.settings import read_toml
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
