@@ -20,6 +20,7 @@ DEBIAN_PROVIDED = {
     "lxml": "python3-lxml",
     "pyudev": "python3-pyudev",
     "prompt-toolkit": "python3-prompt-toolkit",
+    "reportlab": "python3-reportlab",
     "asn1crypto": "python3-asn1crypto",  # python-pkcs11's one dependency
 }
 # The image's Python: trixie's python3 is 3.13; hook 0510 fails the build if a wheel does not import.
