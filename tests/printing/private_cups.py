@@ -1,4 +1,4 @@
-"""A private CUPS scheduler for tests: its own configuration, spool and state in a temporary
+"""A private CUPS scheduler for tests: the DVD's cupsd.conf, its own spool and state in a temporary
 directory, listening only on a Unix socket there, and printers whose device is a file.
 
 Needs root (cupsd runs its filters as lp). `CUPS_SERVER` names the socket, so the appliance's
@@ -14,20 +14,10 @@ import subprocess
 import time
 from pathlib import Path
 
-CUPSD_CONF = """\
-Listen {root}/cups.sock
-Browsing No
-BrowseLocalProtocols none
-WebInterface No
-LogLevel warn
-PreserveJobHistory Yes
-PreserveJobFiles No
-ErrorPolicy abort-job
-<Location />
-  Order allow,deny
-  Allow localhost
-</Location>
-"""
+# The DVD's own cupsd.conf, with this scheduler's socket: what the tests print through is what the
+# appliance runs (socket only, no browsing, no job files kept, failed jobs aborted).
+IMAGE_CUPSD_CONF = Path(__file__).resolve().parents[2] / "live-build/config/includes.chroot/etc/cups/cupsd.conf"
+IMAGE_SOCKET = "/run/cups/cups.sock"
 CUPS_FILES_CONF = """\
 ServerRoot {root}/etc
 RequestRoot {root}/spool
@@ -64,7 +54,9 @@ class PrivateCups:
         self.root.chmod(0o755)
         for sub in ("tmp", "out"):
             os.chown(self.root / sub, lp.pw_uid, lp.pw_gid)
-        (self.root / "etc" / "cupsd.conf").write_text(CUPSD_CONF.format(root=self.root))
+        conf = IMAGE_CUPSD_CONF.read_text()
+        assert f"Listen {IMAGE_SOCKET}\n" in conf
+        (self.root / "etc" / "cupsd.conf").write_text(conf.replace(IMAGE_SOCKET, str(self.socket)))
         (self.root / "etc" / "cups-files.conf").write_text(CUPS_FILES_CONF.format(root=self.root))
         self._process = subprocess.Popen(
             ["cupsd", "-f", "-c", str(self.root / "etc" / "cupsd.conf"),

@@ -16,7 +16,7 @@ from appliance.printing.document import started_from_log
 from tests.console.conftest import demo, sticks  # noqa: F401  (fixtures)
 from tests.console.harness import log_and_pdf, run_script
 from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK
-from tests.printing.paper import check_pages, pdf_pages, postscript_pages
+from image.paper_checks import check_pages, pdf_pages, postscript_pages
 from tests.printing.test_cups_print import scheduler  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.softhsm

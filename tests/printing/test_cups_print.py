@@ -19,7 +19,7 @@ from appliance.cli import main
 from appliance.printing import cups
 from appliance.printing.document import started_from_log
 from appliance.printing.job import print_log
-from tests.printing.paper import check_pages, postscript_pages, rendered_page_count
+from image.paper_checks import check_pages, postscript_pages, rendered_page_count
 from tests.printing.private_cups import PrivateCups, missing_tools
 
 pytestmark = pytest.mark.root

@@ -22,7 +22,7 @@ from appliance.printing.document import (
     rows_per_page,
     started_from_log,
 )
-from tests.printing.paper import check_pages, pdf_pages, rendered_page_count
+from image.paper_checks import check_pages, pdf_pages, rendered_page_count
 
 LOG = Path(__file__).parent / "fixtures" / "ceremony-20261130T143706Z.log"
 needs_poppler = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("gs"),
@@ -133,3 +133,28 @@ def test_print_refuses_hostile_log_files(tmp_path, capsys, monkeypatch):
     escaped = tmp_path / "bad\x1bname.log"
     assert main(["print", str(escaped), "--pdf", str(tmp_path / "out.pdf")]) == 2
     assert "bad\\x1bname.log" in capsys.readouterr().err
+
+
+@needs_poppler
+def test_the_paper_check_finds_a_missing_or_substituted_page(tmp_path):
+    from image.paper_checks import PaperMismatch
+
+    log = LOG.read_bytes()
+    other = log.replace(b"KSK-demo", b"KSK-evil")
+    pdf = tmp_path / "other.pdf"
+    pdf.write_bytes(build_log_pdf(other).pdf)
+    pages = pdf_pages(pdf)
+    with pytest.raises(PaperMismatch, match="line"):  # the text differs (and so does the footer's hash)
+        check_pages(pages, log, "a4", "2026-11-30T14:37:06Z")
+    with pytest.raises(PaperMismatch, match="footer"):  # same text, another start time in the footers
+        check_pages(pdf_pages(_pdf(tmp_path, log, started="2026-11-30T14:37:07Z")), log, "a4",
+                    "2026-11-30T14:37:06Z")
+    good = pdf_pages(_pdf(tmp_path, log))
+    with pytest.raises(PaperMismatch, match="pages printed"):
+        check_pages(good[:1] + good[2:], log, "a4", "2026-11-30T14:37:06Z")
+
+
+def _pdf(tmp_path, log, **options):
+    path = tmp_path / f"doc-{len(list(tmp_path.iterdir()))}.pdf"
+    path.write_bytes(build_log_pdf(log, **options).pdf)
+    return path

@@ -1,6 +1,7 @@
 """What a witness checks on paper, done by machine: a printed or PDF copy of a ceremony log read
-back as text (pdftotext), page by page, against the log itself. Shared by the document's tests
-and the printing tests through a private CUPS scheduler."""
+back as text (pdftotext), page by page, against the log itself. Used by `make qemu-test`'s print
+stage on what the guest sent to its parallel port, and by tests/printing/ on the PDF and on what a
+private CUPS scheduler printed. Needs ghostscript and poppler-utils on the host."""
 
 from __future__ import annotations
 
@@ -80,6 +81,10 @@ def _trimmed(lines: list[str]) -> list[str]:
     return lines
 
 
+class PaperMismatch(AssertionError):
+    """The paper does not say what the log says."""
+
+
 def check_pages(pages: list[list[str]], log: bytes, paper: str, started: str,
                 closing_record: list[str] | None = None) -> None:
     """Every page's body equals its share of the log (closing record first), line for line, and
@@ -89,12 +94,19 @@ def check_pages(pages: list[list[str]], log: bytes, paper: str, started: str,
     if closing_record:
         sections.insert(0, [r.text for r in rows_of("\n".join(closing_record))])
     expected = [section[i : i + per_page] for section in sections for i in range(0, len(section), per_page)]
-    assert len(pages) == len(expected), f"{len(pages)} pages printed, {len(expected)} expected"
+    if len(pages) != len(expected):
+        raise PaperMismatch(f"{len(pages)} pages printed, {len(expected)} expected")
     fingerprint = Fingerprint.of(log)
     for number, (page, rows) in enumerate(zip(pages, expected), 1):
-        body, footer = page[:-2], page[-2:]
-        assert _trimmed(list(body)) == _trimmed([r.rstrip() for r in rows]), f"page {number} differs"
+        body, footer = _trimmed(list(page[:-2])), page[-2:]
+        want_body = _trimmed([r.rstrip() for r in rows])
+        if body != want_body:
+            line = next((i for i, (a, b) in enumerate(zip(body, want_body)) if a != b), min(len(body), len(want_body)))
+            raise PaperMismatch(f"page {number}, line {line + 1}: printed {body[line:line + 1]}, "
+                                f"the log has {want_body[line:line + 1]}")
         want = footer_lines(started, number, len(pages), fingerprint)
-        assert [" ".join(f.split()) for f in footer] == [" ".join(w.split()) for w in want]
-        assert f"page {number} of {len(pages)}" in footer[0]
-        assert fingerprint.hex[:8] in footer[1] and fingerprint.words[0] in footer[1]
+        if [" ".join(f.split()) for f in footer] != [" ".join(w.split()) for w in want]:
+            raise PaperMismatch(f"page {number}: footer {footer}, expected {list(want)}")
+        if f"page {number} of {len(pages)}" not in footer[0] or fingerprint.hex[:8] not in footer[1] \
+                or fingerprint.words[0] not in footer[1]:
+            raise PaperMismatch(f"page {number}: the footer lacks its page number or the log's hash")
