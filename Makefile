@@ -8,7 +8,10 @@ DEBIAN_PACKAGES := softhsm2 opensc p11-kit dosfstools mtools exfatprogs udev uti
 .PHONY: setup test bench demo clean
 .DEFAULT_GOAL := test
 
+# Bytecode for the package, written once here and refreshed whenever a module changed: this
+# environment sets PYTHONDONTWRITEBYTECODE, so otherwise every run would compile every module anew.
 setup: $(STAMP)
+	@$(VENV)/bin/python -m compileall -q appliance
 
 $(STAMP): pyproject.toml Makefile
 	@if [ "$$(id -u)" = 0 ]; then \

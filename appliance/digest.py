@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
+
+
+# Package data beside the module (see appliance.policy.config.SHIPPED_POLICIES for why not importlib.resources).
+PGP_WORDS_FILE = Path(__file__).resolve().parent / "data" / "pgpwords.tsv"
 
 
 @cache
 def _word_lists() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(even words, odd words), indexed by byte value."""
-    text = resources.files("appliance").joinpath("data", "pgpwords.tsv").read_text("utf-8")
+    text = PGP_WORDS_FILE.read_text("utf-8")
     even: list[str] = []
     odd: list[str] = []
     for number, line in enumerate(text.splitlines()[1:]):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -112,9 +113,8 @@ def key_tag(key: Key) -> int:
     rdata = dnskey_rdata(key)
     if key.algorithm == RSAMD5:
         return int.from_bytes(rdata[-3:-1], "big")
-    total = 0
-    for i, byte in enumerate(rdata):
-        total += byte << 8 if i % 2 == 0 else byte
+    # Even octets are the high byte of a 16-bit word, odd octets the low byte.
+    total = (sum(rdata[0::2]) << 8) + sum(rdata[1::2])
     total += (total >> 16) & 0xFFFF
     return total & 0xFFFF
 
@@ -124,7 +124,13 @@ def ds_sha256(key: Key, owner: str = ".") -> bytes:
 
 
 def _split_rsa(public_key: bytes) -> tuple[int, int]:
-    """(exponent, modulus) from an RFC 3110 RSA public key."""
+    """(exponent, modulus) from an RFC 3110 RSA public key, read leniently (sizes and exponents of
+    old keys); `key_encoding_problem` says whether the encoding is the canonical one."""
+    return _rsa_fields(public_key)[0:2]
+
+
+def _rsa_fields(public_key: bytes) -> tuple[int, int, int, bytes, bytes]:
+    """(exponent, modulus, length octets, exponent octets, modulus octets) of an RFC 3110 key."""
     if not public_key:
         raise SignatureInvalid("empty RSA public key")
     if public_key[0] == 0:
@@ -139,7 +145,36 @@ def _split_rsa(public_key: bytes) -> tuple[int, int]:
     modulus = public_key[offset + exp_len :]
     if len(exponent) != exp_len or not modulus or exp_len == 0:
         raise SignatureInvalid("truncated RSA public key")
-    return int.from_bytes(exponent, "big"), int.from_bytes(modulus, "big")
+    return int.from_bytes(exponent, "big"), int.from_bytes(modulus, "big"), offset, exponent, modulus
+
+
+_POINT_OCTETS = {ECDSAP256SHA256: 64, ECDSAP384SHA384: 96, ED25519: 32, ED448: 57}
+
+
+def key_encoding_problem(algorithm: int, public_key: bytes) -> str | None:
+    """Why a DNSKEY public-key field is not in its one canonical form, or None.
+
+    RSA: RFC 3110 section 2 (one-octet exponent length when the exponent has 1..255 octets, no
+    leading zero octets in exponent or modulus); ECDSA: RFC 6605 section 4 (x||y, 64 or 96
+    octets); EdDSA: RFC 8080 section 3 (32 or 57 octets). One key has one key tag and one DS only
+    in its canonical form.
+    """
+    if algorithm in (RSASHA1, RSASHA1_NSEC3_SHA1, RSASHA256, RSASHA512, RSAMD5):
+        try:
+            _, _, offset, exponent, modulus = _rsa_fields(public_key)
+        except SignatureInvalid as exc:
+            return str(exc)
+        if offset == 3 and len(exponent) < 256:
+            return f"three-octet exponent length for a {len(exponent)}-octet exponent (RFC 3110 2)"
+        if exponent[0] == 0:
+            return "leading zero octet in the exponent (RFC 3110 2)"
+        if modulus[0] == 0:
+            return "leading zero octet in the modulus (RFC 3110 2)"
+        return None
+    expected = _POINT_OCTETS.get(algorithm)
+    if expected is not None and len(public_key) != expected:
+        return f"{algorithm_name(algorithm)} public key is {len(public_key)} octets, not {expected}"
+    return None
 
 
 def rsa_exponent(public_key: bytes) -> int:
@@ -168,14 +203,15 @@ def digest_for(algorithm: int) -> type[hashes.HashAlgorithm]:
 
 def public_key_to_crypto(algorithm: int, public_key: bytes):
     """A `cryptography` public key from a DNSKEY public-key field."""
+    problem = key_encoding_problem(algorithm, public_key)
+    if problem:
+        raise SignatureInvalid(f"public key not in canonical form: {problem}")
     try:
         if algorithm in _RSA_DIGESTS:
             exponent, modulus = _split_rsa(public_key)
             return rsa.RSAPublicNumbers(exponent, modulus).public_key()
         if algorithm in _EC_CURVES:
-            curve, _, size = _EC_CURVES[algorithm]
-            if len(public_key) != 2 * size:
-                raise SignatureInvalid(f"{algorithm_name(algorithm)} key must be {2 * size} bytes")
+            curve, _, _ = _EC_CURVES[algorithm]
             return ec.EllipticCurvePublicKey.from_encoded_point(curve(), b"\x04" + public_key)
         if algorithm == ED25519:
             return ed25519.Ed25519PublicKey.from_public_bytes(public_key)
@@ -261,15 +297,69 @@ def rrsig_signed_data(signature: Signature, keys: Iterable[Key], owner: str = ".
     return data
 
 
-def verify_signature(signature: Signature, signing_key: Key, keys: Iterable[Key], owner: str = ".") -> None:
-    """Raise SignatureInvalid unless `signing_key` made `signature` over the RRset of `keys`."""
+def rrsig_field_problems(signature: Signature, signing_key: Key, keys: Sequence[Key], owner: str = ".") -> Iterator[str]:
+    """Every reason, each naming its field, why `signature` by `signing_key` cannot validate the
+    DNSKEY RRset `keys` owned by the zone apex `owner`, before any cryptography.
+
+    RFC 4035 5.3.1 (Type Covered, Signer's Name = the zone = the key's owner, Labels, Algorithm and
+    Key Tag of the key), RFC 4034 3.1.3 (a DNSKEY RRset sits at the apex, so Labels is exactly the
+    owner's label count: no wildcard), 3.1.4 (Original TTL is the RRset's TTL in the authoritative
+    data, which requests and responses are), 3.1.5 (Inception before Expiration), 2.1.1 and 2.1.2
+    (the key's Zone flag set, Protocol 3), RFC 5011 2.1 (a REVOKE key validates only the RRset that
+    publishes it revoked: its own revocation).
+    """
+    if signature.type_covered.upper() != "DNSKEY":
+        yield f"Type Covered is {signature.type_covered!r}, not DNSKEY"
     if signature.algorithm != signing_key.algorithm:
-        raise SignatureInvalid(
-            f"signature algorithm {signature.algorithm} differs from key algorithm {signing_key.algorithm}"
-        )
+        yield f"Algorithm {signature.algorithm} is not the key's algorithm {signing_key.algorithm}"
     computed = key_tag(signing_key)
     if signature.key_tag != computed:
-        raise SignatureInvalid(f"signature key tag {signature.key_tag} is not the key's tag {computed}")
+        yield f"Key Tag {signature.key_tag} is not the key's tag {computed}"
+    zone = _canonical_name(owner)
+    if zone is None:
+        yield f"the zone {owner!r} is not a domain name, so no Signer's Name can be it"
+    elif _canonical_name(signature.signers_name) != zone:
+        yield f"Signer's Name {signature.signers_name!r} is not the zone {owner!r} (the key's owner)"
+    owner_labels = label_count(owner)
+    if signature.labels != owner_labels:
+        relation = "exceeds" if signature.labels > owner_labels else "is below"
+        yield f"Labels {signature.labels} {relation} the {owner_labels} label(s) of the owner {owner!r}"
+    rrset_ttls = sorted({key.ttl for key in keys})
+    if rrset_ttls != [signature.original_ttl]:
+        shown = rrset_ttls[0] if len(rrset_ttls) == 1 else rrset_ttls
+        yield f"Original TTL {signature.original_ttl} is not the RRset's TTL {shown}"
+    if not signature.inception < signature.expiration:
+        yield (f"Inception {signature.inception:%Y-%m-%dT%H:%M:%SZ} is not before Expiration "
+               f"{signature.expiration:%Y-%m-%dT%H:%M:%SZ}")
+    if not signing_key.flags & FLAG_ZONE:
+        yield f"key {computed} has the Zone flag clear (Flags {signing_key.flags}): it may not validate signatures"
+    if signing_key.protocol != 3:
+        yield f"key {computed} has Protocol {signing_key.protocol}, not 3"
+    if signing_key.flags & FLAG_REVOKE and dnskey_rdata(signing_key) not in {dnskey_rdata(k) for k in keys}:
+        yield f"key {computed} has the REVOKE flag and the RRset does not publish it revoked"
+
+
+@lru_cache(maxsize=256)
+def _canonical_name(name: str) -> bytes | None:
+    try:
+        return name_to_wire(name) if name.strip() else None
+    except (ValueError, UnicodeError):
+        return None
+
+
+def verify_signature(signature: Signature, signing_key: Key, keys: Iterable[Key], owner: str = ".") -> None:
+    """Raise SignatureInvalid unless `signature` by `signing_key` validates the DNSKEY RRset `keys`
+    of the zone `owner`, as a validating resolver would (RFC 4035 5.3): every field rule of
+    `rrsig_field_problems`, a canonical public key, then the signature itself. The message names
+    the first field at fault.
+
+    The one judge of an RRSIG: proofs of possession, previous responses, `verify-skr`, trust
+    anchors and every signature the HSM returns all go through here.
+    """
+    keys = tuple(keys)
+    for problem in rrsig_field_problems(signature, signing_key, keys, owner):
+        raise SignatureInvalid(problem)
+    computed = key_tag(signing_key)
     public = public_key_to_crypto(signing_key.algorithm, signing_key.public_key)
     data = rrsig_signed_data(signature, keys, owner)
     try:

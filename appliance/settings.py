@@ -13,6 +13,10 @@ from pathlib import Path
 from appliance.errors import UsageError
 from appliance.formats.timefmt import parse_duration
 
+# The signing configuration the image carries (`ceremony sign`, `keys`, `run`): here rather than in
+# appliance.signing.config so that the console can name it without loading the signing code.
+DEFAULT_CONFIG = Path("/etc/ceremony/ceremony.toml")
+
 
 def parse_toml(text: str, what: str) -> dict:
     """`what` names the document in messages, e.g. "policy root.toml"."""

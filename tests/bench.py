@@ -8,6 +8,7 @@ runs only the modules whose name contains "verify". Helpers here keep the figure
 from __future__ import annotations
 
 import importlib
+import resource
 import statistics
 import sys
 import time
@@ -29,6 +30,31 @@ def measure(label: str, action: Callable[[], object], repeat: int = 5, per: int 
         line += f" ({per / median:,.0f} {unit or 'items'}/s at the median)"
     print(line, flush=True)
     return times
+
+
+def against_floor(label: str, action: Callable[[], object], floor_label: str, floor: Callable[[], object],
+                  repeat: int = 15, goal: float | None = None) -> float:
+    """Time `action` and its `floor` (the least any program doing the same work could take), each
+    starting child processes, alternately so that both see the same machine load. Prints wall time
+    and the children's CPU time (user + system: steadier on a shared machine) for both, and the
+    ratio of the medians; returns the wall-time ratio."""
+    wall: dict[str, list[float]] = {label: [], floor_label: []}
+    cpu: dict[str, list[float]] = {label: [], floor_label: []}
+    for _ in range(repeat):
+        for name, run in ((label, action), (floor_label, floor)):
+            before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+            run()
+            wall[name].append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    for name in wall:
+        print(f"  {name}: wall best {min(wall[name]) * 1000:.1f} ms, median {statistics.median(wall[name]) * 1000:.1f} ms;"
+              f" CPU median {statistics.median(cpu[name]) * 1000:.1f} ms; over {repeat} runs", flush=True)
+    ratio = statistics.median(wall[label]) / statistics.median(wall[floor_label])
+    cpu_ratio = statistics.median(cpu[label]) / statistics.median(cpu[floor_label])
+    verdict = "" if goal is None else f"; goal <= {goal}: {'met' if ratio <= goal else 'NOT met'}"
+    print(f"  ratio to the floor (medians): wall {ratio:.2f}, CPU {cpu_ratio:.2f}{verdict}", flush=True)
+    return ratio
 
 
 def modules(filters: list[str]) -> list[str]:

@@ -162,12 +162,21 @@ def test_now_forms(capsys, spec):
 # -- verify-skr
 
 
-@pytest.mark.parametrize("path", real_skrs(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in real_skrs() if p.name != "skr-root-2010-q2-0-revoke.xml"],
+                         ids=lambda p: p.name)
 def test_every_real_response_passes_verify_skr(capsys, path):
     code, report = run_json(capsys, "verify-skr", path)
     assert (code, report["violations"]) == (0, [])
     assert list(report) == TOP_KEYS
     assert all(b["ksk_tags"] for b in report["bundles"])
+
+
+def test_verify_skr_refuses_the_legacy_response_signed_only_by_its_revoked_ksk(capsys):
+    code, report = run_json(capsys, "verify-skr", LEGACY / "skr-root-2010-q2-0-revoke.xml")
+    assert code == 1
+    assert {v["check"] for v in report["violations"]} == {"SKR-VERIFY"}
+    assert len(report["violations"]) == 9
+    assert all("no valid signature by a KSK that is not revoked" in v["message"] for v in report["violations"])
 
 
 @pytest.mark.parametrize("anchors", [ROOT_ANCHORS, ROOT_DNSKEYS], ids=["xml", "dnskey"])

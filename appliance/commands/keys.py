@@ -16,7 +16,7 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.atomicfile import write_atomically
-from appliance.commands.verify import parse_now
+from appliance.commands.arguments import parse_now
 from appliance.errors import UsageError
 from appliance.formats.trust_anchor import anchor_from_key, write_trust_anchor_xml
 from appliance.hsm import Hsm, HsmKey

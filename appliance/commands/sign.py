@@ -17,7 +17,7 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.atomicfile import write_atomically
-from appliance.commands.verify import parse_now
+from appliance.commands.arguments import parse_now, read_input
 from appliance.digest import Fingerprint
 from appliance.errors import RefusedError, UsageError
 from appliance.formats import parse_response
@@ -25,6 +25,7 @@ from appliance.hsm import Hsm
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, report_json, summary_line, verdict_lines
+from appliance.signing.checks import configured_key_tags
 from appliance.signing.pipeline import prepare, sign_plan
 from appliance.signing.config import DEFAULT_CONFIG, load_signing_config
 
@@ -43,13 +44,6 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object on stdout (the report goes to stderr); needs --yes")
     parser.set_defaults(handler=run)
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def _printer(stream):
@@ -79,8 +73,8 @@ def run(args) -> int:
         raise UsageError(f"the output directory {args.output.parent} does not exist")
     policy = load_policy(args.policy or config.policy)
     now = parse_now(args.now) or datetime.now(UTC)
-    ksr_data = _read(args.ksr, "request")
-    previous_data = _read(args.previous_skr, "previous response") if args.previous_skr else None
+    ksr_data = read_input(args.ksr, "request")
+    previous_data = read_input(args.previous_skr, "previous response") if args.previous_skr else None
     outcome = check_request_bytes(ksr_data, policy, previous_data, now)
     request_fingerprint = Fingerprint.of(ksr_data)
     _say(f"Request {args.ksr}", f"Signing configuration: {config.source}", f"Policy: {policy.source}",
@@ -93,12 +87,23 @@ def run(args) -> int:
     previous = None
     if previous_data is not None and not any(v.check == "KSR-XML" for v in outcome.verdict.violations):
         previous = parse_response(previous_data)
+    early = configured_key_tags(config, outcome.request, previous)
+    if not early.valid:  # a tag clash with a configured KSK is refused before the PIN is asked
+        verdict = Verdict(tuple(dict.fromkeys(outcome.verdict.checks_run + early.checks_run)),
+                          outcome.verdict.violations + early.violations)
+        _say("", *verdict_lines(verdict), "", summary_line(verdict, "REQUEST"), "",
+             request_fingerprint.render("Fingerprint of the request file"))
+        if args.json:
+            return _json(verdict, request_fingerprint, None, None)
+        raise RefusedError(f"{summary_line(verdict, 'REQUEST')}; nothing signed, no output written")
     notes = list(policy.relaxations())
     if config.hsm.pin_source_note:
         notes.append(config.hsm.pin_source_note)
     with Hsm(config.hsm, pin_prompt=getpass.getpass) as hsm:
         _say("", "HSM:", *("  " + line for line in hsm.identity.lines()))
-        plan = prepare(config, hsm, outcome.request, outcome.verdict, previous, args.schema)
+        plan = prepare(config, hsm, outcome.request, outcome.verdict, previous, args.schema,
+                       policy.requested_signers_must_match)
+        notes += plan.notes
         for name, key in plan.hsm_keys.items():
             definition = config.keys[name]
             _say(f"KSK {name}: HSM label {key.label!r}, id {key.id.hex()}, {key.key_type} {key.curve or key.size}; "

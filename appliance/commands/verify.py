@@ -8,14 +8,12 @@ with --json, one JSON object instead (appliance.report.report_json). Exit 0 acce
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime
 from pathlib import Path
 
+from appliance.commands.arguments import parse_now, read_input
 from appliance.digest import Fingerprint
 from appliance.errors import FormatError, UsageError
 from appliance.formats import TrustAnchor, parse_request, parse_response, parse_trust_anchors
-from appliance.formats.timefmt import parse_datetime
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy, validate_response
 from appliance.policy.runner import parse_failure
@@ -26,6 +24,8 @@ def register(subparsers) -> None:
     ksr = subparsers.add_parser("verify-ksr", help="check a Key Signing Request against the policy")
     ksr.add_argument("ksr", type=Path, metavar="KSR", help="the request (XML)")
     ksr.add_argument("--previous-skr", type=Path, metavar="SKR", help="the previous response, SKR(n-1)")
+    ksr.add_argument("--trust-anchor", type=Path, metavar="FILE",
+                     help="DNSKEY lines or RFC 7958 XML: every bundle of SKR(n-1) signed by one")
     ksr.add_argument(
         "--policy", metavar="FILE", help="policy TOML file or shipped era name (root, root-2016, root-2010, root-2009)"
     )
@@ -44,32 +44,6 @@ def register(subparsers) -> None:
     skr.set_defaults(handler=run_verify_skr)
 
 
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_NO_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|\+00:00)?")
-
-
-def parse_now(text: str | None) -> datetime | None:
-    """--now: '2017-03-15', '2017-03-15T12:00', '2017-03-15 12:00:00Z' or with +00:00; always UTC."""
-    if text is None:
-        return None
-    value = text.strip().replace(" ", "T")
-    if _DATE_ONLY.fullmatch(value):
-        value += "T00:00:00"
-    elif _NO_SECONDS.fullmatch(value):
-        value = value[:16] + ":00" + value[16:]
-    try:
-        return parse_datetime(value)
-    except ValueError as exc:
-        raise UsageError(f"--now: {exc}") from None
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-
-
 def _emit(args, title, bundles, verdict: Verdict, fingerprint: Fingerprint, notes=(), what="REQUEST") -> int:
     if args.json:
         print(json.dumps(report_json(verdict, fingerprint, bundles)))
@@ -81,9 +55,12 @@ def _emit(args, title, bundles, verdict: Verdict, fingerprint: Fingerprint, note
 def run_verify_ksr(args) -> int:
     policy = load_policy(args.policy)
     now = parse_now(args.now)
-    data = _read(args.ksr, "request")
-    previous = _read(args.previous_skr, "previous response") if args.previous_skr else None
-    outcome = check_request_bytes(data, policy, previous, now)
+    data = read_input(args.ksr, "request")
+    previous = read_input(args.previous_skr, "previous response") if args.previous_skr else None
+    if args.trust_anchor and not args.previous_skr:
+        raise UsageError("--trust-anchor judges the previous response: give --previous-skr too")
+    anchors = _trust_anchors(args.trust_anchor) if args.trust_anchor else None
+    outcome = check_request_bytes(data, policy, previous, now, anchors)
     title = f"Request {args.ksr}"
     if outcome.request is not None:
         request = outcome.request
@@ -105,10 +82,10 @@ def _load_or_violation(parse, data: bytes, what: str):
 
 def run_verify_skr(args) -> int:
     now = parse_now(args.now)
-    data = _read(args.skr, "response")
+    data = read_input(args.skr, "response")
     fingerprint = Fingerprint.of(data)
     anchors = _trust_anchors(args.trust_anchor) if args.trust_anchor else None
-    request_data = _read(args.ksr, "request") if args.ksr else None
+    request_data = read_input(args.ksr, "request") if args.ksr else None
     response, fault = _load_or_violation(parse_response, data, "response")
     request = None
     if fault is None and request_data is not None:
@@ -126,7 +103,7 @@ def run_verify_skr(args) -> int:
 def _trust_anchors(path: Path) -> tuple[TrustAnchor, ...]:
     """The anchors in FILE; an unreadable or empty file is a usage error, not a refusal."""
     try:
-        anchors = parse_trust_anchors(_read(path, "trust anchor file"))
+        anchors = parse_trust_anchors(read_input(path, "trust anchor file"))
     except FormatError as exc:
         raise UsageError(f"trust anchor file {path}: {exc}") from None
     if not anchors:

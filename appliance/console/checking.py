@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from appliance.errors import FormatError
 from appliance.formats import parse_response
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
 from appliance.report import bundle_table, summary_line
-from appliance.signing.pipeline import Plan, prepare, sign_plan
+
+if TYPE_CHECKING:  # the signing code (and the HSM's) loads once the HSM step runs, not with the console
+    from appliance.signing.pipeline import Plan
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class Outcome:
 
 
 def check(ceremony, current) -> Outcome:
+    from appliance.signing.pipeline import prepare
+
     config = ceremony.config
     policy = load_policy(ceremony.settings.policy or config.policy)
     now = ceremony.clock.now()
@@ -39,7 +44,8 @@ def check(ceremony, current) -> Outcome:
             previous = None  # already a violation in the verdict
     plan, verdict, details = None, result.verdict, []
     if result.request is not None:
-        plan = prepare(config, ceremony.hsm, result.request, result.verdict, previous, ceremony.settings.schema)
+        plan = prepare(config, ceremony.hsm, result.request, result.verdict, previous, ceremony.settings.schema,
+                       policy.requested_signers_must_match)
         verdict = plan.verdict
         schema = plan.schema
         details.append(f"Schema: {schema.name}" + (f" ({schema.description})" if schema.description else ""))
@@ -51,13 +57,15 @@ def check(ceremony, current) -> Outcome:
              f"Request {current.name}" + (f", previous response {current.previous_name}"
                                           if current.previous_name else ", no previous response"),
              f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
-    lines += [f"NOTE: {note}" for note in policy.relaxations()]
+    lines += [f"NOTE: {note}" for note in policy.relaxations() + list(plan.notes if plan else ())]
     lines += details + [""] + verdict_lines(verdict) + ["", summary]
     return Outcome(plan, verdict, lines)
 
 
 def sign(ceremony, current) -> bytes:
     """The response's bytes: every bundle signed in the HSM, each signature and the whole verified."""
+    from appliance.signing.pipeline import sign_plan
+
     return sign_plan(ceremony.config, ceremony.hsm, current.plan)
 
 

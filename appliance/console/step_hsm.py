@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
 from appliance.console import sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.errors import CeremonyError, HsmError
-from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
-from appliance.signing.config import DEFAULT_CONFIG, SigningConfig, load_signing_config
+from appliance.settings import DEFAULT_CONFIG
+
+# The HSM and signing code (python-pkcs11 among it) loads when this step runs, not with the console:
+# the first screen must come up fast.
+if TYPE_CHECKING:
+    from appliance.hsm import Hsm
+    from appliance.signing.config import SigningConfig
 
 # Where the image carries its configuration; without it, the operators bring it on a stick.
 IMAGE_CONFIG = DEFAULT_CONFIG
@@ -78,6 +84,8 @@ def definitions(config) -> list[str]:
 
 async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
     """The command line's configuration, the image's, or one from a stick; None if there is none."""
+    from appliance.signing.config import load_signing_config
+
     ui = ceremony.ui
     fixed = ceremony.settings.config or (IMAGE_CONFIG if IMAGE_CONFIG.is_file() else None)
     if fixed is not None:
@@ -107,6 +115,8 @@ async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
 
 def _from_stick(media, stick) -> tuple[SigningConfig, str]:
     """The configuration on a stick, and its text for the log (runs in the worker)."""
+    from appliance.signing.config import load_signing_config
+
     data = media.read_file(stick, STICK_CONFIG, 64 * 1024)
     # Read from a private copy that is gone once loaded: nothing of the session may stay on the
     # laptop, and relative paths in the file then point nowhere, on purpose.
@@ -117,6 +127,8 @@ def _from_stick(media, stick) -> tuple[SigningConfig, str]:
 
 
 async def _log_in(ceremony: Ceremony, profile) -> Hsm | None:
+    from appliance.hsm import Hsm, HsmPinIncorrect, HsmPinLocked
+
     ui = ceremony.ui
     loop = asyncio.get_running_loop()
 

@@ -19,6 +19,7 @@ from appliance.model import AlgorithmPolicy, Bundle, Key, KeyPolicy, Signature
 
 U8 = 0xFF
 U16 = 0xFFFF
+DNSKEY_PROTOCOL = 3  # RFC 4034 2.1.2; ksr.rnc fixes <Protocol> to 3
 U32 = 0xFFFFFFFF
 
 _DURATIONS = (
@@ -119,7 +120,7 @@ def read_key(element: Element) -> Key:
         key_tag=element.integer_attribute(values, "keyTag", U16),
         ttl=element.child("TTL").integer(U32),
         flags=element.child("Flags").integer(U16),
-        protocol=element.child("Protocol").integer(U8),
+        protocol=element.child("Protocol").fixed_integer(DNSKEY_PROTOCOL),
         algorithm=element.child("Algorithm").integer(U8),
         public_key=element.child("PublicKey").base64(),
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -134,6 +133,8 @@ def _read_key_digest(element: Element, zone: str) -> TrustAnchor:
     anchor = TrustAnchor(zone, key_tag, algorithm, digest_type, digest, valid_from, valid_until, key, values["id"])
     if key is not None and not anchor.matches(key, zone):
         raise element.error(f"<Digest> for key tag {key_tag} does not match the <PublicKey> given with it")
+    if key is not None and (problem := key_anchor_problem(key)):
+        raise element.error(f"<PublicKey> for key tag {key_tag}: {problem}")
     return anchor
 
 
@@ -160,19 +161,39 @@ def _parse_lines(data: bytes) -> tuple[TrustAnchor, ...]:
     except UnicodeDecodeError as exc:
         raise _error(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     keys: list[TrustAnchor] = []
-    digests: list[TrustAnchor] = []
+    digests: list[tuple[int, TrustAnchor]] = []
     for number, record in _records(text):
         anchor = _parse_record(number, record)
         if anchor.key is not None:
             keys.append(anchor)
-            continue
-        # A DS next to its DNSKEY (root-ksk-dnskeys.txt gives both) must agree with it; it then adds nothing.
-        same_key = [key for key in keys if (key.zone, key.key_tag, key.algorithm) == (anchor.zone, anchor.key_tag, anchor.algorithm)]
-        if not same_key:
-            digests.append(anchor)
-        elif not anchor.matches(same_key[0].key, anchor.zone):
-            raise _line_error(number, f"DS for key tag {anchor.key_tag} does not match the DNSKEY above it")
-    return tuple(keys) + tuple(digests)
+        else:
+            digests.append((number, anchor))
+    # A key tag does not identify one DNSKEY (RFC 4034 8): a DS next to DNSKEYs with its tag
+    # (root-ksk-dnskeys.txt gives both) must match one of them, wherever they stand in the file,
+    # and then adds nothing.
+    unpaired = []
+    for number, digest in digests:
+        same_tag = [k for k in keys if (dnssec.name_to_wire(k.zone), k.key_tag, k.algorithm)
+                    == (dnssec.name_to_wire(digest.zone), digest.key_tag, digest.algorithm)]
+        if not same_tag:
+            unpaired.append(digest)
+        elif not any(digest.matches(k.key, digest.zone) for k in same_tag):
+            raise _line_error(number, f"DS for key tag {digest.key_tag} matches none of the {len(same_tag)} "
+                                      f"DNSKEY(s) with that tag in the file")
+    return tuple(keys) + tuple(unpaired)
+
+
+def key_anchor_problem(key: Key) -> str | None:
+    """Why a DNSKEY cannot be a trust anchor for KSK signatures, or None: it must be a zone key
+    (RFC 4034 2.1.1), protocol 3 (2.1.2), not revoked (RFC 5011 2.1), canonically encoded."""
+    if not key.flags & dnssec.FLAG_ZONE:
+        return f"flags {key.flags}: the Zone flag (256) is clear, the key may not validate signatures"
+    if key.flags & dnssec.FLAG_REVOKE:
+        return "a revoked key (flag 128) cannot be a trust anchor"
+    if key.protocol != 3:
+        return f"protocol {key.protocol}, not 3"
+    encoding = dnssec.key_encoding_problem(key.algorithm, key.public_key)
+    return f"public key not in canonical form: {encoding}" if encoding else None
 
 
 def _records(text: str) -> Iterable[tuple[int, str]]:
@@ -216,9 +237,10 @@ def _dnskey_anchor(owner: str, ttl: int, rdata: list[str]) -> TrustAnchor:
         raise ValueError("DNSKEY: want flags, protocol, algorithm and the base64 public key")
     flags, protocol, algorithm = (parse_integer(field, limit) for field, limit in zip(rdata[:3], (0xFFFF, 0xFF, 0xFF)))
     public_key = base64.b64decode("".join(rdata[3:]).encode("ascii"), validate=True)
-    if flags & dnssec.FLAG_REVOKE:
-        raise ValueError("a revoked key (flag 128) cannot be a trust anchor")
     unnamed = Key("", 0, ttl, flags, protocol, algorithm, public_key)
+    problem = key_anchor_problem(unnamed)
+    if problem:
+        raise ValueError(problem)
     key = replace(unnamed, key_tag=dnssec.key_tag(unnamed))
     return anchor_from_key(key, zone=owner)
 
@@ -259,6 +281,8 @@ def write_trust_anchor_xml(
     if not items:
         raise ValueError("no trust anchors to write")
     if id is None:
+        import uuid  # here only: uuid imports platform, a cost to every command that reads anchors
+
         id = str(uuid.uuid5(uuid.NAMESPACE_OID, "".join(item.digest.hex() for item in items))).upper()
     writer = Writer(IANA_LAYOUT)
     root = writer.add(None, "TrustAnchor", id=id, source=source)

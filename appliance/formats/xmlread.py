@@ -124,6 +124,13 @@ class Element:
     def integer(self, maximum: int | None = None) -> int:
         return self.convert(self.text(), lambda text: parse_integer(text, maximum))
 
+    def fixed_integer(self, value: int) -> int:
+        """An integer the schema fixes to one value (ksr.rnc: Protocol is exactly 3)."""
+        number = self.integer()
+        if number != value:
+            raise self.error(f"{number} is not {value}, the only value the schema allows")
+        return number
+
     def datetime(self) -> datetime:
         return self.convert(self.text(), timefmt.parse_datetime)
 

@@ -18,6 +18,9 @@ code needing only a profile or an error class does not pay for loading python-pk
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
+import sys
 
 from appliance.hsm.errors import *  # noqa: F403  (PKCS#11-free, cheap)
 from appliance.hsm.errors import __all__ as _ERRORS
@@ -26,6 +29,30 @@ from appliance.hsm.errors import __all__ as _ERRORS
 _LAZY = {"Hsm": "session", "PinPrompt": "session", "HsmIdentity": "token", "HsmKey": "keys", "error_for": "failures"}
 
 __all__ = sorted([*_ERRORS, *_LAZY])
+
+
+_PKCS11_HELPERS = frozenset(f"pkcs11.util.{name}" for name in ("dh", "dsa", "ec", "rsa", "x509"))
+
+
+class _Pkcs11HelpersOnFirstUse:
+    """python-pkcs11 0.10's package init imports its DH, DSA, EC, RSA and X.509 helpers, and with
+    them asn1crypto (and socket, decimal, fractions): about 45 ms of every signing run, for code we
+    never call, and no submodule of pkcs11 can be imported without that init. This import-system
+    finder (first on sys.meta_path) hands out those five modules through importlib's LazyLoader:
+    they are bound where the init expects them and run only when one of their names is first used."""
+
+    @staticmethod
+    def find_spec(name: str, path=None, target=None):
+        if name not in _PKCS11_HELPERS:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+if _Pkcs11HelpersOnFirstUse not in sys.meta_path:
+    sys.meta_path.insert(0, _Pkcs11HelpersOnFirstUse)
 
 
 def __getattr__(name: str):

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from appliance.errors import UsageError
-from appliance.hsm.network_link import NetworkLink, link_from_table
 from appliance.settings import read_toml
+
+if TYPE_CHECKING:
+    from appliance.hsm.network_link import NetworkLink
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 RSA_MECHANISMS = ("SHA256_RSA_PKCS", "RSA_PKCS")
@@ -130,7 +133,7 @@ def profile_from_table(table: Mapping, base_dir: Path) -> HsmProfile:
         environment=dict(environment),
         inherit_environment=tuple(inherit),
         rsa_mechanism=rsa_mechanism,
-        network=link_from_table(table["network"]) if "network" in table else None,
+        network=_network_link(table["network"]) if "network" in table else None,
     )
 
 
@@ -140,3 +143,10 @@ def load_profile(path: Path) -> HsmProfile:
     if "hsm" not in data:
         raise UsageError(f"HSM profile {path} has no [hsm] table")
     return profile_from_table(data["hsm"], path.parent)
+
+
+def _network_link(table: Mapping) -> NetworkLink:
+    # Imported only for a network HSM: iproute2's plumbing is no cost to a profile without one.
+    from appliance.hsm.network_link import link_from_table
+
+    return link_from_table(table)

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pkcs11
 from pkcs11 import TokenFlag
@@ -27,9 +28,11 @@ from appliance.hsm.failures import error_for
 from appliance.hsm.generation import generate_key
 from appliance.hsm.keys import HsmKey, find_key, list_keys
 from appliance.hsm.mechanisms import sign
-from appliance.hsm.network_link import LinkUp
 from appliance.hsm.profile import HsmProfile
 from appliance.hsm.token import HsmIdentity, find_token, read_identity
+
+if TYPE_CHECKING:
+    from appliance.hsm.network_link import LinkUp
 
 # A prompt callback: given the text to show, returns the PIN the operator typed.
 PinPrompt = Callable[[str], str]
@@ -92,6 +95,8 @@ class Hsm:
         try:
             if self.profile.network is not None:
                 # Before the module loads: a network HSM's library may connect when initialised.
+                from appliance.hsm.network_link import LinkUp
+
                 self._link = LinkUp(self.profile.network)
                 self._link.bring_up()
             self._load_module()

@@ -9,15 +9,19 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from appliance import dnssec
-from appliance.policy.context import RequestContext, bundle_label, duration, is_zsk, key_label, range_text, timestamp
-from appliance.policy.response_checks import response_signature_problems
+from appliance.policy.context import RequestContext, ResponseContext, bundle_label, duration, is_zsk, key_label, range_text, timestamp
+from appliance.policy.response_checks import response_signature_problems, trust_anchor
 from appliance.policy.schedule_checks import overlap_bounds
 
 
 def previous_signatures(ctx: RequestContext) -> Iterator[str]:
-    """SKR-VERIFY: every signature in the previous response verifies; it is the chain's anchor."""
+    """SKR-VERIFY: every signature in the previous response validates and every bundle carries a
+    non-revoked KSK's (one a trust anchor names, when anchors are given); it is the chain's anchor."""
     for problem in response_signature_problems(ctx.previous):
         yield f"previous response {ctx.previous.id}: {problem}"
+    if ctx.trust_anchors is not None:
+        for problem in trust_anchor(ResponseContext(ctx.previous, trust_anchors=ctx.trust_anchors)):
+            yield f"previous response {ctx.previous.id}: {problem}"
 
 
 def chain_ids(ctx: RequestContext) -> Iterator[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 
 from appliance import dnssec
@@ -86,6 +85,9 @@ class Policy:
     horizon: timedelta = field(default_factory=lambda: _days(180))
     # Check IDs not run at all (from SKIPPABLE_CHECKS); each is shown as a NOTE.
     skip: tuple[str, ...] = ()
+    # KSR-SIGNERS: a request's <Signer> elements that differ from the schema's signers refuse it
+    # (true) or are a NOTE on the screen and in the log (false, the default, as ICANN's tools warn).
+    requested_signers_must_match: bool = False
 
     def relaxations(self) -> list[str]:
         """Knobs set weaker than the safe default, for the screen and the log."""
@@ -180,6 +182,7 @@ _LAYOUT = {
     ("signatures", "enforce_request_claims"): ("enforce_request_claims", _bool),
     ("signatures", "horizon"): ("horizon", duration),
     ("checks", "skip"): ("skip", _check_ids),
+    ("checks", "requested_signers_must_match"): ("requested_signers_must_match", _bool),
 }
 _TABLES = {table for table, _ in _LAYOUT if table}
 
@@ -229,10 +232,14 @@ def _build(values: dict, source: str) -> Policy:
     return policy
 
 
+# Package data sits beside the modules (setuptools package-data, never a zip), so a path is enough;
+# importlib.resources would cost every command about 10 ms of imports (zipfile and its readers).
+SHIPPED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
 def shipped_policy_names() -> list[str]:
     """The era files shipped in appliance/policies/, without the .toml suffix."""
-    folder = resources.files("appliance").joinpath("policies")
-    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[: -len(".toml")] for p in SHIPPED_POLICIES.iterdir() if p.name.endswith(".toml"))
 
 
 def load_policy(spec: str | Path | None) -> Policy:
@@ -245,8 +252,7 @@ def load_policy(spec: str | Path | None) -> Policy:
         spec = "root"
     path = Path(spec)
     if not path.exists() and str(spec) in shipped_policy_names():
-        resource = resources.files("appliance").joinpath("policies", f"{spec}.toml")
-        return policy_from_toml(resource.read_text("utf-8"), f"{spec} (shipped)")
+        return policy_from_toml((SHIPPED_POLICIES / f"{spec}.toml").read_text("utf-8"), f"{spec} (shipped)")
     try:
         text = path.read_text("utf-8")
     except OSError as exc:

@@ -24,6 +24,7 @@ class RequestContext:
     policy: Policy
     now: datetime
     previous: Response | None = None  # SKR(n-1), for the chain checks
+    trust_anchors: tuple[TrustAnchor, ...] | None = None  # KSKs that must have signed SKR(n-1), when given
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ResponseContext:
     now: datetime | None = None
     trust_anchors: tuple[TrustAnchor, ...] | None = None
     request: Request | None = None  # the KSR the response must answer
+    revoked_only_signers: bool = False  # a schema that reproduces ICANN's 2010 revoked-only test file
 
 
 def bundle_label(index: int, bundle: Bundle) -> str:

@@ -6,6 +6,7 @@ Each function takes a RequestContext and yields one message per fault.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from appliance import dnssec
 from appliance.model import Bundle, Key
@@ -50,7 +51,7 @@ def bundle_keys(ctx: RequestContext) -> Iterator[str]:
     """KSR-BUNDLE-KEYS: keys are consistent across bundles and match the request's declared policy."""
     by_identifier: dict[str, tuple[int, Key]] = {}
     by_public_key: dict[tuple[int, bytes], str] = {}
-    by_tag: dict[int, bytes] = {}
+    by_tag: dict[int, tuple[int, bytes]] = {}
     for index, bundle, key in first_occurrences(ctx.request):
         where = f"{bundle_label(index, bundle)}: {key_label(key)}"
         if key.key_identifier in by_identifier:
@@ -65,9 +66,15 @@ def bundle_keys(ctx: RequestContext) -> Iterator[str]:
         if owner != key.key_identifier:
             yield f"{where} has the same public key as identifier {short_identifier(owner)}"
         computed = dnssec.key_tag(key)
-        rdata = dnssec.dnskey_rdata(key)
-        if by_tag.setdefault(computed, rdata) != rdata:
-            yield f"{where}: key tag {computed} clashes with another key's tag in this request"
+        identity = (key.algorithm, key.public_key)
+        # A tag names one key in its plain and its revoked form (RFC 4034 8, RFC 5011 2.1).
+        flagged = dnssec.key_tag(replace(key, flags=key.flags ^ dnssec.FLAG_REVOKE))
+        for tag, form in ((computed, ""), (flagged, " revoked")):
+            if by_tag.setdefault(tag, identity) != identity:
+                yield f"{where}: key tag {tag} (of the key{form}) clashes with another key's tag in this request"
+        encoding = dnssec.key_encoding_problem(key.algorithm, key.public_key)
+        if encoding:
+            yield f"{where}: public key not in canonical form: {encoding}"
         if key.key_tag != computed:
             yield f"{where}: keyTag attribute is {key.key_tag}, the key's computed tag is {computed}"
         if key.flags != dnssec.FLAG_ZONE:
@@ -110,16 +117,19 @@ def proof_of_possession(ctx: RequestContext) -> Iterator[str]:
     As in ICANN's tools, the inception and expiration inside these signatures are not checked:
     they only prove the ZSK operator holds each private key.
     """
+    if not ctx.request.bundles:
+        yield "the request has no bundles: there is nothing to prove possession of"
     for index, bundle in enumerate(ctx.request.bundles):
-        yield from bundle_signature_problems(bundle_label(index, bundle), bundle)
+        yield from bundle_signature_problems(bundle_label(index, bundle), bundle, ctx.request.domain)
         signers = {s.key_identifier for s in bundle.signatures}
         for key in bundle.keys:
             if key.key_identifier not in signers:
                 yield f"{bundle_label(index, bundle)}: {key_label(key)} has not signed the bundle"
 
 
-def bundle_signature_problems(label: str, bundle: Bundle) -> Iterator[str]:
-    """Every signature in a bundle is by a key of that bundle and verifies over its DNSKEY RRset."""
+def bundle_signature_problems(label: str, bundle: Bundle, owner: str) -> Iterator[str]:
+    """Every signature in a bundle is by a key of that bundle and validates its DNSKEY RRset, owned
+    by the zone apex `owner` (`dnssec.verify_signature`: every RRSIG field, then the cryptography)."""
     keys = {key.key_identifier: key for key in bundle.keys}
     if not bundle.signatures:
         yield f"{label}: no signatures"
@@ -132,6 +142,6 @@ def bundle_signature_problems(label: str, bundle: Bundle) -> Iterator[str]:
             )
             continue
         try:
-            dnssec.verify_signature(signature, key, bundle.keys)
+            dnssec.verify_signature(signature, key, bundle.keys, owner)
         except (dnssec.SignatureInvalid, ValueError) as exc:  # ValueError: a signer name not encodable
             yield f"{label}: {key_label(key)}: {exc}"

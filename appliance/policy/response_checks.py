@@ -6,9 +6,10 @@ Each function takes a ResponseContext and yields one message per fault.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from appliance import dnssec
-from appliance.model import Response
+from appliance.model import Bundle, Key, Response
 from appliance.policy.config import Policy
 from appliance.policy.context import (
     ResponseContext,
@@ -24,11 +25,16 @@ from appliance.policy.request_checks import bundle_signature_problems
 _HORIZON = Policy().horizon
 
 
-def response_signature_problems(response: Response) -> Iterator[str]:
-    """Every RRSIG verifies over its bundle's DNSKEY RRset and is valid exactly for the bundle's period."""
+def response_signature_problems(response: Response, revoked_only_signers: bool = False) -> Iterator[str]:
+    """Every RRSIG validates its bundle's DNSKEY RRset, is valid exactly for the bundle's period, and
+    every bundle carries at least one valid signature by a KSK that is not revoked.
+
+    A response without bundles fails: a check that found nothing to judge never passes."""
+    if not response.bundles:
+        yield "the response has no bundles"
     for index, bundle in enumerate(response.bundles):
         label = bundle_label(index, bundle)
-        yield from bundle_signature_problems(label, bundle)
+        yield from bundle_signature_problems(label, bundle, response.domain)
         for signature in bundle.signatures:
             if (signature.inception, signature.expiration) != (bundle.inception, bundle.expiration):
                 yield (
@@ -36,39 +42,69 @@ def response_signature_problems(response: Response) -> Iterator[str]:
                     f"{timestamp(signature.inception)} to {timestamp(signature.expiration)}, "
                     f"not the bundle's {timestamp(bundle.inception)} to {timestamp(bundle.expiration)}"
                 )
+        if not ksk_signers(bundle, response.domain, revoked_only_signers):
+            yield f"{label}: {_no_ksk_signature(bundle)}"
+
+
+def ksk_signers(bundle: Bundle, owner: str, revoked_too: bool = False) -> list[Key]:
+    """The keys whose signature on the bundle is KSK evidence: a valid RRSIG by a key with the SEP
+    and Zone flags and without REVOKE (a revoked KSK's signature proves only its own revocation,
+    RFC 5011 2.1). `revoked_too` counts revoked KSKs as well, for the one legacy schema that
+    reproduces such a file."""
+    keys = {key.key_identifier: key for key in bundle.keys}
+    found = []
+    for signature in bundle.signatures:
+        key = keys.get(signature.key_identifier)
+        if key is None or key in found or not is_usable_ksk(_unrevoked(key) if revoked_too else key):
+            continue
+        try:
+            dnssec.verify_signature(signature, key, bundle.keys, owner)
+        except (dnssec.SignatureInvalid, ValueError):
+            continue  # SKR-VERIFY names it
+        found.append(key)
+    return found
+
+
+def _unrevoked(key: Key) -> Key:
+    return replace(key, flags=key.flags & ~dnssec.FLAG_REVOKE)
+
+
+def is_usable_ksk(key: Key) -> bool:
+    """A KSK whose signature may stand for a bundle: SEP and Zone flags set, REVOKE clear."""
+    return (key.flags & (dnssec.FLAG_SEP | dnssec.FLAG_ZONE | dnssec.FLAG_REVOKE)
+            == dnssec.FLAG_SEP | dnssec.FLAG_ZONE)
+
+
+def _no_ksk_signature(bundle: Bundle) -> str:
+    signers = {s.key_identifier for s in bundle.signatures}
+    by = [key_label(k) + (" (revoked)" if k.flags & dnssec.FLAG_REVOKE else "" if k.flags & dnssec.FLAG_SEP
+                          else " (not a KSK)") for k in bundle.keys if k.key_identifier in signers]
+    return f"no valid signature by a KSK that is not revoked (signed by {', '.join(by) or 'no key of the bundle'})"
 
 
 def signatures(ctx: ResponseContext) -> Iterator[str]:
-    """SKR-VERIFY: every signature in the response verifies."""
-    yield from response_signature_problems(ctx.response)
+    """SKR-VERIFY: every signature in the response validates, every bundle has a KSK's."""
+    yield from response_signature_problems(ctx.response, ctx.revoked_only_signers)
 
 
 def trust_anchor(ctx: ResponseContext) -> Iterator[str]:
-    """SKR-TRUST-ANCHOR: every bundle carries a valid signature by a KSK a trust anchor names,
-    that anchor being valid (validFrom/validUntil) at the bundle's inception."""
+    """SKR-TRUST-ANCHOR: every bundle carries a valid signature by a non-revoked KSK a trust anchor
+    names, that anchor being valid (validFrom/validUntil) at the bundle's inception."""
     owner = ctx.response.domain
+    if not ctx.trust_anchors:
+        yield "no trust anchor was given: nothing to judge the signatures by"
+    if not ctx.response.bundles:
+        yield "the response has no bundles"
     for index, bundle in enumerate(ctx.response.bundles):
-        keys = {key.key_identifier: key for key in bundle.keys}
-        signers = []
-        trusted = False
-        for signature in bundle.signatures:
-            key = keys.get(signature.key_identifier)
-            if key is None:
-                continue  # SKR-VERIFY names it
-            signers.append(key_label(key))
-            anchors = [a for a in ctx.trust_anchors if a.matches(key, owner) and a.valid_at(bundle.inception)]
-            if not anchors:
-                continue
-            try:
-                dnssec.verify_signature(signature, key, bundle.keys, owner)
-            except (dnssec.SignatureInvalid, ValueError):
-                continue  # SKR-VERIFY says why
-            trusted = True
+        trusted = [key for key in ksk_signers(bundle, owner, ctx.revoked_only_signers)
+                   if any(a.matches(_unrevoked(key) if ctx.revoked_only_signers else key, owner)
+                          and a.valid_at(bundle.inception) for a in ctx.trust_anchors)]
         if not trusted:
-            by = ", ".join(signers) or "no key of the bundle"
+            signers = {s.key_identifier for s in bundle.signatures}
+            by = ", ".join(key_label(k) for k in bundle.keys if k.key_identifier in signers) or "no key of the bundle"
             yield (
-                f"{bundle_label(index, bundle)}: no valid signature by a KSK that a trust anchor names for "
-                f"{timestamp(bundle.inception)} (signed by {by})"
+                f"{bundle_label(index, bundle)}: no valid signature by a non-revoked KSK that a trust anchor "
+                f"names for {timestamp(bundle.inception)} (signed by {by})"
             )
 
 

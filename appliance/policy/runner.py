@@ -65,10 +65,12 @@ def run_checks(checks: Iterable[Check], context) -> Verdict:
 
 
 def validate_request(
-    request: Request, policy: Policy, previous: Response | None = None, now: datetime | None = None
+    request: Request, policy: Policy, previous: Response | None = None, now: datetime | None = None,
+    trust_anchors: tuple[TrustAnchor, ...] | None = None,
 ) -> Verdict:
-    """Every request check, and the chain checks when the previous response is given."""
-    context = RequestContext(request, policy, now or datetime.now(UTC), previous)
+    """Every request check, and the chain checks when the previous response is given (each of its
+    bundles then signed by a KSK one of `trust_anchors` names, when they are given)."""
+    context = RequestContext(request, policy, now or datetime.now(UTC), previous, trust_anchors)
     checks = REQUEST_CHECKS + (CHAIN_CHECKS if previous is not None else ())
     return run_checks([c for c in checks if c[0] not in policy.skip], context)
 
@@ -78,8 +80,11 @@ def validate_response(
     trust_anchors: tuple[TrustAnchor, ...] | None = None,
     request: Request | None = None,
     now: datetime | None = None,
+    revoked_only_signers: bool = False,
 ) -> Verdict:
-    """SKR-VERIFY always; trust anchors, the request it answers and the clock when given."""
+    """SKR-VERIFY always; trust anchors, the request it answers and the clock when given.
+    `revoked_only_signers` (the signer's legacy schema switch only) lets a revoked KSK's signature
+    stand for a bundle."""
     checks = RESPONSE_CHECKS
     if trust_anchors is not None:
         checks += TRUST_ANCHOR_CHECKS
@@ -87,7 +92,7 @@ def validate_response(
         checks += ANSWER_CHECKS
     if now is not None:
         checks += CLOCK_CHECKS
-    return run_checks(checks, ResponseContext(response, now, trust_anchors, request))
+    return run_checks(checks, ResponseContext(response, now, trust_anchors, request, revoked_only_signers))
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ def parse_failure(exc: FormatError, what: str | None = None) -> Violation:
 
 
 def check_request_bytes(
-    data: bytes, policy: Policy, previous_data: bytes | None = None, now: datetime | None = None
+    data: bytes, policy: Policy, previous_data: bytes | None = None, now: datetime | None = None,
+    trust_anchors: tuple[TrustAnchor, ...] | None = None,
 ) -> RequestOutcome:
     """The whole pipeline: parse the request (and SKR(n-1)), then run every check.
 
@@ -121,6 +127,6 @@ def check_request_bytes(
             previous = parse_response(previous_data)
         except FormatError as exc:
             parse_faults.append(parse_failure(exc, "previous response"))
-    verdict = validate_request(request, policy, previous, now)
+    verdict = validate_request(request, policy, previous, now, trust_anchors)
     run = tuple(dict.fromkeys(("KSR-XML", *(v.check for v in parse_faults), *verdict.checks_run)))
     return RequestOutcome(request, Verdict(run, tuple(parse_faults) + verdict.violations))

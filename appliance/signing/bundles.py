@@ -34,6 +34,9 @@ class Schema:
     name: str
     slots: tuple[Slot, ...]
     description: str = ""
+    # Only to reproduce ICANN's 2010 test file skr-root-2010-q2-0-revoke.xml: slots signed by
+    # revoked KSKs alone, which no resolver can use (RFC 5011 2.1). Shown as a NOTE when set.
+    revoked_only_signers: bool = False
 
     def key_names(self) -> set[str]:
         return set().union(*(slot.key_names() for slot in self.slots))
@@ -50,6 +53,10 @@ def _schema_problems(schema: Schema) -> list[str]:
             problems.append(f"slot {number} signs with {', '.join(unpublished)}, which it does not publish")
         if not slot.sign:
             problems.append(f"slot {number} has no signing KSK")
+        elif set(slot.sign) <= set(slot.revoke) and not schema.revoked_only_signers:
+            problems.append(f"slot {number} is signed only by {', '.join(slot.sign)}, published revoked: a revoked "
+                            "KSK's signature validates nothing but its own revocation (RFC 5011 2.1), so no "
+                            "resolver could use the bundle")
     return problems
 
 

@@ -7,14 +7,19 @@ runs them all, so every fault is shown at once, and nothing is signed while any 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
-from appliance.hsm import HsmKey
 from appliance.model import Key, KeyPolicy, Request, Response
-from appliance.policy.context import bundle_label, duration, first_occurrences, is_zsk, timestamp
+from appliance.policy.context import bundle_label, duration, first_occurrences, is_zsk, key_label, timestamp
+from appliance.policy.response_checks import ksk_signers
+from appliance.policy.runner import run_checks
 from appliance.signing.bundles import PlannedBundle
 from appliance.signing.config import KskDefinition
+
+if TYPE_CHECKING:
+    from appliance.hsm.keys import HsmKey
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class SigningContext:
     ksk_policy: KeyPolicy
     ksk_ttl: int
     previous: Response | None = None
+    configured: Mapping[str, KskDefinition] = field(default_factory=dict)  # every KSK the configuration defines
 
 
 def _same_key(a: Key, b: Key) -> bool:
@@ -87,6 +93,7 @@ def signers_stay_published(ctx: SigningContext) -> Iterator[str]:
 def publish_and_retire_safety(ctx: SigningContext) -> Iterator[str]:
     """KSR-POLICY-SAFETY (with SKR(n-1)): a new signer was pre-published long enough, an old one retires late enough."""
     if not ctx.plan or not ctx.previous.bundles:
+        yield "the plan or the previous response has no bundles: nothing shows the KSKs were published in time"
         return
     last = ctx.previous.bundles[-1]
     first = ctx.plan[0]
@@ -114,21 +121,109 @@ def publish_and_retire_safety(ctx: SigningContext) -> Iterator[str]:
 
 
 def previous_signers_in_hsm(ctx: SigningContext) -> Iterator[str]:
-    """KSR-CHAIN-KEYS (validating last SKR with HSM): the KSKs that signed SKR(n-1)'s last bundle are in the HSM."""
+    """KSR-CHAIN-KEYS (validating last SKR with HSM): every bundle of SKR(n-1) carries a valid signature
+    by a non-revoked KSK that the signing configuration defines and the HSM holds with the same
+    public key. Only that makes the previous response evidence of what our KSK signed."""
     if not ctx.previous.bundles:
+        yield "validating last SKR with HSM: the previous response has no bundles, nothing shows our KSK signed it"
         return
-    last = ctx.previous.bundles[-1]
     on_token = [k.dnskey(algorithm=a) for k in ctx.token_keys if k.public_key is not None for a in k.algorithms]
-    for old in _signing_keys(last):
-        if not any(_same_key(k, old) for k in on_token):
-            yield (f"validating last SKR with HSM: KSK {old.key_identifier} (tag {old.key_tag}), which signed the "
-                   f"previous response's last bundle ({last.id}), is not in the HSM with the same public key")
+    configured = ctx.configured or ctx.definitions
+    foreign: dict[Key, list[int]] = {}  # a valid KSK signer that is not ours: the bundles it signed
+    for index, bundle in enumerate(ctx.previous.bundles):
+        signers = ksk_signers(bundle, ctx.previous.domain)
+        if not signers:
+            yield (f"validating last SKR with HSM: previous response {bundle_label(index, bundle)} has no valid "
+                   "signature by a non-revoked KSK")
+        elif not any(_ours(k, configured, on_token, ctx.previous.domain) for k in signers):
+            for key in signers:
+                foreign.setdefault(key, []).append(index + 1)
+    for key, numbers in foreign.items():
+        where = "is not in the HSM with the same public key"
+        if not _defined(key, configured, ctx.previous.domain):
+            where = "is not a KSK of the signing configuration"
+        yield (f"validating last SKR with HSM: KSK {key.key_identifier} (tag {dnssec.key_tag(key)}), which alone "
+               f"signed bundle(s) {', '.join(map(str, numbers))} of the previous response, {where}")
+
+
+def _ours(key: Key, configured: Mapping[str, KskDefinition], on_token: list[Key], owner: str) -> bool:
+    return _defined(key, configured, owner) and any(_same_key(t, key) for t in on_token)
+
+
+def _defined(key: Key, configured: Mapping[str, KskDefinition], owner: str) -> bool:
+    """Whether the signing configuration defines `key` (key tag, algorithm and DS SHA-256)."""
+    return any((d.key_tag, d.algorithm, d.ds_sha256) == (dnssec.key_tag(key), key.algorithm, dnssec.ds_sha256(key, owner))
+               for d in configured.values())
+
+
+def key_tag_clashes(ctx: SigningContext) -> Iterator[str]:
+    """KSR-KEY-TAGS: no two distinct keys among the request, SKR(n-1), the plan and the configured
+    KSKs share a key tag, each key counted in its plain and its revoked form (RFC 4034 8: a tag
+    does not identify a key; ldns, hickory-dns and others pick the wrong key when two share one).
+
+    A key is known by the DS SHA-256 of its plain form, so a configured KSK (of which only tag and DS
+    are known before the HSM is open) and the same key published in SKR(n-1) are one key. Without
+    the HSM's public keys (before the PIN) a configured KSK's revoked tag is not known yet; it is
+    compared once the plan exists."""
+    owner = ctx.request.domain
+    seen: dict[int, tuple[bytes, str]] = {}
+    reported: set[tuple] = set()
+
+    def visit(identity: bytes, tag: int, what: str):
+        first = seen.setdefault(tag, (identity, what))
+        if first[0] != identity and (tag, first[0], identity) not in reported:
+            reported.add((tag, first[0], identity))
+            yield f"key tag {tag}: {what} and {first[1]} are different keys with the same tag"
+
+    def forms(key: Key, where: str):
+        plain = replace(key, flags=key.flags & ~dnssec.FLAG_REVOKE)
+        flagged = replace(key, flags=key.flags | dnssec.FLAG_REVOKE)
+        identity = dnssec.ds_sha256(plain, owner)
+        yield from visit(identity, dnssec.key_tag(plain), f"{where} (tag {dnssec.key_tag(plain)})")
+        yield from visit(identity, dnssec.key_tag(flagged), f"{where} revoked (tag {dnssec.key_tag(flagged)})")
+
+    for planned in ctx.plan:
+        for name, key in planned.signers:
+            yield from forms(key, f"KSK {name}")
+    for name, hsm_key in ctx.hsm_keys.items():
+        definition = ctx.definitions[name]
+        if hsm_key.public_key is not None and definition.algorithm in hsm_key.algorithms:
+            yield from forms(hsm_key.dnskey(algorithm=definition.algorithm), f"KSK {name}")
+    for name, definition in (ctx.configured or ctx.definitions).items():
+        yield from visit(definition.ds_sha256, definition.key_tag, f"configured KSK {name} (tag {definition.key_tag})")
+    for index, bundle, key in first_occurrences(ctx.request):
+        yield from forms(key, f"request {bundle_label(index, bundle)} {'ZSK' if is_zsk(key) else 'key'} "
+                              f"{key.key_tag} ({key.key_identifier[:24]})")
+    if ctx.previous is not None:
+        for index, bundle, key in first_occurrences(ctx.previous):
+            yield from forms(key, f"previous response {bundle_label(index, bundle)} key ({key.key_identifier[:24]})")
+
+
+def configured_key_tags(config, request: Request, previous: Response | None):
+    """KSR-KEY-TAGS before the HSM is opened (and the PIN asked): the request and SKR(n-1) against
+    the configured KSKs' tags and each other. The plan repeats it with every revoked form."""
+    context = SigningContext(request=request, plan=(), definitions={}, hsm_keys={}, token_keys=(),
+                             ksk_policy=config.ksk_policy, ksk_ttl=config.ksk_ttl, previous=previous,
+                             configured=config.keys)
+    return run_checks((("KSR-KEY-TAGS", key_tag_clashes),), context)
+
+
+def requested_signers(ctx: SigningContext) -> Iterator[str]:
+    """KSR-SIGNERS: a bundle's <Signer keyIdentifier=...> elements name exactly the KSKs (by HSM
+    label) the schema signs it with. A NOTE by default; refused with [checks] requested_signers_must_match."""
+    for index, planned in enumerate(ctx.plan):
+        asked = list(dict.fromkeys(planned.request_bundle.signers))
+        signing = [key.key_identifier for _, key in planned.signers]
+        if asked and set(asked) != set(signing):
+            yield (f"{bundle_label(index, planned.request_bundle)}: the request asks to be signed by "
+                   f"{', '.join(repr(a) for a in asked)}; the schema signs it with {', '.join(signing)}")
 
 
 SIGNING_CHECKS = (
     ("KSK-MISMATCH", ksk_mismatch),
     ("SKR-TTL", rrset_ttl),
     ("KSR-POLICY-SAFETY", signers_stay_published),
+    ("KSR-KEY-TAGS", key_tag_clashes),
 )
 PREVIOUS_RESPONSE_CHECKS = (
     ("KSR-POLICY-SAFETY", publish_and_retire_safety),

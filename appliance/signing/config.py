@@ -18,18 +18,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
 from appliance.errors import UsageError
 from appliance.formats import KSKM_SKR, LEGACY_SKR, Layout
 from appliance.formats.timefmt import parse_datetime
-from appliance.hsm import HsmKey
 from appliance.hsm.profile import HsmProfile, profile_from_table
 from appliance.model import AlgorithmPolicy, KeyPolicy
-from appliance.settings import duration, read_toml
+from appliance.settings import DEFAULT_CONFIG, duration, read_toml
 from appliance.signing.bundles import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
 
-DEFAULT_CONFIG = Path("/etc/ceremony/ceremony.toml")
+if TYPE_CHECKING:
+    from appliance.hsm.keys import HsmKey
 
 # The root zone's KSK policy block as every real response since 2017 carries it; the demo's
 # configuration and the tests' use it as written.
@@ -242,7 +243,10 @@ def _schema(name: str, table: Mapping, keys: Mapping[str, KskDefinition], where:
     if name in BUILTIN_SCHEMAS:
         raise UsageError(f"{where}: {name!r} is a built-in schema; give yours another name")
     description = table.get("description", "")
-    slots = {k: v for k, v in table.items() if k != "description"}
+    revoked_only = table.get("revoked_only_signers", False)
+    if not isinstance(revoked_only, bool):
+        raise UsageError(f"{where}: revoked_only_signers must be true or false")
+    slots = {k: v for k, v in table.items() if k not in ("description", "revoked_only_signers")}
     expected = [str(n) for n in range(1, len(slots) + 1)]
     if sorted(slots, key=lambda s: (len(s), s)) != expected:
         raise UsageError(f"{where}: slots must be numbered 1..N without gaps (found {', '.join(slots)})")
@@ -254,7 +258,7 @@ def _schema(name: str, table: Mapping, keys: Mapping[str, KskDefinition], where:
             raise UsageError(f"{slot_where}: a table {{publish = [...], revoke = [...], sign = [...]}}")
         _only(slot, {"publish", "revoke", "sign"}, slot_where)
         parsed.append(Slot(*(_names(slot.get(part, []), f"{slot_where}: {part}") for part in ("publish", "revoke", "sign"))))
-    schema = validate_schema(Schema(name, tuple(parsed), description))
+    schema = validate_schema(Schema(name, tuple(parsed), description, revoked_only))
     unknown = schema.key_names() - keys.keys()
     if unknown:
         raise UsageError(f"{where} names KSK(s) {', '.join(sorted(unknown))}, which [keys] does not define")

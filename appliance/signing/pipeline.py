@@ -9,19 +9,23 @@ passed, then parses the written bytes back and validates them as a whole before 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from appliance import dnssec
 from appliance.errors import RefusedError, UsageError
 from appliance.formats import parse_response, write_response
 from appliance.formats.trust_anchor import anchor_from_key
-from appliance.hsm import Hsm, HsmKey
 from appliance.model import Key, Request, Response, Verdict
 from appliance.policy import validate_response
 from appliance.policy.runner import run_checks
 from appliance.report import verdict_lines
-from appliance.signing.bundles import PlannedBundle, Schema, build_response, plan_bundles, revoked
-from appliance.signing.checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext
+from appliance.signing.bundles import PlannedBundle, Schema, build_response, plan_bundles
+from appliance.signing.checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext, requested_signers
 from appliance.signing.config import SigningConfig
+
+if TYPE_CHECKING:
+    from appliance.hsm.keys import HsmKey
+    from appliance.hsm.session import Hsm
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Plan:
     bundles: tuple[PlannedBundle, ...]
     hsm_keys: dict[str, HsmKey]
     verdict: Verdict
+    notes: tuple[str, ...] = ()  # shown and logged beside the verdict (NOTE lines)
 
 
 def _merge(*verdicts: Verdict) -> Verdict:
@@ -41,8 +46,11 @@ def _merge(*verdicts: Verdict) -> Verdict:
 
 
 def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: Verdict,
-            previous: Response | None, schema_name: str | None) -> Plan:
-    """Find and match the KSKs, plan the bundles, and run every check that needs them."""
+            previous: Response | None, schema_name: str | None, signers_must_match: bool = False) -> Plan:
+    """Find and match the KSKs, plan the bundles, and run every check that needs them.
+
+    `signers_must_match` (the policy's [checks] requested_signers_must_match) makes a request whose
+    <Signer> elements differ from the schema's signers a KSR-SIGNERS refusal instead of a NOTE."""
     schema = config.schema(schema_name, len(request.bundles))
     names = [name for name in config.keys if name in schema.key_names()]  # configuration order
     unknown = schema.key_names() - set(names)
@@ -59,14 +67,23 @@ def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: 
     bundles = plan_bundles(request, schema, ksks)
     token_keys = tuple(k for k in hsm.keys() if k.object_class == "private")
     checks = SIGNING_CHECKS + (PREVIOUS_RESPONSE_CHECKS if previous is not None else ())
-    verdict = run_checks(checks, _context(config, request, bundles, definitions, hsm_keys, token_keys, previous))
-    return Plan(request, schema, bundles, hsm_keys, _merge(request_verdict, verdict))
+    context = _context(config, request, bundles, definitions, hsm_keys, token_keys, previous)
+    notes = []
+    if schema.revoked_only_signers:
+        notes.append(f"schema {schema.name}: revoked_only_signers = true: bundles signed only by a revoked KSK, "
+                     "which no resolver can use (only to reproduce ICANN's 2010 test file)")
+    if signers_must_match:
+        checks += (("KSR-SIGNERS", requested_signers),)
+    else:
+        notes += [f"KSR-SIGNERS (not enforced): {message}" for message in requested_signers(context)]
+    verdict = run_checks(checks, context)
+    return Plan(request, schema, bundles, hsm_keys, _merge(request_verdict, verdict), tuple(notes))
 
 
 def _context(config, request, bundles, definitions, hsm_keys, token_keys, previous) -> SigningContext:
     return SigningContext(request=request, plan=bundles, definitions=definitions, hsm_keys=hsm_keys,
                           token_keys=token_keys, ksk_policy=config.ksk_policy, ksk_ttl=config.ksk_ttl,
-                          previous=previous)
+                          previous=previous, configured=config.keys)
 
 
 def sign_plan(config: SigningConfig, hsm: Hsm, plan: Plan) -> bytes:
@@ -81,7 +98,7 @@ def sign_plan(config: SigningConfig, hsm: Hsm, plan: Plan) -> bytes:
     # Validate what will be written, not what we meant to write: parse the bytes back.
     written = parse_response(data)
     anchors = _anchors(config, plan)
-    verdict = validate_response(written, anchors, plan.request)
+    verdict = validate_response(written, anchors, plan.request, revoked_only_signers=plan.schema.revoked_only_signers)
     if written != response:
         raise RefusedError("SKR-VERIFY: the response read back from its XML differs from the one signed; nothing written")
     if not verdict.valid:
@@ -90,15 +107,15 @@ def sign_plan(config: SigningConfig, hsm: Hsm, plan: Plan) -> bytes:
 
 
 def _anchors(config: SigningConfig, plan: Plan):
-    """Trust anchors for the configured KSKs that sign, plain and revoked (a revoked KSK signs its revocation)."""
+    """Trust anchors for the configured KSKs that sign, in their plain form only: a revoked KSK's
+    signature is no KSK evidence (RFC 5011 2.1)."""
     anchors = []
     for planned in plan.bundles:
         for name, key in planned.signers:
             definition = config.keys[name]
             plain = Key(key.key_identifier, definition.key_tag, key.ttl, key.flags & ~dnssec.FLAG_REVOKE, key.protocol,
                         key.algorithm, key.public_key)
-            for form in (plain, revoked(plain)):
-                anchor = anchor_from_key(form, plan.request.domain, definition.valid_from, definition.valid_until)
-                if anchor not in anchors:
-                    anchors.append(anchor)
+            anchor = anchor_from_key(plain, plan.request.domain, definition.valid_from, definition.valid_until)
+            if anchor not in anchors:
+                anchors.append(anchor)
     return tuple(anchors)

@@ -53,7 +53,7 @@ def test_happy_path(demo, sticks):
     assert "Token label: ceremony-demo" in text and "Serial:" in text
     assert "KSK-demo RSASHA256 2048" in text
     assert " #  Inception            Expiration           ZSK Tags" in log
-    assert "REQUEST ACCEPTED: all 21 checks passed" in text
+    assert "REQUEST ACCEPTED: all 22 checks passed" in text
     request_hash = Fingerprint.of(request_bytes)
     response_hash = Fingerprint.of((demo.stick / demo.response).read_bytes())
     assert request_hash.hex in text and response_hash.hex in text

@@ -155,3 +155,10 @@ def test_response_bundle_may_not_name_signers(skr_2017_q1):
 def test_not_bytes_is_a_programming_error(ksr_2017_q2):
     with pytest.raises(TypeError):
         parse_request(ksr_2017_q2.decode())
+
+
+@pytest.mark.parametrize("value", [b"2", b"4", b"0", b"255"])
+def test_protocol_is_fixed_to_3_by_the_schema(ksr_2017_q2, skr_2017_q1, value):
+    for parse, data in ((parse_request, ksr_2017_q2), (parse_response, skr_2017_q1)):
+        bad = data.replace(b"<Protocol>3</Protocol>", b"<Protocol>" + value + b"</Protocol>", 1)
+        refused(parse, bad, rf"^KSR-XML: line \d+, <Protocol>: {int(value)} is not 3, the only value the schema allows")

@@ -1,6 +1,7 @@
 """Trust anchors from root-anchors.xml (RFC 7958) and root-ksk-dnskeys.txt (DNSKEY/DS lines)."""
 
 import base64
+import re
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -117,7 +118,7 @@ def test_ds_only_lines():
 @pytest.mark.parametrize(
     ("data", "pattern"),
     [
-        (LINES.replace(b"8 2 49AAC11D", b"8 2 49AAC11E"), r"^TRUST-ANCHOR: line 10: DS for key tag 19036 does not match"),
+        (LINES.replace(b"8 2 49AAC11D", b"8 2 49AAC11E"), r"^TRUST-ANCHOR: line 10: DS for key tag 19036 matches none of the 1 DNSKEY"),
         (b". 172800 IN A 192.0.2.1\n", r"line 1: expected a DNSKEY or DS record"),
         (b". DNSKEY 257 3 8 not*base64\n", r"line 1: "),
         (b". DNSKEY 385 3 8 AwEAAQ==\n", r"line 1: a revoked key"),
@@ -168,3 +169,23 @@ def test_ds_of_every_supported_digest_type_matches_as_dnspython_computes_it(algo
     (anchor,) = parse_trust_anchors(f". 172800 IN DS {ds.to_text()}\n".encode())
     assert anchor.matches(key)
     assert not anchor.matches(replace(key, flags=256))
+
+
+@pytest.mark.parametrize("flags,words", [(1, "the Zone flag (256) is clear"), (385, "a revoked key")])
+def test_an_anchor_key_that_may_not_validate_is_refused_in_both_forms(flags, words):
+    key = next(a.key for a in parse_trust_anchors(LINES) if a.key is not None)
+    unusable = replace(key, flags=flags)
+    line = f". IN DNSKEY {flags} 3 {key.algorithm} {base64.b64encode(key.public_key).decode()}\n".encode()
+    with pytest.raises(FormatError, match=re.escape(words)):
+        parse_trust_anchors(line)
+    xml = write_trust_anchor_xml([anchor_from_key(unusable)], valid_from=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    with pytest.raises(FormatError, match=f"<PublicKey> for key tag .*: .*{re.escape(words)}"):
+        parse_trust_anchors(xml)
+
+
+def test_a_non_canonical_rsa_anchor_key_is_refused():
+    key = next(a.key for a in parse_trust_anchors(LINES) if a.key is not None)
+    long_form = b"\x00\x00" + key.public_key  # the three-octet exponent length for a short exponent
+    line = f". IN DNSKEY 257 3 8 {base64.b64encode(long_form).decode()}\n".encode()
+    with pytest.raises(FormatError, match="three-octet exponent length"):
+        parse_trust_anchors(line)

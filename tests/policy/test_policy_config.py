@@ -40,7 +40,7 @@ def test_each_era_file_sets_every_knob_and_explains_itself(name):
     assert "era:" in joined and "sources:" in joined and "strict" in joined
     # Explicit rather than inherited: a reader of the file sees every value that applies.
     keys = {line.split("=")[0].strip() for line in text.splitlines() if "=" in line and not line.startswith("#")}
-    assert len(keys) == 20
+    assert len(keys) == 21
 
 
 def test_era_values():
@@ -138,6 +138,7 @@ def test_every_policy_field_is_reachable_from_toml():
         ("enforce_request_claims = true", "enforce_request_claims = false"),
         ('horizon = "P180D"', 'horizon = "P90D"'),
         ("skip = []", 'skip = ["KSR-CHAIN-OVERLAP"]'),
+        ("requested_signers_must_match = false", "requested_signers_must_match = true"),
     ]:
         assert old in changed
         changed = changed.replace(old, new)

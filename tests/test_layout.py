@@ -1,0 +1,80 @@
+"""The package's layout and what each entry point imports (issue 9): rooms of their own, and a
+command or the console's first screen loading only what it runs. Each check runs in a fresh
+interpreter, since this test process has imported everything already."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "appliance"
+
+# Plain data and plumbing; everything else lives in a package of its own.
+ROOT_MODULES = {"__init__", "atomicfile", "ceremonylog", "cli", "clock", "digest", "dnssec", "errors", "model",
+                "report", "settings", "synth"}
+
+
+def loaded_after(statement: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running `statement`."""
+    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(done.stdout))
+
+
+def under(modules: set[str], *prefixes: str) -> set[str]:
+    return {m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)}
+
+
+def test_package_root_holds_only_plain_data_and_plumbing():
+    assert {p.stem for p in PACKAGE.glob("*.py")} == ROOT_MODULES
+    assert {"hsm", "signing", "formats", "policy", "media", "console", "commands"} <= {
+        p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+
+
+def test_only_appliance_hsm_imports_pkcs11():
+    importers = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                 if any(line.startswith(("import pkcs11", "from pkcs11")) or " import pkcs11" in line
+                        for line in p.read_text("utf-8").splitlines())}
+    assert importers and all(name.startswith("hsm/") for name in importers), importers
+
+
+def test_console_first_screen_loads_no_hsm_or_signing_code():
+    loaded = loaded_after("import appliance.console, appliance.commands.run")
+    assert not under(loaded, "appliance.hsm", "appliance.signing", "pkcs11", "asn1crypto")
+
+
+def test_sign_does_not_load_verify_or_the_network_link():
+    loaded = loaded_after("import appliance.cli as cli\ncli.build_parser(['sign'])")
+    assert "appliance.commands.sign" in loaded
+    assert not under(loaded, "appliance.commands.verify", "appliance.hsm.network_link", "prompt_toolkit")
+
+
+@pytest.mark.parametrize("command", ["verify-ksr", "verify-skr", "hash"])
+def test_commands_without_an_hsm_load_none_of_its_code(command):
+    loaded = loaded_after(f"import appliance.cli as cli\ncli.build_parser([{command!r}])")
+    assert not under(loaded, "appliance.hsm", "appliance.signing", "pkcs11", "prompt_toolkit", "pyudev")
+
+
+def test_hsm_profile_and_errors_load_without_pkcs11():
+    loaded = loaded_after("import appliance.hsm.profile, appliance.signing.config\n"
+                          "from appliance.hsm import HsmPinIncorrect, HsmError")
+    assert not under(loaded, "pkcs11", "asn1crypto", "appliance.hsm.session", "appliance.hsm.network_link")
+
+
+def test_hsm_public_names_load_on_first_use():
+    loaded = loaded_after("from appliance.hsm import Hsm, HsmKey, error_for")
+    assert {"pkcs11", "appliance.hsm.session", "appliance.hsm.keys"} <= loaded
+
+
+def test_pkcs11_loads_without_its_unused_asn1crypto_helpers_which_still_work_when_used():
+    loaded = loaded_after("from appliance.hsm import Hsm\n"
+                          "assert 'asn1crypto' not in sys.modules\n"
+                          "from pkcs11.util import rsa, x509\n"
+                          "assert callable(rsa.encode_rsa_public_key) and callable(x509.decode_x509_certificate)\n"
+                          "import pkcs11.util.ec\n"
+                          "assert callable(pkcs11.util.ec.encode_ec_public_key) and callable(pkcs11.util.dh.decode_dh_domain_parameters)")
+    assert {"pkcs11", "asn1crypto"} <= loaded
