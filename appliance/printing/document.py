@@ -20,7 +20,6 @@ import re
 from dataclasses import dataclass
 
 from reportlab.lib.pagesizes import A4, LETTER
-from reportlab.pdfgen.canvas import Canvas
 
 from appliance.digest import Fingerprint
 
@@ -117,6 +116,8 @@ def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
     gives the same bytes (reportlab's invariant mode: no creation date or random document id).
     Raises ValueError for an unknown paper size.
     """
+    from reportlab.pdfgen.canvas import Canvas  # a fifth of a second: loaded when a PDF is made, not with the console
+
     if paper not in PAPER_SIZES:
         raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}, not {paper!r}")
     fingerprint = Fingerprint.of(log)
@@ -148,7 +149,7 @@ def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
     return LogDocument(out.getvalue(), len(pages), paper, fingerprint.hex)
 
 
-def _draw_footer(canvas: Canvas, left: float, lines: tuple[str, str]) -> None:
+def _draw_footer(canvas, left: float, lines: tuple[str, str]) -> None:
     right = left + COLUMNS * FONT_SIZE * 0.6
     top = MARGIN_BOTTOM + FOOTER_ROWS * (FOOTER_SIZE + 2)
     canvas.setLineWidth(0.5)

@@ -158,3 +158,12 @@ def _pdf(tmp_path, log, **options):
     path = tmp_path / f"doc-{len(list(tmp_path.iterdir()))}.pdf"
     path.write_bytes(build_log_pdf(log, **options).pdf)
     return path
+
+
+def test_the_console_starts_without_loading_the_pdf_writer():
+    import subprocess
+    import sys
+
+    code = "import sys, appliance.console, appliance.commands.run; print('reportlab.pdfgen' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
