@@ -51,8 +51,11 @@ async def printers_present(ceremony) -> bool:
 
 def _find_printers(ceremony) -> list[cups.Printer]:
     if os.geteuid() == 0:  # only root may give a plugged-in printer a queue
-        for line in cups.add_plugged_printers():
-            ceremony.log.note(f"Printer plugged in: {line}")
+        try:
+            for line in cups.add_plugged_printers():
+                ceremony.log.note(f"Printer plugged in: {line}")
+        except cups.PrintingError as exc:  # the queues there are may still print
+            ceremony.log.note(f"Looking for plugged-in printers failed: {exc}")
     return cups.list_printers()
 
 
