@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.setup-stamp
-DEBIAN_PACKAGES := softhsm2 opensc p11-kit dosfstools mtools exfatprogs udev util-linux e2fsprogs iproute2 cups cups-filters cups-ipp-utils ghostscript poppler-utils
+DEBIAN_PACKAGES := softhsm2 opensc p11-kit dosfstools mtools exfatprogs udev util-linux e2fsprogs iproute2 knot cups cups-filters cups-ipp-utils ghostscript poppler-utils
 
 .PHONY: setup test bench demo clean
 .DEFAULT_GOAL := test

@@ -3,6 +3,11 @@
 Held in memory (the appliance has no disk) and written to every output stick. Lines are wrapped
 to 80 columns so the printed log reads like the screen did: a line that fits (a table row, a
 hash) is kept as it is, a longer one breaks at spaces under its own indentation.
+
+The log is plain printable text, whatever it records: each headline and each row given is one
+row, passed through `appliance.text.shown` (a control character, line separator or bidi control
+in a file name is written as a visible escape, never obeyed by the terminal that shows the log);
+only a whole text given as one string (a traceback, a configuration file) is split, at LF.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from appliance.text import shown, shown_block
 
 WIDTH = 80
 INDENT = "    "
@@ -43,17 +50,15 @@ class CeremonyLog:
         """Named by the ceremony's start time, so the logs of several ceremonies never collide."""
         return f"ceremony-{self.started.strftime('%Y%m%dT%H%M%SZ')}.log"
 
-    def _add(self, kind: str, headline: str, body: Iterable[str] = ()) -> None:
-        lines: list[str] = []
-        for chunk in body:
-            lines.extend(str(chunk).splitlines() or [""])
-        self._entries.append(Entry(self._now(), kind, headline, tuple(lines)))
+    def _add(self, kind: str, headline: str, body: str | Iterable[str] = ()) -> None:
+        rows = shown_block(body) if isinstance(body, str) else [shown(row, limit=None) for row in body]
+        self._entries.append(Entry(self._now(), kind, shown(headline, limit=None), tuple(rows)))
 
     def step(self, title: str) -> None:
         self._add("STEP", title)
 
     def screen(self, title: str, text: str | Iterable[str]) -> None:
-        self._add("SCREEN", title, [text] if isinstance(text, str) else text)
+        self._add("SCREEN", title, text)
 
     def clock_stepped(self, step: timedelta) -> None:
         """The clock was set: the start time (and so the file name) moves with it.
@@ -73,15 +78,15 @@ class CeremonyLog:
             self._add("TEXT", lines[0].strip(), lines[1:])
 
     def answer(self, prompt: str, answer: str, *, hidden: bool = False) -> None:
-        # A secret is recorded as having been typed, never what it was.
-        shown = "(typed, not shown)" if hidden else repr(answer)
-        self._add("ANSWER", f"{prompt} -> {shown}")
+        # A secret (or what may be one) is recorded as having been typed, never what it was.
+        self._add("ANSWER", f"{prompt} -> " + ("(typed, not shown)" if hidden else f"'{shown(answer)}'"))
 
     def note(self, text: str, body: str | Iterable[str] = ()) -> None:
-        self._add("NOTE", text, [body] if isinstance(body, str) else body)
+        """`body`: rows, or one text (a traceback, a file) split at its line feeds."""
+        self._add("NOTE", text, body)
 
     def error(self, text: str, body: str | Iterable[str] = ()) -> None:
-        self._add("ERROR", text, [body] if isinstance(body, str) else body)
+        self._add("ERROR", text, body)
 
     @property
     def entries(self) -> tuple[Entry, ...]:

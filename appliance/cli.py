@@ -12,6 +12,7 @@ import json
 import sys
 
 from appliance.errors import CeremonyError
+from appliance.text import shown
 
 # Subcommand modules, in the order `ceremony --help` lists them.
 COMMAND_MODULES = (
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except CeremonyError as exc:
         if getattr(args, "json", False):
             print(json.dumps({"error": str(exc), "exit_code": exc.exit_code}))
-        print(f"ceremony: {exc}", file=sys.stderr)
+        print(f"ceremony: {shown(str(exc), limit=None)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("ceremony: interrupted, nothing written", file=sys.stderr)

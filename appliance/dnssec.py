@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
@@ -89,7 +90,7 @@ def name_to_wire(name: str) -> bytes:
     labels = text.rstrip(".").split(".")
     wire = b""
     for label in labels:
-        raw = label.lower().encode("ascii")
+        raw = label.encode("ascii").lower()  # ASCII first: str.lower() maps U+212A KELVIN SIGN to "k"
         if not 0 < len(raw) < 64:
             raise ValueError(f"bad label {label!r} in {name!r}")
         wire += bytes([len(raw)]) + raw
@@ -156,8 +157,9 @@ def key_encoding_problem(algorithm: int, public_key: bytes) -> str | None:
 
     RSA: RFC 3110 section 2 (one-octet exponent length when the exponent has 1..255 octets, no
     leading zero octets in exponent or modulus); ECDSA: RFC 6605 section 4 (x||y, 64 or 96
-    octets); EdDSA: RFC 8080 section 3 (32 or 57 octets). One key has one key tag and one DS only
-    in its canonical form.
+    octets); EdDSA: RFC 8080 section 3 (32 or 57 octets), RFC 8032 5.1.3/5.2.3 (y below the field
+    prime), and not a point of small order (a key anyone can sign with). One key has one key tag
+    and one DS only in its canonical form.
     """
     if algorithm in (RSASHA1, RSASHA1_NSEC3_SHA1, RSASHA256, RSASHA512, RSAMD5):
         try:
@@ -174,6 +176,37 @@ def key_encoding_problem(algorithm: int, public_key: bytes) -> str | None:
     expected = _POINT_OCTETS.get(algorithm)
     if expected is not None and len(public_key) != expected:
         return f"{algorithm_name(algorithm)} public key is {len(public_key)} octets, not {expected}"
+    if algorithm in _EDDSA_FIELDS:
+        return _eddsa_point_problem(algorithm, public_key)
+    return None
+
+
+# EdDSA (RFC 8032 5.1.2, 5.2.2): the field prime, and the y coordinates of the points of small order
+# (edwards25519's 8-torsion, edwards448's 4-torsion). A public key there verifies S = 0 with a
+# small-order R for most messages (OpenSSL, and so dnspython, accept them): anyone can sign with it.
+_EDDSA_FIELDS = {ED25519: 2**255 - 19, ED448: 2**448 - 2**224 - 1}
+_SMALL_ORDER_Y = {
+    ED25519: {0, 1, 2**255 - 20, *(int.from_bytes(bytes.fromhex(y), "little") for y in (
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"))},
+    ED448: {0, 1, 2**448 - 2**224 - 2},
+}
+
+
+def _eddsa_point_problem(algorithm: int, public_key: bytes) -> str | None:
+    """A non-canonical encoding (y >= p, or Ed448's spare bits set: RFC 8032 5.1.3, 5.2.3), which
+    gives one key two tags, or a point of small order, which is no one's key."""
+    name = algorithm_name(algorithm)
+    if algorithm == ED448:
+        if public_key[-1] & 0x7F:
+            return f"{name} public key has bits set in its last octet beside the sign bit (RFC 8032 5.2.3)"
+        y = int.from_bytes(public_key[:-1], "little")
+    else:
+        y = int.from_bytes(public_key, "little") & ~(1 << 255)
+    if y >= _EDDSA_FIELDS[algorithm]:
+        return f"{name} public key's y coordinate is not below the field prime (RFC 8032 5.1.3, 5.2.3)"
+    if y in _SMALL_ORDER_Y[algorithm]:
+        return f"{name} public key is a point of small order: anyone can make signatures it verifies"
     return None
 
 
@@ -266,6 +299,13 @@ def canonical_rrset(keys: Iterable[Key]) -> list[bytes]:
     return sorted({dnskey_rdata(key) for key in keys})
 
 
+# RRSIG Inception and Expiration are 32-bit unsigned seconds since 1970 (RFC 4034 3.1.5): an XML
+# time outside that range is written modulo 2**32, i.e. as another time, and the order of the two
+# fields on the wire can then differ from their order in the file.
+RRSIG_TIME_MIN = datetime.fromtimestamp(0, UTC)
+RRSIG_TIME_MAX = datetime.fromtimestamp((1 << 32) - 1, UTC)
+
+
 def _serial_time(moment: datetime) -> int:
     """RRSIG times are seconds since the epoch modulo 2**32 (RFC 4034 3.1.5)."""
     return int(moment.timestamp()) % (1 << 32)
@@ -304,7 +344,8 @@ def rrsig_field_problems(signature: Signature, signing_key: Key, keys: Sequence[
     RFC 4035 5.3.1 (Type Covered, Signer's Name = the zone = the key's owner, Labels, Algorithm and
     Key Tag of the key), RFC 4034 3.1.3 (a DNSKEY RRset sits at the apex, so Labels is exactly the
     owner's label count: no wildcard), 3.1.4 (Original TTL is the RRset's TTL in the authoritative
-    data, which requests and responses are), 3.1.5 (Inception before Expiration), 2.1.1 and 2.1.2
+    data, which requests and responses are), 3.1.5 (Inception before Expiration, both inside the
+    32-bit field's range, so the wire's order is the file's), 2.1.1 and 2.1.2
     (the key's Zone flag set, Protocol 3), RFC 5011 2.1 (a REVOKE key validates only the RRset that
     publishes it revoked: its own revocation).
     """
@@ -328,6 +369,11 @@ def rrsig_field_problems(signature: Signature, signing_key: Key, keys: Sequence[
     if rrset_ttls != [signature.original_ttl]:
         shown = rrset_ttls[0] if len(rrset_ttls) == 1 else rrset_ttls
         yield f"Original TTL {signature.original_ttl} is not the RRset's TTL {shown}"
+    for field, moment in (("Inception", signature.inception), ("Expiration", signature.expiration)):
+        if not RRSIG_TIME_MIN <= moment <= RRSIG_TIME_MAX:
+            yield (f"{field} {moment:%Y-%m-%dT%H:%M:%SZ} is outside the RRSIG field's range "
+                   f"({RRSIG_TIME_MIN:%Y-%m-%dT%H:%M:%SZ} to {RRSIG_TIME_MAX:%Y-%m-%dT%H:%M:%SZ}): "
+                   f"the wire would carry it as {_serial_time(moment)} seconds since 1970, another time")
     if not signature.inception < signature.expiration:
         yield (f"Inception {signature.inception:%Y-%m-%dT%H:%M:%SZ} is not before Expiration "
                f"{signature.expiration:%Y-%m-%dT%H:%M:%SZ}")
@@ -359,9 +405,12 @@ def verify_signature(signature: Signature, signing_key: Key, keys: Iterable[Key]
     keys = tuple(keys)
     for problem in rrsig_field_problems(signature, signing_key, keys, owner):
         raise SignatureInvalid(problem)
+    _verify_crypto(signature, signing_key, rrsig_signed_data(signature, keys, owner))
+
+
+def _verify_crypto(signature: Signature, signing_key: Key, data: bytes) -> None:
     computed = key_tag(signing_key)
     public = public_key_to_crypto(signing_key.algorithm, signing_key.public_key)
-    data = rrsig_signed_data(signature, keys, owner)
     try:
         if signing_key.algorithm in _RSA_DIGESTS:
             public.verify(signature.signature_data, data, padding.PKCS1v15(), _RSA_DIGESTS[signing_key.algorithm]())
@@ -372,3 +421,42 @@ def verify_signature(signature: Signature, signing_key: Key, keys: Iterable[Key]
             public.verify(signature.signature_data, data)
     except InvalidSignature:
         raise SignatureInvalid(f"signature by key tag {computed} does not verify") from None
+
+
+# The RRsets an offline-KSK response signs besides DNSKEY (RFC 7344): type name -> number.
+RRSET_TYPES = {"DNSKEY": TYPE_DNSKEY, "CDS": 59, "CDNSKEY": 60}
+
+
+def rrset_signed_data(signature: Signature, rdatas: Iterable[bytes], owner: str) -> bytes:
+    """RFC 4034 3.1.8.1 signed data for an RRset of a type in RRSET_TYPES, given its wire RDATAs."""
+    rtype = RRSET_TYPES[signature.type_covered.upper()]
+    prefix = struct.pack("!HBBIIIH", rtype, signature.algorithm, signature.labels, signature.original_ttl,
+                         _serial_time(signature.expiration), _serial_time(signature.inception), signature.key_tag)
+    data = prefix + name_to_wire(signature.signers_name or owner)
+    header = name_to_wire(owner) + struct.pack("!HHI", rtype, CLASS_IN, signature.original_ttl)
+    for rdata in sorted(set(rdatas)):
+        data += header + struct.pack("!H", len(rdata)) + rdata
+    return data
+
+
+def verify_rrset_signature(signature: Signature, signing_key: Key, keys: Sequence[Key],
+                           records: Sequence[tuple[int, bytes]], owner: str) -> None:
+    """Raise SignatureInvalid unless `signature` by `signing_key` validates its RRset in a zone whose
+    DNSKEY RRset is `keys`: the DNSKEY RRset itself (then exactly `verify_signature`), or the CDS
+    or CDNSKEY RRset `records` ((TTL, wire RDATA) each; RFC 7344) of a Knot DNS / BIND 9 response.
+    The same field rules as `rrsig_field_problems` apply, with Original TTL the RRset's TTL.
+    """
+    covered = signature.type_covered.upper()
+    if covered == "DNSKEY":
+        verify_signature(signature, signing_key, keys, owner)
+        return
+    if covered not in RRSET_TYPES:
+        raise SignatureInvalid(f"Type Covered is {signature.type_covered!r}, not DNSKEY, CDS or CDNSKEY")
+    ttls = sorted({ttl for ttl, _ in records})
+    if ttls != [signature.original_ttl]:
+        raise SignatureInvalid(f"Original TTL {signature.original_ttl} is not the {covered} RRset's TTL {ttls}")
+    # Every other field rule is the DNSKEY RRset's: judge the key as published there.
+    as_published = tuple(replace(key, ttl=signature.original_ttl) for key in keys)
+    for problem in rrsig_field_problems(replace(signature, type_covered="DNSKEY"), signing_key, as_published, owner):
+        raise SignatureInvalid(problem)
+    _verify_crypto(signature, signing_key, rrset_signed_data(signature, [rdata for _, rdata in records], owner))

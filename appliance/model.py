@@ -1,6 +1,7 @@
 """The plain data every room passes around: requests, responses, bundles, keys, signatures.
 
-Frozen dataclasses, built by `appliance.formats` from XML and turned back into XML by it.
+Frozen dataclasses, built by `appliance.formats` from ICANN's XML or from the Knot DNS / BIND 9
+text files ("KeySigningRequest 1.0"), and turned back into either by it.
 Times are timezone-aware UTC datetimes; durations are timedeltas; public keys and signatures
 are raw bytes (the DNSKEY public-key field and the RRSIG signature field).
 """
@@ -65,6 +66,15 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class Record:
+    """A record a text response carries beside its DNSKEYs: a CDS or CDNSKEY (RFC 7344), wire RDATA."""
+
+    rtype: str  # "CDS" or "CDNSKEY"
+    ttl: int
+    rdata: bytes
+
+
+@dataclass(frozen=True)
 class Bundle:
     """A <RequestBundle> or <ResponseBundle>."""
 
@@ -74,6 +84,7 @@ class Bundle:
     keys: tuple[Key, ...]
     signatures: tuple[Signature, ...]
     signers: tuple[str, ...] = ()  # <Signer keyIdentifier=...>, requests only
+    records: tuple[Record, ...] = ()  # CDS/CDNSKEY of a text response; their RRSIGs are in `signatures`
 
     @property
     def validity(self) -> timedelta:
@@ -87,9 +98,10 @@ class Request:
     id: str
     serial: int
     domain: str
-    zsk_policy: KeyPolicy
+    zsk_policy: KeyPolicy | None  # None in the text dialects, which carry no policy
     bundles: tuple[Bundle, ...]
     timestamp: datetime | None = None
+    dialect: str = "icann"  # "icann" (XML), "knot" or "bind" (text "1.0"); a response is written in it
 
 
 @dataclass(frozen=True)
@@ -99,10 +111,11 @@ class Response:
     id: str
     serial: int
     domain: str
-    ksk_policy: KeyPolicy
-    zsk_policy: KeyPolicy
+    ksk_policy: KeyPolicy | None  # None in the text dialects
+    zsk_policy: KeyPolicy | None
     bundles: tuple[Bundle, ...]
     timestamp: datetime | None = None
+    dialect: str = "icann"
 
 
 @dataclass(frozen=True)

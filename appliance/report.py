@@ -5,6 +5,10 @@ The table is the one operators know from ICANN's ceremonies:
      1  2017-04-01T00:00:00  2017-04-22T00:00:00  14796,61045  19036/S
 KSK tags carry /S when that KSK signed the bundle, /P when it is only published, and R when its
 REVOKE bit is set. The JSON object's shape is a contract with scripts: keep it stable.
+
+Text output is plain visible text: each violation message is one row with its request text (ids,
+names) escaped by `appliance.text.shown`, and render_text passes every row through it again.
+JSON keeps the values as they are; json.dumps escapes them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from appliance import dnssec
 from appliance.digest import Fingerprint
 from appliance.model import Bundle, Verdict
 from appliance.policy.context import is_zsk, timestamp
+from appliance.text import shown, shown_block
 
 
 def _table_time(moment) -> str:
@@ -53,7 +58,7 @@ def verdict_lines(verdict: Verdict) -> list[str]:
         if not failures:
             lines.append(f"PASS  {check}")
         for violation in failures:
-            lines.append(f"FAIL  {check:{width}}  {violation.message}")
+            lines.append(f"FAIL  {check:{width}}  {shown(violation.message, limit=None)}")
     return lines
 
 
@@ -73,13 +78,14 @@ def render_text(
     notes: Sequence[str] = (),
     what: str = "REQUEST",
 ) -> str:
+    """`title`: our own rows joined by LF, any outside text in them already shown()."""
     lines = [title, ""]
     if bundles:
         lines += bundle_table(bundles) + [""]
     lines += verdict_lines(verdict)
     lines += [f"NOTE  {note}" for note in notes]
     lines += ["", summary_line(verdict, what), "", fingerprint.render(f"Fingerprint of the {what.lower()} file")]
-    return "\n".join(lines)
+    return "\n".join(row for line in lines for row in shown_block(line))
 
 
 def report_json(verdict: Verdict, fingerprint: Fingerprint, bundles: Sequence[Bundle] | None) -> dict:

@@ -117,8 +117,10 @@ class Console:
             raise ScenarioFailed("the image carries its own ceremony configuration, so the test's "
                                  "HSM configuration stick (the host's token) cannot be given")
         hotplug.plug(self.vm, "config", config_stick)
-        self.see(phrase("PIN (typing is not shown):"),
-                 "stick not detected: no PIN question after the configuration stick was plugged in")
+        self.see(phrase("Use this configuration? Type 'yes'"),
+                 "stick not detected: no question about the configuration after its stick was plugged in")
+        self.answer("yes")  # the configuration's hash is on the screen above; the host wrote it
+        self.see(phrase("PIN (typing is not shown):"), "no PIN question after the configuration was accepted")
         self.answer(pin)
         self.see(phrase("HSM activated."), "HSM login through the host's token failed")
         screen = self.see(phrase("Press Enter to continue to the request:"), "the HSM's key table")

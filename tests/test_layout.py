@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "appliance"
 
 # Plain data and plumbing; everything else lives in a package of its own.
 ROOT_MODULES = {"__init__", "atomicfile", "ceremonylog", "cli", "clock", "digest", "dnssec", "errors", "model",
-                "report", "settings", "synth"}
+                "report", "settings", "synth", "text"}
 
 
 def loaded_after(statement: str) -> set[str]:

@@ -39,6 +39,11 @@ SIGNATURE_FAULTS = [  # (field changes, the words naming the field)
     (dict(inception=START + timedelta(days=40), expiration=START + timedelta(days=40)), "is not before Expiration"),
     (dict(inception=START + timedelta(days=41), expiration=START + timedelta(days=40)), "is not before Expiration"),
     (dict(key_tag=1), "Key Tag 1 is not the key's tag"),
+    # RFC 4034 3.1.5: 32-bit seconds since 1970. One day before inception plus 2**32 seconds is
+    # after inception in the file, before it on the wire (the signed data carries the wire value).
+    (dict(expiration=START - timedelta(days=1) + timedelta(seconds=1 << 32)),
+     "Expiration 2166-02-06T06:28:16Z is outside the RRSIG field's range"),
+    (dict(inception=datetime(1969, 12, 31, tzinfo=UTC)), "Inception 1969-12-31T00:00:00Z is outside the RRSIG field's range"),
 ]
 
 
@@ -183,7 +188,7 @@ def test_non_canonical_key_encodings_are_named(algorithm, public_key, words):
 @pytest.mark.parametrize("algorithm,public_key", [
     (8, _rsa(b"\x01\x00\x01", MODULUS)),
     (8, _rsa(b"\x01" * 256, MODULUS, long_form=True)),  # 256 octets need the long form
-    (13, b"\x04" * 64), (14, b"\x04" * 96), (15, b"\x01" * 32), (16, b"\x01" * 57),
+    (13, b"\x04" * 64), (14, b"\x04" * 96), (15, b"\x01" * 32), (16, b"\x01" * 56 + b"\x00"),
 ], ids=["rsa", "rsa-256-octet-exponent", "p256", "p384", "ed25519", "ed448"])
 def test_canonical_key_encodings_pass(algorithm, public_key):
     assert dnssec.key_encoding_problem(algorithm, public_key) is None
@@ -244,3 +249,106 @@ def test_a_zone_that_is_no_domain_name_validates_nothing(signed, zone):
     bundle = response.bundles[0]
     with pytest.raises(dnssec.SignatureInvalid, match="is not a domain name"):
         dnssec.verify_signature(replace(bundle.signatures[0], signers_name=zone), bundle.keys[-1], bundle.keys, zone)
+
+
+def test_a_ksk_the_bundle_also_publishes_revoked_is_no_ksk_evidence(signed):
+    """The RRset says the key is revoked (RFC 5011 2.1), whichever of its two forms signed: the plain
+    form's signature stands for no bundle, in a response or as SKR(n-1) (the signer's schemas may not
+    publish and revoke one KSK in one slot either)."""
+    request, _, response, ksk = signed
+    bundles = []
+    for bundle in response.bundles:
+        plain = bundle.keys[-1]
+        flagged = replace(plain, flags=plain.flags | dnssec.FLAG_REVOKE, key_identifier="KSK-revoked")
+        keys = bundle.keys + (replace(flagged, key_tag=dnssec.key_tag(flagged)),)
+        bundles.append(replace(bundle, keys=keys, signatures=(_resign(bundle.signatures[0], keys, ksk),)))
+    both = replace(response, bundles=tuple(bundles))
+    dnssec.verify_signature(both.bundles[0].signatures[0], both.bundles[0].keys[-2], both.bundles[0].keys)
+    failures = validate_response(both).failed("SKR-VERIFY")
+    assert len(failures) == 3 and all("(also published revoked)" in v.message for v in failures), failures
+    follow_up = replace(request, id="next", bundles=tuple(replace(b, id=f"next-{i}") for i, b in enumerate(request.bundles)))
+    chained = validate_request(follow_up, _policy(), previous=both, now=START).failed("SKR-VERIFY")
+    assert len(chained) == 3 and all("also published revoked" in v.message for v in chained), chained
+
+
+# The y coordinates of edwards25519's eight points of small order, each with both sign bits (RFC 8032
+# 5.1.2 encoding; libsodium refuses the same list), edwards448's, and y >= p encodings.
+ED25519_SMALL_ORDER = [bytes.fromhex(h) for h in (
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+)]
+
+
+@pytest.mark.parametrize("algorithm,public_key,words", [
+    *((15, key, "ED25519 public key is a point of small order") for key in ED25519_SMALL_ORDER),
+    (15, (2**255 - 19).to_bytes(32, "little"), "ED25519 public key's y coordinate is not below the field prime"),
+    (15, (2**255 - 18).to_bytes(32, "little"), "not below the field prime"),
+    (16, b"\x01" + bytes(56), "ED448 public key is a point of small order"),
+    (16, bytes(57), "ED448 public key is a point of small order"),
+    (16, b"\x01" * 56 + b"\x01", "ED448 public key has bits set in its last octet"),
+    (16, (2**448 - 2**224 - 1).to_bytes(56, "little") + b"\x00", "not below the field prime"),
+])
+def test_eddsa_keys_of_small_order_or_not_canonical_are_named(algorithm, public_key, words):
+    assert words in dnssec.key_encoding_problem(algorithm, public_key)
+
+
+def test_the_small_order_ed25519_keys_are_keys_anyone_can_sign_with():
+    """Why they are refused: the library behind both judges verifies S = 0 with a small-order R under
+    them, for most messages (for the identity point, all)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    def forged(public_key: bytes, message: bytes) -> bool:
+        for r in ED25519_SMALL_ORDER:
+            try:
+                Ed25519PublicKey.from_public_bytes(public_key).verify(r + bytes(32), message)
+                return True
+            except InvalidSignature:
+                continue
+        return False
+
+    messages = [f"www.example. 3600 IN A 192.0.2.{n}".encode() for n in range(16)]
+    for public_key in ED25519_SMALL_ORDER:
+        assert sum(forged(public_key, m) for m in messages) >= 4, public_key.hex()
+    assert all(forged(ED25519_SMALL_ORDER[2], m) for m in messages)
+
+
+def test_a_request_zsk_of_small_order_fails_bundle_keys_and_pop():
+    """An Ed25519 request (approved by the policy) whose new ZSK is the identity point, with the
+    signature anyone can make for it: every other check passes."""
+    request, zsks = synth.generate_request(START, algorithm=dnssec.ED25519)
+    last = request.bundles[-1]
+    identity = ED25519_SMALL_ORDER[2]
+    unnamed = replace(last.keys[-1], public_key=identity, key_identifier="ZSK-anyone")
+    anyone = replace(unnamed, key_tag=dnssec.key_tag(unnamed))
+    keys = last.keys[:-1] + (anyone,)
+    signatures = tuple(_resign(s, keys, zsks[s.key_identifier]) for s in last.signatures[:-1]) + (replace(
+        last.signatures[-1], key_identifier=anyone.key_identifier, key_tag=anyone.key_tag,
+        signature_data=identity + bytes(32)),)
+    forged = replace(request, bundles=request.bundles[:-1] + (replace(last, keys=keys, signatures=signatures),))
+    policy = replace(Policy(), algorithms=(dnssec.RSASHA256, dnssec.ED25519))
+    assert validate_request(request, policy, now=START).valid
+    verdict = validate_request(forged, policy, now=START)
+    assert {v.check for v in verdict.violations} == {"KSR-BUNDLE-KEYS", "KSR-BUNDLE-POP"}
+    assert all("point of small order" in v.message and v.message.startswith("bundle 9 ") for v in verdict.violations)
+
+
+def test_a_non_ascii_name_that_lower_cases_to_ascii_is_no_domain_name():
+    """U+212A KELVIN SIGN lower-cases to "k" in Python: as Signer's Name or as the zone it must not pass
+    for the zone "k." (DNS names compare case-insensitively in ASCII only, RFC 4343)."""
+    with pytest.raises(ValueError):
+        dnssec.name_to_wire("\u212a.")
+    request, zsks = synth.generate_request(START, n_bundles=1, domain="k.")
+    bundle = request.bundles[0]
+    key = bundle.keys[0]
+    signature = next(s for s in bundle.signatures if s.key_identifier == key.key_identifier)
+    with pytest.raises(dnssec.SignatureInvalid, match="Signer's Name"):
+        dnssec.verify_signature(replace(signature, signers_name="\u212a."), key, bundle.keys, "k.")
+    with pytest.raises(dnssec.SignatureInvalid, match="is not a domain name"):
+        dnssec.verify_signature(signature, key, bundle.keys, "\u212a.")

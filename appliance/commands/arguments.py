@@ -1,4 +1,4 @@
-"""What several subcommands share: the --now time and reading a file named on the command line.
+"""What several subcommands share: the --now time, --format, and reading a file named on the command line.
 
 Kept apart from any one command so that a command imports only what it runs (`sign` need not
 load `verify-skr`'s trust-anchor code to parse --now).
@@ -11,7 +11,9 @@ from datetime import datetime
 from pathlib import Path
 
 from appliance.errors import UsageError
+from appliance.formats.text_dialects import DIALECTS
 from appliance.formats.timefmt import parse_datetime
+from appliance.text import shown
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NO_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|\+00:00)?")
@@ -37,4 +39,10 @@ def read_input(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read {what} {shown(str(path))}: {exc.strerror or exc}") from None
+
+
+def add_format_option(parser) -> None:
+    """--format knot|bind|icann: read the files as that format instead of detecting it from the content."""
+    parser.add_argument("--format", choices=DIALECTS, help="read the files as this format (default: detected "
+                        "from the content: ICANN XML, Knot DNS or BIND 9 text)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from appliance.digest import Fingerprint
 from appliance.errors import UsageError
+from appliance.text import shown
 
 
 def register(subparsers) -> None:
@@ -29,10 +30,10 @@ def run(args) -> int:
         try:
             fingerprint = Fingerprint.of(args.file.read_bytes())
         except OSError as exc:
-            raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+            raise UsageError(f"cannot read {shown(str(args.file))}: {exc.strerror}") from None
         name = str(args.file)
     if args.json:
         print(json.dumps({"file": name, "sha256": fingerprint.hex, "words": fingerprint.words}))
     else:
-        print(fingerprint.render(name or "Digest"))
+        print(fingerprint.render(shown(name) if name else "Digest"))
     return 0

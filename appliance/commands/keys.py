@@ -24,6 +24,7 @@ from appliance.hsm.profile import HsmProfile, load_profile
 from appliance.model import Key
 from appliance.settings import read_toml
 from appliance.signing.config import DEFAULT_CONFIG, KskDefinition, load_signing_config
+from appliance.text import shown
 
 KSK_FLAGS = dnssec.FLAG_ZONE | dnssec.FLAG_SEP
 GENERATED_ALGORITHMS = {"RSASHA256": dnssec.RSASHA256, "ECDSAP256SHA256": dnssec.ECDSAP256SHA256}
@@ -84,7 +85,7 @@ def run(args) -> int:
     writable = args.action == "generate"
     with Hsm(profile, pin_prompt=getpass.getpass, writable=writable) as hsm:
         if not getattr(args, "json", False):
-            print("HSM:", *("  " + line for line in hsm.identity.lines()), "", sep="\n")
+            print("HSM:", *("  " + shown(line, limit=None) for line in hsm.identity.lines()), "", sep="\n")
         if args.action == "list":
             return _list(hsm, args)
         if args.action == "generate":
@@ -102,6 +103,9 @@ def _list(hsm: Hsm, args) -> int:
             "algorithm": dnssec.algorithm_name(key.algorithm) if key.algorithm else None,
             "key_tag": dnskey.key_tag if dnskey else None,
             "ds_sha256": dnssec.ds_sha256(dnskey, args.domain).hex().upper() if dnskey else None,
+            "sensitive": key.sensitive, "extractable": key.extractable,
+            "always_sensitive": key.always_sensitive, "never_extractable": key.never_extractable,
+            "private": key.protection, "protection_notes": key.exposure() + key.history(),
         })
     if args.json:
         print(json.dumps({"hsm": hsm.identity.__dict__, "keys": rows}))
@@ -109,11 +113,17 @@ def _list(hsm: Hsm, args) -> int:
     if not rows:
         print("no keys on the token")
         return 0
-    print(f"{'label':16} {'id':16} {'class':7} {'algorithm':15} {'size':>5} {'tag':>5}  DS SHA-256")
+    print(f"{'label':16} {'id':16} {'class':7} {'algorithm':15} {'size':>5} {'tag':>5}  {'private':7}  DS SHA-256")
     for row in rows:
-        print(f"{row['label']:16} {row['id']:16} {row['class']:7} {row['algorithm'] or row['type']:15} "
-              f"{row['size'] or '':>5} {row['key_tag'] if row['key_tag'] is not None else '-':>5}  {row['ds_sha256'] or '-'}")
-    print("\nKey tags and DS are those of the key published as a KSK (flags 257).")
+        print(f"{shown(row['label'], limit=40):16} {row['id']:16} {row['class']:7} {row['algorithm'] or row['type']:15} "
+              f"{row['size'] or '':>5} {row['key_tag'] if row['key_tag'] is not None else '-':>5}  {row['private']:7}  "
+              f"{row['ds_sha256'] or '-'}")
+    for row in rows:
+        if row["protection_notes"]:
+            print(f"{shown(row['label'], limit=40)}: private key {', '.join(row['protection_notes'])}")
+    print("\nKey tags and DS are those of the key published as a KSK (flags 257). Private: 'kept' never "
+          "leaves the token; 'EXPOSED' can be read out of it (refused for signing); 'once-out' was imported "
+          "or once readable.")
     return 0
 
 

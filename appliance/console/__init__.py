@@ -68,7 +68,9 @@ def run_console(
     ])
 
     async def whole_ceremony() -> int:
-        watch.attach()
+        watch.attach(ui.add)
+        if media.failure:  # stopped before the console was up
+            ui.add(sticks.stopped_lines(media.failure))
         try:
             return await run_ceremony(ceremony, STEPS)
         except Exception:
@@ -76,7 +78,7 @@ def run_console(
             details = traceback.format_exc()
             log.error("Internal error: the ceremony stops", details)
             ui.show("INTERNAL ERROR", ["The ceremony stopped on an internal error:"]
-                    + details.strip().splitlines()[-3:])
+                    + details.strip().split("\n")[-3:])  # LF only: a U+2028 in a message is shown, not a row
             await sticks.write_log(ceremony, "error.log", None)
             raise
         finally:

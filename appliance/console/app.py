@@ -7,6 +7,15 @@ Laid out for the smallest terminal the appliance meets, a Linux text console or 
 The ceremony itself runs as a coroutine beside the prompt_toolkit application and talks to it
 only through `show`, `add`, `ask`, `ask_or_wait` and `work`; everything shown and every answer
 goes to the ceremony log from here, so nothing can reach the screen unrecorded.
+
+Each line a step gives is one row (or several, wrapped): the title, every body line, the prompt
+and the status line pass through `appliance.text.shown`, so no character from a stick or a token
+(a line feed or U+2028 in a file name, ESC, a bidi control) can start a row of its own, move the
+cursor or reorder the screen. The steps still show outside text through `shown()` themselves, to
+cut long values; this is the layer that makes a forgotten call harmless.
+
+Nothing typed is kept for later: no history (Up cannot bring back a PIN) and no kill ring (the
+clipboard is a dummy: Ctrl-U/Ctrl-K/Ctrl-W delete, Ctrl-Y has nothing to paste).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 
 from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.clipboard import DummyClipboard
 from prompt_toolkit.history import DummyHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.layout import HSplit, Layout, VSplit, Window
@@ -28,6 +38,7 @@ from prompt_toolkit.layout.processors import Processor, Transformation
 from prompt_toolkit.styles import Style
 
 from appliance.ceremonylog import CeremonyLog
+from appliance.text import shown
 
 # Rows that are not the body: title, scroll hint, prompt, status.
 FIXED_ROWS = 4
@@ -53,6 +64,7 @@ class ConsoleUI:
         self.lines: list[str] = []
         self.prompt = ""
         self.hidden = False
+        self.choices: tuple[str, ...] = ()  # a guarded question's answers: anything else is not echoed
         self._top = 0
         self._answer: asyncio.Future[str] | None = None
         # One worker: HSM sessions stay on the thread that opened them, and work never overlaps.
@@ -65,6 +77,7 @@ class ConsoleUI:
             style=STYLE,
             full_screen=True,
             mouse_support=False,
+            clipboard=DummyClipboard(),  # no kill ring: a PIN deleted with Ctrl-U cannot be yanked
             refresh_interval=1.0,  # the clock on the status line
             input=input,
             output=output,
@@ -99,13 +112,13 @@ class ConsoleUI:
         return Layout(
             HSplit(
                 [
-                    Window(FormattedTextControl(lambda: " " + self.title), height=1,
+                    Window(FormattedTextControl(lambda: " " + shown(self.title, limit=None)), height=1,
                            style="class:title"),
                     Window(FormattedTextControl(self._visible_body), wrap_lines=False),
                     Window(FormattedTextControl(self._scroll_hint), height=1),
                     VSplit([Window(prompt_text, height=1, dont_extend_width=True),
                             self._input_window]),
-                    Window(FormattedTextControl(lambda: " " + self._status()), height=1,
+                    Window(FormattedTextControl(lambda: " " + shown(self._status(), limit=SCREEN_WIDTH)), height=1,
                            style="class:status"),
                 ]
             ),
@@ -164,12 +177,19 @@ class ConsoleUI:
             self.log.text(lines)
         self.app.invalidate()
 
-    async def ask(self, key: str, prompt: str, *, hidden: bool = False) -> str:
-        """Waits for one line typed and Enter. `key` names the question for the autopilot."""
+    async def ask(self, key: str, prompt: str, *, hidden: bool = False, choices: tuple[str, ...] = ()) -> str:
+        """Waits for one line typed and Enter. `key` names the question for the autopilot.
+
+        `hidden`: a secret, nothing of it drawn or logged. `choices` (lower case): a question asked
+        where a secret may be typed by mistake (after a wrong PIN): what is typed is drawn only
+        while it may still become one of them, and an answer that is none of them is neither drawn
+        nor logged.
+        """
         answer = asyncio.get_running_loop().create_future()
         self._answer = answer
-        self.prompt = prompt.rstrip() + " "
+        self.prompt = shown(prompt.rstrip(), limit=None) + " "
         self.hidden = hidden
+        self.choices = choices
         self._buffer.reset()
         self._redraw_all()
         if self.on_ask is not None:
@@ -180,10 +200,12 @@ class ConsoleUI:
             if self._answer is answer:
                 self.prompt = ""
                 self.hidden = False
+                self.choices = ()
                 self._answer = None
                 self._buffer.reset()
                 self.app.invalidate()
-        self.log.answer(prompt.strip(), text, hidden=hidden)
+        withheld = hidden or bool(choices) and text.strip().lower() not in choices
+        self.log.answer(prompt.strip(), text, hidden=withheld)
         return text.strip() if not hidden else text
 
     async def ask_or_wait(self, key: str, prompt: str, event: Awaitable[Any]):
@@ -245,24 +267,27 @@ class ConsoleUI:
 
 
 def _fit(lines: list[str]) -> list[str]:
-    """Lines broken to the 80-column screen, continuing under their own indentation."""
+    """Each line shown as one row of visible text, broken to the 80-column screen and continuing
+    under its own indentation."""
     fitted = []
     for text in lines:
-        for line in str(text).splitlines() or [""]:
-            indent = " " * (len(line) - len(line.lstrip()))
-            fitted += textwrap.wrap(line, SCREEN_WIDTH, subsequent_indent=indent + "  ",
-                                    break_on_hyphens=False, drop_whitespace=True) or [""]
+        line = shown(text, limit=None)
+        indent = " " * (len(line) - len(line.lstrip()))
+        fitted += textwrap.wrap(line, SCREEN_WIDTH, subsequent_indent=indent + "  ",
+                                break_on_hyphens=False, drop_whitespace=True) or [""]
     return fitted
 
 
 class _HiddenWhenSecret(Processor):
     """For a secret, shows nothing of what is typed, not even one '*' per character: a PIN's
-    length is a secret too."""
+    length is a secret too. For a guarded question, the same once what is typed can no longer
+    become one of its answers."""
 
     def __init__(self, ui: ConsoleUI):
         self._ui = ui
 
     def apply_transformation(self, transformation_input):
-        if self._ui.hidden:
+        typed = transformation_input.document.text.lower()
+        if self._ui.hidden or self._ui.choices and not any(c.startswith(typed) for c in self._ui.choices):
             return Transformation([], source_to_display=lambda i: 0, display_to_source=lambda i: 0)
         return Transformation(transformation_input.fragments)

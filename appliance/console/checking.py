@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from appliance.errors import FormatError
-from appliance.formats import parse_response
+from appliance.formats.detect import read_response
 from appliance.model import Verdict
 from appliance.policy import check_request_bytes, load_policy
+from appliance.policy.text_checks import request_notes
 from appliance.report import bundle_table, summary_line
+from appliance.text import shown
 
 if TYPE_CHECKING:  # the signing code (and the HSM's) loads once the HSM step runs, not with the console
     from appliance.signing.pipeline import Plan
@@ -39,7 +41,7 @@ def check(ceremony, current) -> Outcome:
     previous = None
     if current.previous_data is not None:
         try:
-            previous = parse_response(current.previous_data)
+            previous = read_response(current.previous_data)
         except FormatError:
             previous = None  # already a violation in the verdict
     plan, verdict, details = None, result.verdict, []
@@ -54,10 +56,11 @@ def check(ceremony, current) -> Outcome:
     summary = summary_line(verdict, "REQUEST")
     # The verdict first, so it is on the screen before any scrolling, and again at the end.
     lines = [summary,
-             f"Request {current.name}" + (f", previous response {current.previous_name}"
+             f"Request {shown(current.name)}" + (f", previous response {shown(current.previous_name)}"
                                           if current.previous_name else ", no previous response"),
              f"Policy: {policy.source}; checked at {now:%Y-%m-%d %H:%M:%S} UTC"]
-    lines += [f"NOTE: {note}" for note in policy.relaxations() + list(plan.notes if plan else ())]
+    lines += [f"NOTE: {note}" for note in
+              policy.relaxations() + request_notes(result.request) + list(plan.notes if plan else ())]
     lines += details + [""] + verdict_lines(verdict) + ["", summary]
     return Outcome(plan, verdict, lines)
 
@@ -76,5 +79,5 @@ def verdict_lines(verdict: Verdict) -> list[str]:
     lines = textwrap.wrap("PASS  " + ", ".join(passed), 76, subsequent_indent="      ",
                           break_on_hyphens=False) if passed else []
     for violation in verdict.violations:
-        lines.append(f"FAIL  {violation.check}: {violation.message}")
+        lines.append(f"FAIL  {violation.check}: {shown(violation.message, limit=None)}")
     return lines

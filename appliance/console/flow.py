@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from appliance.ceremonylog import CeremonyLog
 from appliance.clock import CeremonyClock
 from appliance.media import MediaSource, Stick
+from appliance.text import shown
 
 if TYPE_CHECKING:  # annotations only: the state machine needs no terminal, HSM or signer to run
     from appliance.console.app import ConsoleUI
@@ -99,9 +100,14 @@ class Ceremony:
     requests_signed: int = 0
 
     def status(self) -> str:
-        """The status line: clock, HSM, sticks. Plain words, never colour alone."""
-        sticks = ", ".join(s.name for s in self.media.sticks()) or "none"
-        text = f"{self.clock.now():%Y-%m-%d %H:%M:%S} UTC | HSM: {self.hsm_state} | Sticks: {sticks}"
+        """The status line: clock, HSM, sticks. Plain words, never colour alone. Once the stick
+        watcher has stopped, that comes before the HSM, where no cut can hide it."""
+        sticks = ", ".join(shown(s.name, limit=20) for s in self.media.sticks()) or "none"
+        clock = f"{self.clock.now():%Y-%m-%d %H:%M:%S} UTC"
+        if self.media.failure:
+            text = f"{clock} | STICK DETECTION STOPPED | HSM: {self.hsm_state} | Sticks: {sticks}"
+        else:
+            text = f"{clock} | HSM: {self.hsm_state} | Sticks: {sticks}"
         return text[:79]
 
 

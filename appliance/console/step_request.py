@@ -9,13 +9,19 @@ from appliance.console.flow import Ceremony, Imported, Step
 from appliance.digest import Fingerprint
 from appliance.errors import CeremonyError, FormatError, MediaError
 from appliance.formats import DEFAULT_MAX_SIZE
+from appliance.formats.text_dialects import text_kind
 from appliance.formats.xmlsafe import parse_xml
 from appliance.media import Stick
+from appliance.text import shown
+
+# A listed file name is cut to keep "    N. name  (N bytes)" on one 79-column row: a name's own
+# text never starts a row of the list.
+LISTED_NAME_LIMIT = 56
 
 
 @dataclass
 class Survey:
-    """The *.xml files on a stick, sorted by what their root element says they are."""
+    """The *.xml and *.txt files on a stick, sorted by what their root element (or header) says they are."""
 
     requests: list[tuple[str, bytes]] = field(default_factory=list)
     responses: list[tuple[str, bytes]] = field(default_factory=list)
@@ -24,12 +30,14 @@ class Survey:
     def lines(self, stick: Stick) -> list[str]:
         out = [f"On {stick.describe()}:"]
         out.append("  Requests (KSR):" if self.requests else "  No request (KSR) on this stick.")
-        out += [f"    {n}. {name}  ({len(data)} bytes)" for n, (name, data) in enumerate(self.requests, 1)]
+        out += [f"    {n}. {shown(name, LISTED_NAME_LIMIT)}  ({len(data)} bytes)"
+                for n, (name, data) in enumerate(self.requests, 1)]
         if self.responses:
             out.append("  Responses (SKR), one may be the previous response:")
-            out += [f"    {n}. {name}  ({len(data)} bytes)" for n, (name, data) in enumerate(self.responses, 1)]
+            out += [f"    {n}. {shown(name, LISTED_NAME_LIMIT)}  ({len(data)} bytes)"
+                    for n, (name, data) in enumerate(self.responses, 1)]
         for name, why in self.unusable:
-            out.append(f"  Not used: {name}: {why}")
+            out.append(f"  Not used: {shown(name, LISTED_NAME_LIMIT)}: {shown(why)}")
         return out
 
 
@@ -37,9 +45,15 @@ def survey(media, stick: Stick) -> Survey:
     """Reads every *.xml file (each capped) and sorts it by its body element; runs in the worker.
 
     Requests and responses share the root <KSR>; the first child, <Request> or <Response>, tells
-    them apart. Full parsing and every check come later, on the files the operator picks.
+    them apart; a Knot DNS / BIND 9 *.txt file says which in its first header. Full parsing and
+    every check come later, on the files the operator picks.
     """
     found = Survey()
+    for name in media.list_files(stick, "*.txt"):
+        data = media.read_file(stick, name, DEFAULT_MAX_SIZE)
+        kind = text_kind(data)
+        if kind is not None:  # other text files (a README) are not listed
+            (found.requests if kind == "request" else found.responses).append((name, data))
     for name in media.list_files(stick, "*.xml"):
         try:
             data = media.read_file(stick, name, DEFAULT_MAX_SIZE)
@@ -67,10 +81,10 @@ async def run(ceremony: Ceremony) -> Step:
             ui.add(["No request imported."])
             return Step.NEXT
         try:
-            found = await ui.work(f"Reading the *.xml files on {stick.describe()} ...", survey,
+            found = await ui.work(f"Reading the *.xml and *.txt files on {stick.describe()} ...", survey,
                                   ceremony.media, stick)
         except MediaError as exc:
-            ui.add([f"{exc}", "Nothing was imported."])
+            ui.add([shown(str(exc), limit=None), "Nothing was imported."])
             # Wait for the operators, never retry in a loop on our own: the stick may be failing.
             if await _cancelled_while_waiting(
                     ceremony, "request.retry", "Insert the stick again, or Enter to read it again (or 'cancel'):"):
@@ -89,7 +103,7 @@ async def run(ceremony: Ceremony) -> Step:
         ceremony.current = Imported(stick, name, data, *(previous or (None, None)))
         files = [("Request", name, data)] + ([("Previous response", *previous)] if previous else [])
         for what, file, content in files:
-            ceremony.log.note(f"{what} {file} from {stick.describe()}: {len(content)} bytes, "
+            ceremony.log.note(f"{what} {shown(file)} from {stick.describe()}: {len(content)} bytes, "
                               f"SHA-256 {Fingerprint.of(content).hex}")
         return await _check(ceremony)
 
@@ -104,8 +118,8 @@ async def _choose_files(ceremony: Ceremony, found: Survey):
         request = sticks.by_number(answer, found.requests)
         if request is not None:
             break
-        ui.add([f"'{answer}' is not one of the request numbers shown."])
-    ui.add([f"Request: {request[0]}"])
+        ui.add([f"'{shown(answer)}' is not one of the request numbers shown."])
+    ui.add([f"Request: {shown(request[0])}"])
     while True:
         if found.responses:
             prompt = "Number of the previous response, or 'none':"
@@ -116,7 +130,7 @@ async def _choose_files(ceremony: Ceremony, found: Survey):
             return None
         previous = sticks.by_number(answer, found.responses)
         if previous is not None:
-            ui.add([f"Previous response: {previous[0]}"])
+            ui.add([f"Previous response: {shown(previous[0])}"])
             return request, previous
         if answer.lower() == "none":
             ui.add(["Without the previous response, the chain checks (KSR-CHAIN-*, SKR-VERIFY) cannot be run."])
@@ -125,25 +139,25 @@ async def _choose_files(ceremony: Ceremony, found: Survey):
                 ceremony.log.note("Operator confirmed: no previous response")
                 return request, None
             continue
-        ui.add([f"'{answer}' is neither a response number shown nor 'none'."])
+        ui.add([f"'{shown(answer)}' is neither a response number shown nor 'none'."])
 
 
 async def _check(ceremony: Ceremony) -> Step:
     ui = ceremony.ui
     current = ceremony.current
     try:
-        outcome = await ui.work(f"Checking {current.name} against the policy ...",
+        outcome = await ui.work(f"Checking {shown(current.name)} against the policy ...",
                                 checking.check, ceremony, current)
     except CeremonyError as exc:
         # A file that is not a request at all, or a configuration that cannot be used.
-        ui.show(Step.REQUEST.heading, [f"REFUSED: {current.name}", f"  {exc}"])
-        ceremony.log.error(f"Request {current.name} refused: {exc}")
+        ui.show(Step.REQUEST.heading, [f"REFUSED: {shown(current.name)}", f"  {shown(str(exc), limit=None)}"])
+        ceremony.log.error(f"Request {shown(current.name)} refused: {shown(str(exc), limit=None)}")
         return await _refused(ceremony)
     current.plan = outcome.plan
     ui.show(Step.REQUEST.heading, outcome.lines)
     if not outcome.verdict.valid:
-        ceremony.log.error(f"Request {current.name} refused by {len(outcome.verdict.violations)} failed check(s)")
-        ui.add(["", f"REFUSED: {current.name} will not be signed."])
+        ceremony.log.error(f"Request {shown(current.name)} refused by {len(outcome.verdict.violations)} failed check(s)")
+        ui.add(["", f"REFUSED: {shown(current.name)} will not be signed."])
         return await _refused(ceremony)
     await ui.ask("request.accepted", "Press Enter for the verbal check of its hash:")
     return Step.VERBAL

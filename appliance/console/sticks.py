@@ -15,12 +15,15 @@ from appliance.errors import MediaError
 from appliance.media import (
     ADDED,
     REMOVED,
+    STOPPED,
     UNUSABLE,
     MediaWriteError,
     Stick,
     StickEvent,
     WriteReport,
 )
+
+from appliance.text import shown
 
 CANCEL = "cancel"
 
@@ -32,16 +35,22 @@ class StickWatch:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
         self._unusable = 0  # sticks seen but refused: they change nothing in sticks(), yet must be told
+        self._tell: Callable[[list[str]], None] | None = None
+        self._stopped: str | None = None  # the watcher's last words, not yet shown
 
-    def attach(self) -> None:
-        """Called once the event loop runs; sticks present before that are in sticks() anyway."""
+    def attach(self, tell: Callable[[list[str]], None] | None = None) -> None:
+        """Called once the event loop runs; sticks present before that are in sticks() anyway.
+        `tell(lines)` puts lines on the current screen (the watcher stopping is told at once)."""
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
+        self._tell = tell
 
     def __call__(self, event: StickEvent) -> None:
         # The watcher thread: only hand over, never touch the console from here.
         if event.kind == UNUSABLE:
             self._unusable += 1
+        if event.kind == STOPPED:
+            self._stopped = event.message
         if self._loop is None:
             return
         try:
@@ -51,6 +60,9 @@ class StickWatch:
 
     def _wake(self) -> None:
         self._changed.set()
+        stopped, self._stopped = self._stopped, None
+        if stopped is not None and self._tell is not None:
+            self._tell(stopped_lines(stopped))
         # Redraw the status line at once, not at the next clock tick.
         from prompt_toolkit.application import get_app_or_none
 
@@ -72,11 +84,19 @@ class StickWatch:
             await self._changed.wait()
 
 
+def stopped_lines(failure: str) -> list[str]:
+    """What the screen says once the watcher has stopped: no stick will be seen any more."""
+    return [f"STICK DETECTION HAS STOPPED: {failure}.",
+            "Sticks inserted or pulled from now on are not seen. End the ceremony (the log is written",
+            "to a stick already present) and restart the appliance."]
+
+
 def report_events(ceremony) -> None:
-    """Logs every stick that came or went, and shows the ones that cannot be used and why."""
+    """Logs every stick that came or went, and shows the ones that cannot be used and why
+    (the watcher stopping is told by StickWatch as it happens)."""
     for event in ceremony.media.events():
         if event.kind == UNUSABLE:
-            ceremony.ui.add([f"{event.stick.describe()} cannot be used: {event.message}"])
+            ceremony.ui.add([f"{event.stick.describe()} cannot be used: {shown(event.message, limit=None)}"])
         elif event.kind in (ADDED, REMOVED):
             ceremony.log.note(f"{event.stick.describe()} {event.kind}")
 
@@ -97,7 +117,8 @@ async def choose_stick(ceremony, key: str, purpose: str, *, exclude: Stick | Non
             return candidates[0]
         if not candidates:
             if not asked_to_insert:
-                ui.add([f"Insert the stick {purpose}."])
+                ui.add([f"Insert the stick {purpose}."]
+                       + (stopped_lines(ceremony.media.failure) if ceremony.media.failure else []))
                 asked_to_insert = True
             how, answer = await ui.ask_or_wait(f"{key}.insert", f"Waiting for a stick (or type '{CANCEL}'):",
                                                ceremony.watch.change(ceremony.media, present))
@@ -113,7 +134,7 @@ async def choose_stick(ceremony, key: str, purpose: str, *, exclude: Stick | Non
         if chosen is not None and chosen in ceremony.media.sticks():
             ui.add([f"Using {chosen.describe()}."])
             return chosen
-        ui.add([f"'{answer}' is not one of the numbers shown (or that stick was removed)."])
+        ui.add([f"'{shown(answer)}' is not one of the numbers shown (or that stick was removed)."])
 
 
 def by_number(answer: str, items: list):
@@ -151,28 +172,28 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
         files = contents()
         try:
             # Overwrite: a second attempt on the same stick, or the growing log, replaces the old copy.
-            report = await ui.work(f"Writing {', '.join(files)} to {stick.describe()} ...",
+            report = await ui.work(f"Writing {', '.join(map(shown, files))} to {stick.describe()} ...",
                                    functools.partial(ceremony.media.write_files, stick, files, overwrite=True))
         except MediaError as exc:
-            told = exc.report.describe() if isinstance(exc, MediaWriteError) else f"Writing failed: {exc}"
-            ui.add(told.splitlines() + ["Everything will be written again, to the stick you give next."])
+            told = exc.report.describe() if isinstance(exc, MediaWriteError) else f"Writing failed: {shown(str(exc))}"
+            ui.add(told.split("\n") + ["Everything will be written again, to the stick you give next."])
             decision = await _after_failure(ceremony, key, stick)
             if decision == CANCEL:
                 return _cancelled(ceremony, contents)
             stick = None if decision == "other" else stick
             continue
-        ui.add(report.describe().splitlines())
+        ui.add(report.describe().split("\n"))
         if ceremony.log.filename in files:
             ceremony.log_written = files[ceremony.log.filename]
         for written in report.verified:
-            line = f"{written.name} on {stick.describe()}"
+            line = f"{shown(written.name)} on {stick.describe()}"
             if line not in ceremony.outputs:  # the log is rewritten in place; list it once
                 ceremony.outputs.append(line)
         try:
             await ui.work(f"Releasing {stick.describe()} ...", ceremony.media.release, stick)
         except MediaError as exc:
-            ui.add([f"Releasing the stick failed ({exc}); the files were verified before that."])
-        ui.add([f"The stick {stick.name} may be removed now."])
+            ui.add([f"Releasing the stick failed ({shown(str(exc))}); the files were verified before that."])
+        ui.add([f"The stick {shown(stick.name)} may be removed now."])
         return report
 
 
@@ -194,14 +215,14 @@ async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
     came or went), 'again' (ask once more) or 'cancel'."""
     ui = ceremony.ui
     try:
-        present = await ui.work(f"Looking for {name} on {stick.describe()} ...",
+        present = await ui.work(f"Looking for {shown(name)} on {stick.describe()} ...",
                                 ceremony.media.list_files, stick, name)
     except MediaError as exc:
-        ui.add([f"{exc}"])
+        ui.add([shown(str(exc), limit=None)])
         return await _after_failure(ceremony, key, stick)
     if not present:
         return "write"
-    ui.add([f"{present[0]} is already on {stick.describe()}. It is not replaced unless you say so."])
+    ui.add([f"{shown(present[0])} is already on {stick.describe()}. It is not replaced unless you say so."])
     how, answer = await ui.ask_or_wait(
         f"{key}.exists", f"Type 'replace' to replace it, or insert another stick (or '{CANCEL}'):",
         ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
@@ -213,7 +234,7 @@ async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
 
 
 def _cancelled(ceremony, contents) -> None:
-    names = ", ".join(contents())
+    names = ", ".join(map(shown, contents()))
     ceremony.ui.add([f"Cancelled: NOT written to any stick: {names}"])
     ceremony.log.error(f"Write cancelled by the operator; not written: {names}")
 

@@ -7,6 +7,8 @@
     write_trust_anchor_xml(anchors or keys, ...) -> bytes
 
 Every malformed request or response raises one appliance.errors.FormatError whose message starts with "KSR-XML:".
+Knot DNS and BIND 9 text files ("KeySigningRequest 1.0"): text_dialects (reading, "KSR-TEXT:" errors),
+knot and bind (writing SKRs), detect (the format from the content: read_request, read_response).
 """
 
 from appliance.formats.elements import KSKM_SKR, KSKM_SKR_INDENTED, LEGACY_SKR, SORTED_KSR, VERISIGN_KSR, Layout

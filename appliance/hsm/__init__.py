@@ -2,6 +2,7 @@
 
     profile        HSM profiles from TOML: module, token (label or RFC 7512 URI), PIN source, environment
     network_link   a network HSM's one static link ([hsm.network])
+    stick_profile  what a profile from a stick may name (image modules, allowed variables, no PIN source)
     errors         one HsmError subclass per case the operator must tell apart (no PKCS#11 needed)
     failures       PKCS#11 exceptions -> those errors
     token          finding the profile's token, and its identity

@@ -44,13 +44,41 @@ class HsmKey:
     curve: str | None
     algorithms: tuple[int, ...]  # DNSSEC algorithms this key can sign (first = the usual one)
     public_key: bytes | None
-    sensitive: bool | None = None
+    sensitive: bool | None = None  # private keys: CKA_SENSITIVE, CKA_EXTRACTABLE, and their histories
     extractable: bool | None = None
+    always_sensitive: bool | None = None
+    never_extractable: bool | None = None
     _object: object = field(default=None, compare=False, repr=False)
 
     @property
     def algorithm(self) -> int | None:
         return self.algorithms[0] if self.algorithms else None
+
+    def exposure(self) -> list[str]:
+        """For a private key, every way its value can be read out of the token now (PKCS#11 2.40
+        section 4.9: CKA_SENSITIVE false, CKA_EXTRACTABLE true); [] for one that cannot, or a public key."""
+        if self.object_class != "private":
+            return []
+        return [words for flag, bad, words in ((self.sensitive, False, "not sensitive (CKA_SENSITIVE false)"),
+                                               (self.extractable, True, "extractable (CKA_EXTRACTABLE true)"))
+                if flag is bad]
+
+    def history(self) -> list[str]:
+        """For a private key, whether it was ever outside the token's protection: imported, or once
+        readable (CKA_ALWAYS_SENSITIVE false, CKA_NEVER_EXTRACTABLE false); shown, not refused."""
+        if self.object_class != "private":
+            return []
+        return [words for flag, words in ((self.always_sensitive, "not always sensitive (CKA_ALWAYS_SENSITIVE false)"),
+                                          (self.never_extractable, "once extractable (CKA_NEVER_EXTRACTABLE false)"))
+                if flag is False]
+
+    @property
+    def protection(self) -> str:
+        """One word for a table: 'kept' (never readable out of the token), 'EXPOSED' (readable now),
+        'once-out' (imported or once readable), '-' (a public key)."""
+        if self.object_class != "private":
+            return "-"
+        return "EXPOSED" if self.exposure() else "once-out" if self.history() else "kept"
 
     def dnskey(self, flags: int = dnssec.FLAG_ZONE | dnssec.FLAG_SEP, ttl: int = 0,
                algorithm: int | None = None, key_identifier: str | None = None) -> Key:
@@ -134,12 +162,13 @@ def describe(session, obj) -> HsmKey:
                     ec.EllipticCurvePublicKey.from_encoded_point(crypto_curve(), point)  # validates
                 else:
                     ed25519.Ed25519PublicKey.from_public_bytes(point)
-    sensitive = extractable = None
+    flags: tuple[bool | None, ...] = (None,) * 4
     if object_class == "private":
-        sensitive, extractable = bool(obj[Attribute.SENSITIVE]), bool(obj[Attribute.EXTRACTABLE])
+        flags = tuple(bool(obj[a]) for a in (Attribute.SENSITIVE, Attribute.EXTRACTABLE,
+                                             Attribute.ALWAYS_SENSITIVE, Attribute.NEVER_EXTRACTABLE))
     return HsmKey(obj.label, bytes(obj[Attribute.ID]), object_class,
                   _KEY_TYPE_NAMES.get(key_type, getattr(key_type, "name", str(key_type))),
-                  size, curve, algorithms, public_key, sensitive, extractable, obj)
+                  size, curve, algorithms, public_key, *flags, obj)
 
 
 def _ec_point(session, obj, raw_length: int) -> bytes | None:

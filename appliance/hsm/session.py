@@ -145,6 +145,9 @@ class Hsm:
         if not flags & TokenFlag.USER_PIN_INITIALIZED:
             raise HsmError(f"{self.token_name} has no user PIN set")
         pin = self._read_pin()
+        if not pin:
+            # Sent, an empty PIN costs one of the token's tries, or logs in on a token without one.
+            raise UsageError(f"an empty PIN is never sent to {self.token_name}: nothing was tried")
         try:
             self._session = self._token.open(rw=self.writable, user_pin=pin)
         except p11.PKCS11Error as exc:

@@ -13,7 +13,8 @@ Two sources behind one interface, MediaSource:
         media.write_files(stick, {name: data}, overwrite=False)   # -> WriteReport
         media.release(stick)                   # safe to pull now
 
-Events (StickEvent.kind): ADDED, REMOVED, UNUSABLE (seen but cannot be used; .message says why).
+Events (StickEvent.kind): ADDED, REMOVED, UNUSABLE (seen but cannot be used; .message says why),
+STOPPED (the watcher failed, .stick is None; `media.failure` says why from then on).
 Pass on_event=callback to be called from the watcher thread for each event as well.
 Every failure raises appliance.errors.MediaError with a plain message; a failed write raises
 MediaWriteError (a MediaError) whose .report (WriteReport) lists the files verified and not.
@@ -24,6 +25,7 @@ from appliance.media.source import (
     ADDED,
     DEFAULT_MAX_READ,
     REMOVED,
+    STOPPED,
     UNUSABLE,
     MediaSource,
     MediaWriteError,
@@ -37,6 +39,7 @@ __all__ = [
     "ADDED",
     "DEFAULT_MAX_READ",
     "REMOVED",
+    "STOPPED",
     "UNUSABLE",
     "FolderMedia",
     "MediaSource",

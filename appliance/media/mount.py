@@ -69,7 +69,10 @@ def mounted_device_numbers(excluding_under: Path) -> set[tuple[int, int]]:
 
 def _run(command: list[str]) -> None:
     log.debug("running %s", " ".join(command))
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    except OSError as exc:  # the program missing (a PATH changed under us) or not runnable
+        raise MediaError(f"{command[0]} could not be run: {exc.strerror or exc}") from None
     if done.returncode != 0:
         message = (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
         raise MediaError(f"{command[0]} failed: {message}")

@@ -23,13 +23,16 @@ from pathlib import Path
 
 from appliance.errors import MediaError
 from appliance.media import files
+from appliance.text import shown
 
 log = logging.getLogger(__name__)
 
 ADDED = "added"
 REMOVED = "removed"
 UNUSABLE = "unusable"  # a stick was seen but cannot be used (e.g. it would not mount)
+STOPPED = "stopped"  # the watcher itself failed: no stick will be seen coming or going any more
 
+STICK_NAME_LIMIT = 40  # columns for a kernel name or a volume label on the operator's screen
 DEFAULT_MAX_READ = 16 * 1024 * 1024  # the largest real KSR is well under 1 MiB
 
 # fault_hook(step, stick, name) is called before each step of a write; tests use it to pull a
@@ -54,8 +57,9 @@ class Stick:
         parts = [self.fs_type]
         if self.size:
             parts.append(_decimal_size(self.size))
-        label = f' "{self.label}"' if self.label and self.label != self.name else ""
-        return f"stick {self.name}{label} ({', '.join(parts)})"
+        # The kernel's name and the label (chosen by whoever formatted the stick) are shown escaped.
+        label = f' "{shown(self.label, limit=STICK_NAME_LIMIT)}"' if self.label and self.label != self.name else ""
+        return f"stick {shown(self.name, limit=STICK_NAME_LIMIT)}{label} ({', '.join(parts)})"
 
 
 def _decimal_size(size: int) -> str:
@@ -71,10 +75,11 @@ def _decimal_size(size: int) -> str:
 
 @dataclass(frozen=True)
 class StickEvent:
-    """A stick was added, removed, or seen but unusable (`message` says why)."""
+    """A stick was added, removed, or seen but unusable (`message` says why); or the watcher
+    stopped (STOPPED, no stick; `message` says why)."""
 
-    kind: str  # ADDED, REMOVED or UNUSABLE
-    stick: Stick
+    kind: str  # ADDED, REMOVED, UNUSABLE or STOPPED
+    stick: Stick | None
     message: str = ""
 
 
@@ -105,16 +110,16 @@ class WriteReport:
         """Plain lines for the operator and the log."""
         lines = []
         if self.reason:
-            lines.append(f"Writing to {self.stick.describe()} failed: {self.reason.rstrip('.')}.")
+            lines.append(f"Writing to {self.stick.describe()} failed: {shown(self.reason.rstrip('.'))}.")
         if self.verified:
             lines.append("Written and verified by reading back:")
-            lines += [f"  {f.name} ({f.size} bytes, SHA-256 {f.sha256})" for f in self.verified]
+            lines += [f"  {shown(f.name)} ({f.size} bytes, SHA-256 {f.sha256})" for f in self.verified]
         if self.unverified:
             lines.append("Written but NOT verified (do not rely on these copies):")
-            lines += [f"  {name}" for name in self.unverified]
+            lines += [f"  {shown(name)}" for name in self.unverified]
         if self.not_written:
             lines.append("NOT written:")
-            lines += [f"  {name}" for name in self.not_written]
+            lines += [f"  {shown(name)}" for name in self.not_written]
         return "\n".join(lines)
 
 
@@ -146,6 +151,7 @@ class MediaSource(ABC):
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failure: str | None = None  # set when the watcher has stopped on its own: why
 
     # --- the watcher --------------------------------------------------------------------
 
@@ -203,17 +209,20 @@ class MediaSource(ABC):
     def _run(self) -> None:
         try:
             self._watch()
-        except Exception:  # the watcher must never take the console down with it
+        except Exception as exc:  # the watcher must never take the console down with it...
             log.exception("media watcher stopped unexpectedly")
+            # ... nor stop unnoticed: the operators would wait for a stick that is already in.
+            self.failure = f"stick detection has stopped ({type(exc).__name__}: {shown(str(exc))})"
+            self._emit(STOPPED, None, self.failure)
 
-    def _emit(self, kind: str, stick: Stick, message: str = "") -> None:
+    def _emit(self, kind: str, stick: Stick | None, message: str = "") -> None:
         with self._lock:
             if kind == ADDED:
                 self._present[stick.name] = stick
             elif kind == REMOVED:
                 self._present.pop(stick.name, None)
         event = StickEvent(kind, stick, message)
-        log.info("%s %s %s", stick.describe(), kind, message)
+        log.info("%s %s %s", stick.describe() if stick else "media watcher", kind, message)
         self._events.put(event)
         if self._on_event is not None:
             try:

@@ -31,6 +31,7 @@ from appliance.media.source import (
     Stick,
     StickEvent,
 )
+from appliance.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ DEFAULT_MOUNT_ROOT = Path("/run/ceremony/media")
 FILESYSTEMS = frozenset({"vfat", "exfat", "ext4"})
 UDEV_CONTROL = "/run/udev/control"  # systemd-udevd listens here while it runs
 _POLL_SECONDS = 0.5  # how often the watcher checks for stop()
+_MONITOR_REOPENS = 3  # a monitor failing this many times in a row ends the watcher (and says so)
 
 
 def udev_running() -> bool:
@@ -105,22 +107,55 @@ class UdevMedia(MediaSource):
             raise MediaError("systemd-udevd is not running: USB sticks cannot be seen")
         self.mount_root.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Listen before listing, so a stick inserted in between is not missed.
-        self._monitor = pyudev.Monitor.from_netlink(self._context)
-        self._monitor.filter_by("block")
-        self._monitor.start()
+        self._monitor = self._open_monitor()
         for device in self._context.list_devices(subsystem="block"):
             self._consider(device)
 
+    def _open_monitor(self) -> pyudev.Monitor:
+        monitor = pyudev.Monitor.from_netlink(self._context)
+        monitor.filter_by("block")
+        monitor.start()
+        return monitor
+
+    def _listen_again(self) -> None:
+        """After the monitor failed (events lost, e.g. ENOBUFS on a burst: pyudev issue #194): a new
+        monitor, then the block devices listed afresh, so no stick that came or went meanwhile is missed."""
+        self._monitor = self._open_monitor()
+        present = {device.sys_name: device for device in self._context.list_devices(subsystem="block")}
+        for stick in self.sticks():
+            if stick.name not in present:
+                self._gone(stick.name)
+        for device in present.values():
+            try:
+                self._consider(device)
+            except Exception:
+                log.exception("udev device %s skipped", shown(str(device.sys_name)))
+
     def _watch(self) -> None:
         assert self._monitor is not None
+        failures = 0
         while not self._stopping.is_set():
-            device = self._monitor.poll(timeout=_POLL_SECONDS)
+            try:
+                device = self._monitor.poll(timeout=_POLL_SECONDS)
+            except Exception:
+                failures += 1
+                if failures >= _MONITOR_REOPENS:
+                    raise  # the watcher stops, and MediaSource tells every consumer
+                log.exception("udev monitor failed (%d of %d); listening again", failures, _MONITOR_REOPENS)
+                self._listen_again()
+                continue
+            failures = 0
             if device is None:
                 continue
-            if device.action == "remove":
-                self._gone(device.sys_name)
-            elif device.action in ("add", "change"):
-                self._consider(device)
+            try:
+                if device.action == "remove":
+                    self._gone(device.sys_name)
+                elif device.action in ("add", "change"):
+                    self._consider(device)
+            except Exception:
+                # One device's trouble (pulled while being looked at: its sysfs attributes gone;
+                # a mount that could not even start) is that device's, never the watcher's end.
+                log.exception("udev event %s for %s skipped", device.action, shown(str(device.sys_name)))
 
     def _end(self) -> None:
         self._monitor = None

@@ -9,7 +9,17 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from appliance import dnssec
-from appliance.policy.context import RequestContext, ResponseContext, bundle_label, duration, is_zsk, key_label, range_text, timestamp
+from appliance.policy.context import (
+    RequestContext,
+    ResponseContext,
+    bundle_label,
+    duration,
+    is_zsk,
+    key_label,
+    range_text,
+    same_domain,
+    timestamp,
+)
 from appliance.policy.response_checks import response_signature_problems, trust_anchor
 from appliance.policy.schedule_checks import overlap_bounds
 
@@ -25,7 +35,11 @@ def previous_signatures(ctx: RequestContext) -> Iterator[str]:
 
 
 def chain_ids(ctx: RequestContext) -> Iterator[str]:
-    """KSR-CHAIN-ID: a new request id, and no bundle id reused from the previous response."""
+    """KSR-CHAIN-ID: the previous response is for the request's zone, the request id is new, and no
+    bundle id is reused from the previous response."""
+    if not same_domain(ctx.request.domain, ctx.previous.domain):
+        yield (f"the previous response is for domain {ctx.previous.domain!r}, this request for "
+               f"{ctx.request.domain!r}: another zone's response is no evidence for this one")
     if ctx.request.id == ctx.previous.id:
         yield f"request id {ctx.request.id} is the previous response's id: this request was already signed"
     previous_ids = {b.id for b in ctx.previous.bundles}

@@ -69,6 +69,15 @@ def range_text(bounds: Range) -> str:
     return f"{duration(bounds.low)} to {duration(bounds.high)}"
 
 
+def same_domain(a: str, b: str) -> bool:
+    """Whether two domain names are one zone: compared in canonical wire form (case-insensitive,
+    final dot optional, RFC 4034 6.2); a string that is no domain name equals nothing."""
+    try:
+        return dnssec.name_to_wire(a) == dnssec.name_to_wire(b)
+    except ValueError:  # UnicodeError too
+        return False
+
+
 def is_zsk(key: Key) -> bool:
     """A zone key without the SEP bit; KSKs (revoked or not) carry SEP."""
     return not key.flags & dnssec.FLAG_SEP

@@ -35,7 +35,8 @@ def algorithms(ctx: RequestContext) -> Iterator[str]:
     """KSR-POLICY-ALG: declared and actual algorithms, RSA sizes and exponents are ones the policy approves."""
     policy = ctx.policy
     approved = ", ".join(dnssec.algorithm_name(a) for a in policy.algorithms)
-    for declared in ctx.request.zsk_policy.algorithms:
+    declared_algorithms = ctx.request.zsk_policy.algorithms if ctx.request.zsk_policy else ()  # text: none
+    for declared in declared_algorithms:
         where = f"request's ZSK policy declares {dnssec.algorithm_name(declared.algorithm)}"
         yield from _algorithm_problems(
             where, declared.algorithm, declared.rsa_size, declared.rsa_exponent, policy, approved

@@ -17,6 +17,7 @@ from appliance.policy.context import (
     duration,
     is_zsk,
     key_label,
+    same_domain,
     timestamp,
 )
 from appliance.policy.request_checks import bundle_signature_problems
@@ -26,14 +27,18 @@ _HORIZON = Policy().horizon
 
 
 def response_signature_problems(response: Response, revoked_only_signers: bool = False) -> Iterator[str]:
-    """Every RRSIG validates its bundle's DNSKEY RRset, is valid exactly for the bundle's period, and
-    every bundle carries at least one valid signature by a KSK that is not revoked.
+    """Every key's keyTag attribute is its computed tag, every RRSIG validates its bundle's DNSKEY
+    RRset and is valid exactly for the bundle's period, and every bundle carries at least one valid
+    signature by a KSK that is not revoked.
 
     A response without bundles fails: a check that found nothing to judge never passes."""
     if not response.bundles:
         yield "the response has no bundles"
     for index, bundle in enumerate(response.bundles):
         label = bundle_label(index, bundle)
+        for key in bundle.keys:  # the attribute is outside the signed data; tables and JSON show it
+            if key.key_tag != dnssec.key_tag(key):
+                yield f"{label}: {key_label(key)}: keyTag attribute is {key.key_tag}, the key's computed tag is {dnssec.key_tag(key)}"
         yield from bundle_signature_problems(label, bundle, response.domain)
         for signature in bundle.signatures:
             if (signature.inception, signature.expiration) != (bundle.inception, bundle.expiration):
@@ -49,13 +54,17 @@ def response_signature_problems(response: Response, revoked_only_signers: bool =
 def ksk_signers(bundle: Bundle, owner: str, revoked_too: bool = False) -> list[Key]:
     """The keys whose signature on the bundle is KSK evidence: a valid RRSIG by a key with the SEP
     and Zone flags and without REVOKE (a revoked KSK's signature proves only its own revocation,
-    RFC 5011 2.1). `revoked_too` counts revoked KSKs as well, for the one legacy schema that
-    reproduces such a file."""
+    RFC 5011 2.1), whose key the same bundle does not also publish revoked (the RRset then says the
+    key is revoked, whichever form signed). `revoked_too` counts revoked KSKs as well, for the one
+    legacy schema that reproduces such a file."""
     keys = {key.key_identifier: key for key in bundle.keys}
+    revoked_here = {(k.algorithm, k.public_key) for k in bundle.keys if k.flags & dnssec.FLAG_REVOKE}
     found = []
     for signature in bundle.signatures:
         key = keys.get(signature.key_identifier)
         if key is None or key in found or not is_usable_ksk(_unrevoked(key) if revoked_too else key):
+            continue
+        if not revoked_too and (key.algorithm, key.public_key) in revoked_here:
             continue
         try:
             dnssec.verify_signature(signature, key, bundle.keys, owner)
@@ -77,8 +86,11 @@ def is_usable_ksk(key: Key) -> bool:
 
 def _no_ksk_signature(bundle: Bundle) -> str:
     signers = {s.key_identifier for s in bundle.signatures}
-    by = [key_label(k) + (" (revoked)" if k.flags & dnssec.FLAG_REVOKE else "" if k.flags & dnssec.FLAG_SEP
-                          else " (not a KSK)") for k in bundle.keys if k.key_identifier in signers]
+    revoked_here = {(k.algorithm, k.public_key) for k in bundle.keys if k.flags & dnssec.FLAG_REVOKE}
+    by = [key_label(k) + (" (revoked)" if k.flags & dnssec.FLAG_REVOKE
+                          else " (also published revoked)" if (k.algorithm, k.public_key) in revoked_here
+                          else "" if k.flags & dnssec.FLAG_SEP else " (not a KSK)")
+          for k in bundle.keys if k.key_identifier in signers]
     return f"no valid signature by a KSK that is not revoked (signed by {', '.join(by) or 'no key of the bundle'})"
 
 
@@ -109,8 +121,10 @@ def trust_anchor(ctx: ResponseContext) -> Iterator[str]:
 
 
 def answers_request(ctx: ResponseContext) -> Iterator[str]:
-    """SKR-MATCHES-KSR: same id, and the same bundles in order with the same dates and ZSKs."""
+    """SKR-MATCHES-KSR: same domain, same id, and the same bundles in order with the same dates and ZSKs."""
     request, response = ctx.request, ctx.response
+    if not same_domain(response.domain, request.domain):
+        yield f"response domain {response.domain!r} is not the request's domain {request.domain!r}"
     if response.id != request.id:
         yield f"response id {response.id} is not the request's id {request.id}"
     if len(response.bundles) != len(request.bundles):

@@ -12,9 +12,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from appliance.errors import FormatError
-from appliance.formats import TrustAnchor, parse_request, parse_response
+from appliance.formats import TrustAnchor
+from appliance.formats.detect import parse_check, read_request, read_response
+from appliance.formats.text_dialects import detect_format
 from appliance.model import Request, Response, Verdict, Violation
-from appliance.policy import chain_checks, key_policy_checks, request_checks, response_checks, schedule_checks
+from appliance.policy import (
+    chain_checks,
+    key_policy_checks,
+    request_checks,
+    response_checks,
+    schedule_checks,
+    text_checks,
+)
 from appliance.policy.config import Policy
 from appliance.policy.context import RequestContext, ResponseContext
 
@@ -44,9 +53,26 @@ CHAIN_CHECKS: tuple[Check, ...] = (
     ("KSR-CHAIN-OVERLAP", chain_checks.chain_overlap),
 )
 
+# Knot DNS / BIND 9 requests: no policy block, ids or proofs of possession to check (a NOTE says so).
+TEXT_REQUEST_CHECKS: tuple[Check, ...] = (
+    ("KSR-DOMAIN", request_checks.domain),
+    ("KSR-BUNDLE-UNIQUE", text_checks.bundle_times),
+    ("KSR-BUNDLE-KEYS", text_checks.zone_keys),
+    ("KSR-POLICY-ALG", key_policy_checks.algorithms),
+    ("KSR-POLICY-TTL", key_policy_checks.key_ttl),
+    ("KSR-POLICY-SIG-HORIZON", text_checks.signature_horizon),
+)
+TEXT_CHAIN_CHECKS: tuple[Check, ...] = (
+    ("SKR-VERIFY", text_checks.previous_signatures),
+    ("KSR-CHAIN-KEYS", chain_checks.chain_keys),
+    ("KSR-CHAIN-OVERLAP", text_checks.chain_overlap),
+)
+
 RESPONSE_CHECKS: tuple[Check, ...] = (("SKR-VERIFY", response_checks.signatures),)
+TEXT_RESPONSE_CHECKS: tuple[Check, ...] = (("SKR-VERIFY", text_checks.signatures),)
 TRUST_ANCHOR_CHECKS: tuple[Check, ...] = (("SKR-TRUST-ANCHOR", response_checks.trust_anchor),)
 ANSWER_CHECKS: tuple[Check, ...] = (("SKR-MATCHES-KSR", response_checks.answers_request),)
+TEXT_ANSWER_CHECKS: tuple[Check, ...] = (("SKR-MATCHES-KSR", text_checks.answers_request),)
 CLOCK_CHECKS: tuple[Check, ...] = (("SKR-HORIZON", response_checks.horizon),)
 
 
@@ -71,7 +97,10 @@ def validate_request(
     """Every request check, and the chain checks when the previous response is given (each of its
     bundles then signed by a KSK one of `trust_anchors` names, when they are given)."""
     context = RequestContext(request, policy, now or datetime.now(UTC), previous, trust_anchors)
-    checks = REQUEST_CHECKS + (CHAIN_CHECKS if previous is not None else ())
+    text = request.dialect != "icann"
+    checks = TEXT_REQUEST_CHECKS if text else REQUEST_CHECKS
+    if previous is not None:
+        checks += TEXT_CHAIN_CHECKS if text else CHAIN_CHECKS
     return run_checks([c for c in checks if c[0] not in policy.skip], context)
 
 
@@ -85,11 +114,12 @@ def validate_response(
     """SKR-VERIFY always; trust anchors, the request it answers and the clock when given.
     `revoked_only_signers` (the signer's legacy schema switch only) lets a revoked KSK's signature
     stand for a bundle."""
-    checks = RESPONSE_CHECKS
+    text = response.dialect != "icann"
+    checks = TEXT_RESPONSE_CHECKS if text else RESPONSE_CHECKS
     if trust_anchors is not None:
         checks += TRUST_ANCHOR_CHECKS
     if request is not None:
-        checks += ANSWER_CHECKS
+        checks += TEXT_ANSWER_CHECKS if text else ANSWER_CHECKS
     if now is not None:
         checks += CLOCK_CHECKS
     return run_checks(checks, ResponseContext(response, now, trust_anchors, request, revoked_only_signers))
@@ -109,24 +139,27 @@ def parse_failure(exc: FormatError, what: str | None = None) -> Violation:
 
 def check_request_bytes(
     data: bytes, policy: Policy, previous_data: bytes | None = None, now: datetime | None = None,
-    trust_anchors: tuple[TrustAnchor, ...] | None = None,
+    trust_anchors: tuple[TrustAnchor, ...] | None = None, forced_format: str | None = None,
 ) -> RequestOutcome:
     """The whole pipeline: parse the request (and SKR(n-1)), then run every check.
 
-    A file that cannot be parsed fails KSR-XML and nothing else runs on it; a previous response
-    that cannot be parsed fails its own parse check while the request checks still run.
+    The format is detected from the content (ICANN XML, Knot or BIND text) unless `forced_format`
+    names one. A file that cannot be parsed fails KSR-XML (KSR-TEXT for text) and nothing else runs
+    on it; a previous response that cannot be parsed fails its own parse check while the request
+    checks still run.
     """
     try:
-        request = parse_request(data)
+        request = read_request(data, forced_format)
     except FormatError as exc:
         return RequestOutcome(None, Verdict(checks_run=(exc.check,), violations=(parse_failure(exc),)))
     parse_faults: list[Violation] = []
     previous = None
     if previous_data is not None:
         try:
-            previous = parse_response(previous_data)
+            previous = read_response(previous_data)
         except FormatError as exc:
             parse_faults.append(parse_failure(exc, "previous response"))
     verdict = validate_request(request, policy, previous, now, trust_anchors)
-    run = tuple(dict.fromkeys(("KSR-XML", *(v.check for v in parse_faults), *verdict.checks_run)))
+    first = parse_check(forced_format or detect_format(data))
+    run = tuple(dict.fromkeys((first, *(v.check for v in parse_faults), *verdict.checks_run)))
     return RequestOutcome(request, Verdict(run, tuple(parse_faults) + verdict.violations))

@@ -17,6 +17,7 @@ from appliance.policy.response_checks import ksk_signers
 from appliance.policy.runner import run_checks
 from appliance.signing.bundles import PlannedBundle
 from appliance.signing.config import KskDefinition
+from appliance.text import shown
 
 if TYPE_CHECKING:
     from appliance.hsm.keys import HsmKey
@@ -41,10 +42,11 @@ def _same_key(a: Key, b: Key) -> bool:
 
 
 def _signing_keys(bundle) -> list[Key]:
-    """The keys in a response bundle that made its signatures."""
+    """The KSKs in a response bundle that made its signatures, known by their computed tag: the
+    keyTag attribute is outside the signed data, so a stick may rewrite it."""
     found = []
     for signature in bundle.signatures:
-        found += [k for k in bundle.keys if k.key_tag == signature.key_tag
+        found += [k for k in bundle.keys if dnssec.key_tag(k) == signature.key_tag
                   and k.key_identifier == signature.key_identifier and not is_zsk(k)]
     return found
 
@@ -63,6 +65,24 @@ def ksk_mismatch(ctx: SigningContext) -> Iterator[str]:
             if definition.valid_until is not None and bundle.expiration > definition.valid_until:
                 yield (f"{bundle_label(index, bundle)}: KSK {name} would sign until {timestamp(bundle.expiration)}, "
                        f"after its valid_until {timestamp(definition.valid_until)}")
+
+
+def ksk_kept_in_hsm(ctx: SigningContext) -> Iterator[str]:
+    """KSK-SENSITIVE: each signing KSK's private key is sensitive and never extractable, and always
+    was, unless its definition says allow_extractable = true (then ksk_exposure_notes says so)."""
+    for name, definition in ctx.definitions.items():
+        exposure = ctx.hsm_keys[name].exposure()
+        if exposure and not definition.allow_extractable:
+            yield (f"KSK {name} (HSM label '{shown(definition.label)}'): its private key is {', '.join(exposure)}, "
+                   f"so it can leave the HSM; refused unless [keys.{name}] sets allow_extractable = true")
+
+
+def ksk_exposure_notes(definitions: Mapping[str, KskDefinition], hsm_keys: Mapping[str, HsmKey]) -> list[str]:
+    """A NOTE for each KSK signing although its private key can leave the HSM (allowed by its definition)."""
+    return [f"KSK {name} (HSM label '{shown(definition.label)}') signs although its private key is "
+            f"{', '.join(hsm_keys[name].exposure())}: allowed by allow_extractable in its definition"
+            for name, definition in definitions.items()
+            if name in hsm_keys and definition.allow_extractable and hsm_keys[name].exposure()]
 
 
 def rrset_ttl(ctx: SigningContext) -> Iterator[str]:
@@ -115,7 +135,7 @@ def publish_and_retire_safety(ctx: SigningContext) -> Iterator[str]:
             if planned.request_bundle.inception > retire_until:
                 break
             if not any(_same_key(k, old) for k in planned.keys):
-                yield (f"{bundle_label(index, planned.request_bundle)}: KSK {old.key_identifier} (tag {old.key_tag}), "
+                yield (f"{bundle_label(index, planned.request_bundle)}: KSK {old.key_identifier} (tag {dnssec.key_tag(old)}), "
                        f"which signed the previous response's last bundle, must stay published until "
                        f"{timestamp(retire_until)} (RetireSafety {duration(ctx.ksk_policy.retire_safety)})")
 
@@ -191,6 +211,13 @@ def key_tag_clashes(ctx: SigningContext) -> Iterator[str]:
             yield from forms(hsm_key.dnskey(algorithm=definition.algorithm), f"KSK {name}")
     for name, definition in (ctx.configured or ctx.definitions).items():
         yield from visit(definition.ds_sha256, definition.key_tag, f"configured KSK {name} (tag {definition.key_tag})")
+        # A configured KSK this schema does not use is revoked some later quarter: its revoked tag
+        # is known from the token's public key (the one with the definition's DS).
+        for token_key in ctx.token_keys:
+            if token_key.public_key is not None and definition.algorithm in token_key.algorithms:
+                dnskey = token_key.dnskey(algorithm=definition.algorithm)
+                if dnssec.ds_sha256(dnskey, owner) == definition.ds_sha256:
+                    yield from forms(dnskey, f"configured KSK {name}")
     for index, bundle, key in first_occurrences(ctx.request):
         yield from forms(key, f"request {bundle_label(index, bundle)} {'ZSK' if is_zsk(key) else 'key'} "
                               f"{key.key_tag} ({key.key_identifier[:24]})")
@@ -221,10 +248,18 @@ def requested_signers(ctx: SigningContext) -> Iterator[str]:
 
 SIGNING_CHECKS = (
     ("KSK-MISMATCH", ksk_mismatch),
+    ("KSK-SENSITIVE", ksk_kept_in_hsm),
     ("SKR-TTL", rrset_ttl),
     ("KSR-POLICY-SAFETY", signers_stay_published),
     ("KSR-KEY-TAGS", key_tag_clashes),
 )
+# Knot DNS / BIND 9 requests: one KSK set throughout, no ICANN KSK policy block to hold it to.
+TEXT_SIGNING_CHECKS = (
+    ("KSK-MISMATCH", ksk_mismatch),
+    ("KSK-SENSITIVE", ksk_kept_in_hsm),
+    ("KSR-KEY-TAGS", key_tag_clashes),
+)
+TEXT_PREVIOUS_RESPONSE_CHECKS = (("KSR-CHAIN-KEYS", previous_signers_in_hsm),)
 PREVIOUS_RESPONSE_CHECKS = (
     ("KSR-POLICY-SAFETY", publish_and_retire_safety),
     ("KSR-CHAIN-KEYS", previous_signers_in_hsm),

@@ -7,6 +7,8 @@
     [ksk_policy]                    # the <KSK> policy block of every response, and the DNSKEY TTL
     [keys.NAME]                     # one per KSK: label, key_tag, algorithm, size, ds_sha256, valid_from...
     [schemas.NAME]  1 = {publish = [...], revoke = [...], sign = [...]}  ... one entry per slot
+    [offline_ksk]                   # Knot DNS / BIND 9 requests (appliance.signing.offline_ksk_config); then
+                                    # [ksk_policy] may be left out (ICANN XML only)
 
 Every KSK the HSM offers must match its definition (KSK-MISMATCH), so a configuration file pins
 the exact keys a ceremony may use. Unknown settings are errors: a typo must never fall back silently.
@@ -28,6 +30,7 @@ from appliance.hsm.profile import HsmProfile, profile_from_table
 from appliance.model import AlgorithmPolicy, KeyPolicy
 from appliance.settings import DEFAULT_CONFIG, duration, read_toml
 from appliance.signing.bundles import BUILTIN_SCHEMAS, Schema, Slot, builtin_schema, validate_schema
+from appliance.signing.offline_ksk_config import OfflineKskRules, rules_from_table
 
 if TYPE_CHECKING:
     from appliance.hsm.keys import HsmKey
@@ -60,7 +63,7 @@ def ksk_definition_toml(name: str, label: str, dnskey, valid_from: datetime, des
 
 LAYOUTS = {"kskm": KSKM_SKR, "legacy": LEGACY_SKR}
 _ALGORITHMS = {name.upper(): number for number, name in dnssec.ALGORITHM_NAMES.items()}
-_SIGNABLE = (dnssec.RSASHA256, dnssec.RSASHA512, dnssec.ECDSAP256SHA256, dnssec.ECDSAP384SHA384)
+_SIGNABLE = (dnssec.RSASHA256, dnssec.RSASHA512, dnssec.ECDSAP256SHA256, dnssec.ECDSAP384SHA384, dnssec.ED25519)
 _CURVE_BITS = {dnssec.ECDSAP256SHA256: 256, dnssec.ECDSAP384SHA384: 384}
 
 
@@ -78,6 +81,9 @@ class KskDefinition:
     valid_until: datetime | None = None
     rsa_exponent: int | None = None
     description: str = ""
+    # Sign with a private key that can be (or once could be) read out of the HSM: never by
+    # default; a test token's imported key, say. Logged as a NOTE each time it is used.
+    allow_extractable: bool = False
 
     def mismatches(self, key: HsmKey, domain: str) -> Iterator[str]:
         """KSK-MISMATCH: every way the HSM's key differs from this definition."""
@@ -106,10 +112,11 @@ class SigningConfig:
     default_schema: str
     hsm: HsmProfile
     layout: Layout
-    ksk_policy: KeyPolicy  # its algorithms are empty when derived from the signing KSKs
+    ksk_policy: KeyPolicy | None  # its algorithms are empty when derived from the signing KSKs; None: no XML
     ksk_ttl: int
     keys: Mapping[str, KskDefinition]
     schemas: Mapping[str, Schema]
+    offline_ksk: OfflineKskRules | None = None  # how Knot/BIND text requests are signed
 
     def schema(self, name: str | None, count: int) -> Schema:
         """The schema by name, for a request of `count` bundles."""
@@ -187,7 +194,7 @@ def _algorithm(value, where: str) -> int:
 
 def _key_definition(name: str, table: Mapping, where: str) -> KskDefinition:
     _only(table, {"label", "key_tag", "algorithm", "size", "rsa_exponent", "ds_sha256", "valid_from",
-                  "valid_until", "description"}, where)
+                  "valid_until", "description", "allow_extractable"}, where)
     algorithm = _algorithm(_required(table, "algorithm", (str, int), where), f"{where}: algorithm")
     size = table.get("size", _CURVE_BITS.get(algorithm))
     if not isinstance(size, int) or (algorithm in _CURVE_BITS and size != _CURVE_BITS[algorithm]):
@@ -210,6 +217,8 @@ def _key_definition(name: str, table: Mapping, where: str) -> KskDefinition:
         name=name, label=_required(table, "label", str, where), key_tag=key_tag, algorithm=algorithm, size=size,
         ds_sha256=ds, valid_from=valid_from, valid_until=valid_until,
         rsa_exponent=table.get("rsa_exponent"), description=table.get("description", ""),
+        allow_extractable=_required(table, "allow_extractable", bool, where) if "allow_extractable" in table
+        else False,
     )
 
 
@@ -268,7 +277,8 @@ def _schema(name: str, table: Mapping, keys: Mapping[str, KskDefinition], where:
 def load_signing_config(path: Path) -> SigningConfig:
     where = f"signing configuration {path}"
     document = read_toml(path, "signing configuration")
-    _only(document, {"policy", "default_schema", "hsm", "response", "ksk_policy", "keys", "schemas"}, where)
+    _only(document, {"policy", "default_schema", "hsm", "response", "ksk_policy", "keys", "schemas", "offline_ksk"},
+          where)
     if "hsm" not in document:
         raise UsageError(f"{where}: the [hsm] table is required")
     response = _table(document, "response", where)
@@ -286,11 +296,17 @@ def load_signing_config(path: Path) -> SigningConfig:
     policy_spec = document.get("policy", "root")
     if isinstance(policy_spec, str) and (policy_spec.endswith(".toml") or "/" in policy_spec):
         policy_spec = str((path.parent / policy_spec).resolve())
-    ksk_policy, ttl = _ksk_policy(_table(document, "ksk_policy", where), f"{where} [ksk_policy]")
+    offline_ksk = None
+    if "offline_ksk" in document:
+        offline_ksk = rules_from_table(_table(document, "offline_ksk", where), keys, f"{where} [offline_ksk]")
+    if offline_ksk is not None and "ksk_policy" not in document:
+        ksk_policy, ttl = None, 0  # signs Knot/BIND requests only
+    else:
+        ksk_policy, ttl = _ksk_policy(_table(document, "ksk_policy", where), f"{where} [ksk_policy]")
     schemas = {name: _schema(name, table, keys, f"{where} [schemas.{name}]")
                for name, table in _table(document, "schemas", where).items()}
     return SigningConfig(
         source=path, policy=policy_spec, default_schema=document.get("default_schema", "normal"),
         hsm=profile_from_table(document["hsm"], path.parent), layout=LAYOUTS[layout],
-        ksk_policy=ksk_policy, ksk_ttl=ttl, keys=keys, schemas=schemas,
+        ksk_policy=ksk_policy, ksk_ttl=ttl, keys=keys, schemas=schemas, offline_ksk=offline_ksk,
     )

@@ -9,19 +9,37 @@ passed, then parses the written bytes back and validates them as a whole before 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from appliance import dnssec
 from appliance.errors import RefusedError, UsageError
 from appliance.formats import parse_response, write_response
+from appliance.formats.detect import read_response
 from appliance.formats.trust_anchor import anchor_from_key
 from appliance.model import Key, Request, Response, Verdict
 from appliance.policy import validate_response
 from appliance.policy.runner import run_checks
 from appliance.report import verdict_lines
 from appliance.signing.bundles import PlannedBundle, Schema, build_response, plan_bundles
-from appliance.signing.checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext, requested_signers
+from appliance.signing.checks import (
+    PREVIOUS_RESPONSE_CHECKS,
+    SIGNING_CHECKS,
+    TEXT_PREVIOUS_RESPONSE_CHECKS,
+    TEXT_SIGNING_CHECKS,
+    SigningContext,
+    ksk_exposure_notes,
+    requested_signers,
+)
 from appliance.signing.config import SigningConfig
+from appliance.signing.offline_ksk_bundles import (
+    TextPlannedBundle,
+    build_text_response,
+    header_token,
+    plan_text_bundles,
+    response_dialect,
+    write_text_response,
+)
 
 if TYPE_CHECKING:
     from appliance.hsm.keys import HsmKey
@@ -34,7 +52,7 @@ class Plan:
 
     request: Request
     schema: Schema
-    bundles: tuple[PlannedBundle, ...]
+    bundles: tuple[PlannedBundle, ...] | tuple[TextPlannedBundle, ...]
     hsm_keys: dict[str, HsmKey]
     verdict: Verdict
     notes: tuple[str, ...] = ()  # shown and logged beside the verdict (NOTE lines)
@@ -50,7 +68,15 @@ def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: 
     """Find and match the KSKs, plan the bundles, and run every check that needs them.
 
     `signers_must_match` (the policy's [checks] requested_signers_must_match) makes a request whose
-    <Signer> elements differ from the schema's signers a KSR-SIGNERS refusal instead of a NOTE."""
+    <Signer> elements differ from the schema's signers a KSR-SIGNERS refusal instead of a NOTE.
+    A Knot DNS / BIND 9 request (no <Signer>s, no schema) is planned by [offline_ksk] instead."""
+    if request.dialect != "icann":
+        if schema_name is not None:
+            raise UsageError("--schema applies to ICANN XML requests; a Knot DNS / BIND 9 request is signed "
+                             "by the configuration's [offline_ksk] rules")
+        return _prepare_text(config, hsm, request, request_verdict, previous)
+    if config.ksk_policy is None:
+        raise UsageError(f"{config.source} has no [ksk_policy]: it signs Knot DNS / BIND 9 requests only")
     schema = config.schema(schema_name, len(request.bundles))
     names = [name for name in config.keys if name in schema.key_names()]  # configuration order
     unknown = schema.key_names() - set(names)
@@ -68,7 +94,7 @@ def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: 
     token_keys = tuple(k for k in hsm.keys() if k.object_class == "private")
     checks = SIGNING_CHECKS + (PREVIOUS_RESPONSE_CHECKS if previous is not None else ())
     context = _context(config, request, bundles, definitions, hsm_keys, token_keys, previous)
-    notes = []
+    notes = ksk_exposure_notes(definitions, hsm_keys)
     if schema.revoked_only_signers:
         notes.append(f"schema {schema.name}: revoked_only_signers = true: bundles signed only by a revoked KSK, "
                      "which no resolver can use (only to reproduce ICANN's 2010 test file)")
@@ -80,6 +106,29 @@ def prepare(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: 
     return Plan(request, schema, bundles, hsm_keys, _merge(request_verdict, verdict), tuple(notes))
 
 
+def _prepare_text(config: SigningConfig, hsm: Hsm, request: Request, request_verdict: Verdict,
+                  previous: Response | None) -> Plan:
+    """The Knot DNS / BIND 9 plan: the configured KSKs in every bundle, times by the configured rules."""
+    rules = config.offline_ksk
+    if rules is None:
+        raise UsageError(f"{config.source} has no [offline_ksk] table: it signs ICANN XML requests only")
+    schema = Schema(f"offline-ksk ({rules.rules})", (), rules.describe())
+    definitions = {name: config.keys[name] for name in rules.ksks}
+    hsm_keys = {name: hsm.find_key(definition.label) for name, definition in definitions.items()}
+    context = _context(config, request, (), definitions, hsm_keys, (), previous)
+    mismatch = run_checks(TEXT_SIGNING_CHECKS[:1], context)
+    if not mismatch.valid:
+        return Plan(request, schema, (), hsm_keys, _merge(request_verdict, mismatch))
+    ksks = {name: hsm_keys[name].dnskey(algorithm=definitions[name].algorithm,
+                                        key_identifier=str(definitions[name].key_tag)) for name in rules.ksks}
+    bundles = plan_text_bundles(request, rules, ksks, header_token(response_dialect(rules, request)))
+    token_keys = tuple(k for k in hsm.keys() if k.object_class == "private")
+    checks = TEXT_SIGNING_CHECKS + (TEXT_PREVIOUS_RESPONSE_CHECKS if previous is not None else ())
+    verdict = run_checks(checks, _context(config, request, bundles, definitions, hsm_keys, token_keys, previous))
+    notes = tuple(ksk_exposure_notes(definitions, hsm_keys))
+    return Plan(request, schema, bundles, hsm_keys, _merge(request_verdict, verdict), notes)
+
+
 def _context(config, request, bundles, definitions, hsm_keys, token_keys, previous) -> SigningContext:
     return SigningContext(request=request, plan=bundles, definitions=definitions, hsm_keys=hsm_keys,
                           token_keys=token_keys, ksk_policy=config.ksk_policy, ksk_ttl=config.ksk_ttl,
@@ -88,6 +137,8 @@ def _context(config, request, bundles, definitions, hsm_keys, token_keys, previo
 
 def sign_plan(config: SigningConfig, hsm: Hsm, plan: Plan) -> bytes:
     """Sign every bundle, check the whole response as read back from its bytes, and return the bytes."""
+    if plan.request.dialect != "icann":
+        return _sign_text_plan(config, hsm, plan)
     signing_names = list(dict.fromkeys(name for planned in plan.bundles for name, _ in planned.signers))
     definitions = [config.keys[name] for name in signing_names]
     public_keys = {name: plan.hsm_keys[name].public_key for name in signing_names}
@@ -101,6 +152,19 @@ def sign_plan(config: SigningConfig, hsm: Hsm, plan: Plan) -> bytes:
     verdict = validate_response(written, anchors, plan.request, revoked_only_signers=plan.schema.revoked_only_signers)
     if written != response:
         raise RefusedError("SKR-VERIFY: the response read back from its XML differs from the one signed; nothing written")
+    if not verdict.valid:
+        raise RefusedError("the signed response failed its own checks, nothing written:\n" + "\n".join(verdict_lines(verdict)))
+    return data
+
+
+def _sign_text_plan(config: SigningConfig, hsm: Hsm, plan: Plan) -> bytes:
+    response = build_text_response(plan.request, plan.bundles, config.offline_ksk,
+                                   lambda name, data, algorithm: hsm.sign(plan.hsm_keys[name], data, algorithm))
+    data = write_text_response(response, plan.bundles, datetime.now(UTC))
+    written = read_response(data, response.dialect)
+    verdict = validate_response(written, _anchors(config, plan), plan.request)
+    if written != response:
+        raise RefusedError("SKR-VERIFY: the response read back from its text differs from the one signed; nothing written")
     if not verdict.valid:
         raise RefusedError("the signed response failed its own checks, nothing written:\n" + "\n".join(verdict_lines(verdict)))
     return data

@@ -116,3 +116,20 @@ def written_log(stick: Path, run: Run) -> str:
 def flat(text: str) -> str:
     """Text with all line breaks and runs of spaces as one space: wrapped messages stay findable."""
     return " ".join(text.split())
+
+
+def snapshotting(screens: dict[str, list[str]]):
+    """An Autopilot class that also keeps, for each question key, the 80x25 screen as drawn when the
+    question was first put (rows of cell text, as the terminal shows them)."""
+
+    class Snapshots(Autopilot):
+        def __call__(self, key, prompt, app):
+            def drawn(_app):
+                if key not in screens:
+                    buffer = app.renderer._last_screen.data_buffer
+                    screens[key] = ["".join(buffer[y][x].char for x in range(80)).rstrip() for y in range(25)]
+
+            app.after_render.add_handler(drawn)
+            super().__call__(key, prompt, app)
+
+    return Snapshots

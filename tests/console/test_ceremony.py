@@ -53,7 +53,7 @@ def test_happy_path(demo, sticks):
     assert "Token label: ceremony-demo" in text and "Serial:" in text
     assert "KSK-demo RSASHA256 2048" in text
     assert " #  Inception            Expiration           ZSK Tags" in log
-    assert "REQUEST ACCEPTED: all 22 checks passed" in text
+    assert "REQUEST ACCEPTED: all 23 checks passed" in text
     request_hash = Fingerprint.of(request_bytes)
     response_hash = Fingerprint.of((demo.stick / demo.response).read_bytes())
     assert request_hash.hex in text and response_hash.hex in text
@@ -223,7 +223,8 @@ def test_configuration_from_a_stick(demo, sticks, monkeypatch, tmp_path):
     private_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     sticks.make("CONFIG", {"ceremony.toml": demo.config.read_bytes()})
-    run = run_script(sticks, SET_CLOCK + [("hsm.config.choose", "1")] + LOG_IN + [("request.stick.choose", "2"),
+    run = run_script(sticks, SET_CLOCK + [("hsm.config.choose", "1"), ("hsm.config.confirm", "yes")] + LOG_IN
+                     + [("request.stick.choose", "2"),
                                                                                  ("request.choose", "cancel")]
                      + [("next", "shutdown"), ("shutdown.log.choose", "1"), ("shutdown.done", "")], config=None)
     text = flat(written_log(demo.media / "CONFIG", run))
@@ -284,7 +285,8 @@ def test_an_unusable_configuration_on_a_stick_is_refused_then_replaced(demo, sti
     def good():
         sticks.insert("GOOD", {"ceremony.toml": demo.config.read_bytes()})
 
-    run = run_script(sticks, SET_CLOCK + [("hsm.config.other", swap), ("hsm.config.insert", good)] + LOG_IN
+    run = run_script(sticks, SET_CLOCK + [("hsm.config.other", swap), ("hsm.config.insert", good),
+                              ("hsm.config.confirm", "yes")] + LOG_IN
                      + [("request.none", "cancel")] + SHUT_DOWN, config=None)
     text = flat(written_log(demo.media / "GOOD", run))
     assert "The configuration cannot be used:" in text

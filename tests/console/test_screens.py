@@ -15,14 +15,14 @@ def longest_word_digest() -> Fingerprint:
 
 
 def test_hash_screen_fits_even_with_the_longest_words():
-    lines = hash_screen(longest_word_digest(), "ksr-root-2017-q2-0.xml (the request)")
+    lines = hash_screen(longest_word_digest(), "the request", "ksr-root-2017-q2-0.xml" + "x" * 240)
     assert max(len(line) for line in lines) <= SCREEN_WIDTH
     assert len(lines) <= 21  # the body rows of an 80x25 screen
 
 
 def test_hash_screen_numbers_every_group_and_word():
     fingerprint = Fingerprint.of(b"The quick brown fox jumps over the lazy dog")
-    text = "\n".join(hash_screen(fingerprint, "x"))
+    text = "\n".join(hash_screen(fingerprint, "the request", "x"))
     assert " 1:D7A8" in text and "16:E592" in text
     assert " 1. STOPWATCH" in text and " 2. PARAMOUNT" in text and "32. " + fingerprint.words[31].upper() in text
     assert "".join(fingerprint.hex_groups()).upper() == "".join(
@@ -77,8 +77,7 @@ def test_every_question_of_a_ceremony_is_drawn_whole_on_80x25(demo, sticks):
     """The real screens as the terminal holds them: title on top, question and status at the bottom."""
     import re
 
-    from appliance.console.autopilot import Autopilot
-    from tests.console.harness import run_script
+    from tests.console.harness import run_script, snapshotting
     from tests.console.scripts import (
         ACCEPT_AND_CONFIRM,
         IMPORT_WITH_PREVIOUS,
@@ -88,20 +87,9 @@ def test_every_question_of_a_ceremony_is_drawn_whole_on_80x25(demo, sticks):
     )
 
     screens = {}
-
-    class Snapshots(Autopilot):
-        def __call__(self, key, prompt, app):
-            def drawn(_app):
-                if key not in screens:
-                    buffer = app.renderer._last_screen.data_buffer
-                    screens[key] = ["".join(buffer[y][x].char for x in range(80)).rstrip() for y in range(25)]
-
-            app.after_render.add_handler(drawn)
-            super().__call__(key, prompt, app)
-
     script = SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM + [("sign.where", ""), ("sign.done", "")] \
         + SHUT_DOWN
-    run_script(sticks, script, config=demo.config, autopilot=Snapshots)
+    run_script(sticks, script, config=demo.config, autopilot=snapshotting(screens))
     assert set(screens) == {key for key, _ in script}
     status = re.compile(r"^ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \| HSM: [a-z ,-]+ \| Sticks: KSR-STICK$")
     for key, rows in screens.items():

@@ -64,7 +64,7 @@ def fake_vm(tmp_path):
 
 
 def verbal_screen(data: bytes) -> str:
-    return "\n".join(hash_screen(Fingerprint.of(data), "ksr.xml (the request)")
+    return "\n".join(hash_screen(Fingerprint.of(data), "the request", "ksr.xml")
                      + ["", "Do they match? Type 'yes' to sign (anything else aborts):"])
 
 

@@ -24,7 +24,8 @@ ROOT_TOML = resources.files("appliance").joinpath("policies", "root.toml").read_
 
 
 def test_shipped_eras():
-    assert shipped_policy_names() == ["root", "root-2009", "root-2010", "root-2016"]
+    assert shipped_policy_names() == ["bind-example", "bind-root", "knot-example", "knot-root",
+                                      "root", "root-2009", "root-2010", "root-2016"]
 
 
 def test_built_in_defaults_are_root_toml():
@@ -32,7 +33,7 @@ def test_built_in_defaults_are_root_toml():
     assert replace(load_policy("root"), source="") == replace(Policy(), source="")
 
 
-@pytest.mark.parametrize("name", shipped_policy_names())
+@pytest.mark.parametrize("name", [n for n in shipped_policy_names() if n.startswith("root")])
 def test_each_era_file_sets_every_knob_and_explains_itself(name):
     text = resources.files("appliance").joinpath("policies", f"{name}.toml").read_text("utf-8")
     header = [line for line in text.splitlines() if line.startswith("#")]

@@ -181,3 +181,15 @@ def test_dnspython_agrees_on_mutations():
         bundle = mutated.bundles[int(name.split()[1]) - 1]
         assert list(bundle_signature_problems(name, bundle, ".")), name
         assert not _dnspython_accepts(bundle), name
+
+
+def test_a_keytag_attribute_other_than_the_computed_tag_fails_skr_verify():
+    """keyTag is outside the signed data: a stick could make the bundle table and the JSON's ksk_tags
+    name another KSK (here 20326, the root's) than the one that signed."""
+    skr = response(SKR_2017_Q2)
+    ksk = next(k for k in skr.bundles[4].keys if k.flags == 257)
+    relabelled = with_bundle(skr, 4, keys=tuple(replace(k, key_tag=20326) if k is ksk else k for k in skr.bundles[4].keys))
+    failures = validate_response(relabelled).failed("SKR-VERIFY")
+    assert [v.message for v in failures] == [
+        f"bundle 5 ({skr.bundles[4].id}): key 20326 ({ksk.key_identifier}): keyTag attribute is 20326, "
+        f"the key's computed tag is {ksk.key_tag}"]

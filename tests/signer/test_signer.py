@@ -16,7 +16,7 @@ from appliance.formats import parse_request, parse_response
 from appliance.hsm import HsmKey
 from appliance.policy.runner import run_checks
 from appliance.signing.bundles import Schema, Slot, build_response, builtin_schema, plan_bundles, revoked, validate_schema
-from appliance.signing.checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext
+from appliance.signing.checks import PREVIOUS_RESPONSE_CHECKS, SIGNING_CHECKS, SigningContext, key_tag_clashes
 from appliance.signing.config import load_signing_config
 from tests.softhsm import SHARED, TEST_KSKS
 
@@ -252,3 +252,39 @@ def test_builtin_schemas_give_the_key_sets_of_icanns_real_responses(response_nam
     for planned, bundle in zip(plan, real.bundles):
         assert planned.keys == bundle.keys
         assert [key.key_tag for _, key in planned.signers] == [s.key_tag for s in bundle.signatures]
+
+
+def test_retire_safety_knows_the_previous_signer_by_its_computed_tag(config):
+    """The keyTag attribute is outside the signed data: rewritten on the stick (here to 1) it must not
+    hide the KSK that signed SKR(n-1)'s last bundle from RetireSafety."""
+    previous = legacy_response("2010-q1-0")
+    last = previous.bundles[-1]
+    signer = next(k for k in last.keys if k.key_identifier == last.signatures[0].key_identifier)
+    keys = tuple(replace(k, key_tag=1) if k is signer else k for k in last.keys)
+    rewritten = replace(previous, bundles=previous.bundles[:-1] + (replace(last, keys=keys),))
+    jump = Schema("jump", (Slot(("next",), (), ("next",)),) * 9)
+    result = verdict(context(config, request("2010-q2-0"), jump, previous=rewritten))
+    assert sum("must stay published until 2010-04-29" in v.message for v in result.failed("KSR-POLICY-SAFETY")) == 3
+
+
+def test_a_zsk_with_the_revoked_tag_of_a_configured_ksk_the_schema_does_not_use_clashes(config):
+    """KSR-KEY-TAGS: KSK2 ("next") is configured and on the token but not used by "normal"; a ZSK with
+    KSK2's revoked tag would clash the quarter KSK2 is revoked. The token gives KSK2's public key."""
+    ksk2 = hsm_key("KSK2").dnskey()
+    revoked_tag = dnssec.key_tag(replace(ksk2, flags=ksk2.flags | dnssec.FLAG_REVOKE))
+    req = request("2010-q1-0")
+    first = req.bundles[0]
+    zsk = first.keys[0]
+    clash = next(candidate for a in range(256) for b in range(256)
+                 if dnssec.key_tag(candidate := replace(zsk, public_key=zsk.public_key[:-2] + bytes((a, b))))
+                 == revoked_tag)
+    clash = replace(clash, key_tag=revoked_tag, key_identifier="ZSK-clash")
+    clashing = replace(req, bundles=(replace(first, keys=(clash,) + first.keys[1:]),) + req.bundles[1:])
+    ctx = replace(context(config, clashing, config.schema("normal", 9)), configured=config.keys,
+                  token_keys=(hsm_key("KSK1"), hsm_key("KSK2")))
+    assert [m.split(": ", 1)[1] for m in key_tag_clashes(ctx)] == [
+        f"request bundle 1 ({first.id}) ZSK {revoked_tag} (ZSK-clash) (tag {revoked_tag}) and configured KSK next "
+        f"revoked (tag {revoked_tag}) are different keys with the same tag"]
+    unclashed = replace(context(config, req, config.schema("normal", 9)), configured=config.keys,
+                        token_keys=(hsm_key("KSK1"), hsm_key("KSK2")))
+    assert list(key_tag_clashes(unclashed)) == []

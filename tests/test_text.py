@@ -1,0 +1,82 @@
+"""appliance.text.shown: every kind of invisible or obeyed character comes out as a visible escape."""
+
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from appliance.text import ELLIPSIS, shown, shown_block
+
+# One representative of every class the issue names, and then some.
+CLASSES = {
+    "C0 controls": "\x00\x01\x07\x08\x1b\x1f",
+    "line breaks str.splitlines honours": "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029",
+    "DEL and C1 controls": "\x7f\x80\x9b\x9f",
+    "bidi controls": "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c",
+    "zero-width and other default-ignorables": "\u200b\u200c\u200d\u2060\ufeff\u00ad\u034f\u115f\u3164\ufe0f"
+                                               "\U000e0001\U000e0100",
+    "spaces other than the space": "\u00a0\u2000\u3000",
+    "private use, unassigned, noncharacters": "\ue000\U000f0000\u0378\uffff",
+    "lone surrogates": "\ud800\udfff",
+}
+
+
+def visible(text: str) -> bool:
+    return all(char.isprintable() for char in text) and len(text.splitlines()) <= 1
+
+
+def test_every_class_is_escaped_one_character_at_a_time():
+    for name, chars in CLASSES.items():
+        for char in chars:
+            out = shown(f"a{char}b")
+            assert visible(out), (name, hex(ord(char)), out)
+            assert out.startswith("a\\") and out.endswith("b") and len(out) > 3, (name, hex(ord(char)), out)
+
+
+def test_the_escapes_read_as_python_writes_them():
+    assert shown("ksr\n.xml") == "ksr\\n.xml"
+    assert shown("a\rb\tc") == "a\\rb\\tc"
+    assert shown("ksr-\x1b[8m.xml") == "ksr-\\x1b[8m.xml"
+    assert shown("\x9b8m\u202eksr\u200b\x85") == "\\x9b8m\\u202eksr\\u200b\\x85"
+    assert shown("x\U000e0001") == "x\\U000e0001"
+
+
+def test_printable_text_is_kept_as_it_is():
+    for text in ("ksr-root-2017-q2-0.xml", "Ünïcode ÿ € 日本語 ΚΣΡ", "C:\\path\\n", "a b  c"):
+        assert shown(text) == text
+
+
+def test_bytes_are_utf8_and_every_other_byte_shows_as_hex():
+    assert shown("né".encode()) == "né"
+    assert shown(b"ksr-\xff\xfe.xml") == "ksr-\\xff\\xfe.xml"
+    assert shown(b"a\nb") == "a\\nb"
+    assert shown(b"\xe2\x80\xa8") == "\\u2028"  # U+2028 as UTF-8
+    assert shown("ksr-\udcff.xml") == "ksr-\\xff.xml"  # os.fsdecode's form of the same byte
+
+
+def test_long_values_are_cut_with_an_ellipsis_never_inside_an_escape():
+    assert shown("x" * 500, limit=20) == "x" * 17 + ELLIPSIS
+    assert shown("x" * 20, limit=20) == "x" * 20  # fits: not cut
+    cut = shown("ab" + "\u2028" * 10, limit=12)
+    assert cut == "ab\\u2028" + ELLIPSIS  # the next escape would not fit whole
+    assert 150 < len(shown("\n" * 1000)) <= 160  # the default limit
+    assert shown("y" * 1000, limit=None) == "y" * 1000
+
+
+def test_blocks_split_only_at_line_feeds():
+    assert shown_block("line one\nline\rtwo\u2028three\n") == ["line one", "line\\rtwo\\u2028three", ""]
+
+
+@given(st.one_of(st.text(), st.binary()), st.one_of(st.none(), st.integers(min_value=0, max_value=300)))
+def test_any_value_comes_out_as_one_row_of_visible_text(value, limit):
+    out = shown(value, limit=limit)
+    assert visible(out)
+    if limit is not None:
+        assert len(out) <= max(limit, len(ELLIPSIS))
+    assert shown(out, limit=None) == out  # showing again changes nothing: the render layers re-apply it
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"))))
+def test_visible_text_is_never_changed(text):
+    if not any(unicodedata.category(c) == "Mn" or c in "\u115f\u1160\u3164\uffa0" for c in text):
+        assert shown(text, limit=None) == text
