@@ -11,6 +11,9 @@ from image.boot_test import STAGE_TIMES
 
 ISO = Path(__file__).resolve().parent.parent / "image" / "out" / "ceremony.iso"
 COEN_FIRST_RELEASE_MB = 238
+# The ISO before printing came in (CUPS, cups-filters, ghostscript, reportlab; docs/printing.md): main at
+# 897cc1a, 140,509,184 bytes, measured with `make image`.
+BEFORE_PRINTING_MB = 140.5
 
 
 def main() -> None:
@@ -19,6 +22,7 @@ def main() -> None:
         return
     size = ISO.stat().st_size / 1e6
     print(f"  ISO: {size:.1f} MB, {size / COEN_FIRST_RELEASE_MB:.0%} of COEN's first release ({COEN_FIRST_RELEASE_MB} MB)")
+    print(f"  before printing: {BEFORE_PRINTING_MB:.1f} MB; printing added {size - BEFORE_PRINTING_MB:+.1f} MB")
     listing = subprocess.run(["xorriso", "-indev", str(ISO), "-find", "/live", "-type", "f", "-exec", "lsdl"],
                              capture_output=True, text=True).stdout
     for line in listing.splitlines():
