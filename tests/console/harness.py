@@ -22,7 +22,7 @@ from pathlib import Path
 from appliance.clock import CeremonyClock
 from appliance.console.autopilot import Autopilot, TypedRun, in_order
 from appliance.console.flow import Ceremony, Settings
-from appliance.console.printing import pdf_name
+from appliance.console.log_pdf import pdf_name
 from appliance.console.sticks import StickWatch
 from appliance.media import FolderMedia
 
