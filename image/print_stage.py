@@ -17,8 +17,11 @@ from image.paper_checks import PaperMismatch, check_pages, postscript_pages, ren
 from image.scenario import ScenarioFailed, run_in_guest
 
 QUEUE = "lpt"
-ADD_QUEUE = (f"for i in $(seq 30); do [ -e /dev/lp0 ] && break; sleep 1; done; "
-             f"lpadmin -p {QUEUE} -E -v parallel:/dev/lp0 -m drv:///sample.drv/generic.ppd && lpstat -p {QUEUE}")
+# lpadmin starts cupsd (socket activation), which loads the port's drivers (cups.service.d/parallel-port.conf);
+# the queue is there once lp has claimed the port.
+ADD_QUEUE = (f"lpadmin -p {QUEUE} -E -v parallel:/dev/lp0 -m drv:///sample.drv/generic.ppd && "
+             f"for i in $(seq 30); do [ -e /sys/class/printer/lp0 ] && break; sleep 1; done; "
+             f"[ -e /sys/class/printer/lp0 ] && lpstat -p {QUEUE}")
 
 
 def qemu_args(port_file: Path) -> tuple[str, ...]:

@@ -219,9 +219,10 @@ def wait_for_job(job: str, copies: int, printer: str, timeout: float = JOB_TIMEO
     """Polls the job until it ends, stops, or `timeout` seconds pass.
 
     A job the printer stopped (offline, out of paper, a device that cannot be opened) is cancelled
-    at once and reported with the printer's message: the operators decide whether to print
-    again, and nothing waits on a printer that may never come back. An ended job's history and
-    files are purged.
+    at once and reported with the printer's message, and one not ended at `timeout` (a backend
+    retrying a printer that is not connected) is cancelled then: the operators decide whether to
+    print again, and nothing waits on a printer that may never come back. An ended job's history
+    and files are purged.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -233,8 +234,10 @@ def wait_for_job(job: str, copies: int, printer: str, timeout: float = JOB_TIMEO
         if state in (*ENDED, "stopped"):
             _run(["cancel", "-a", "-x", printer])  # no history, no files: the spool stays empty
             return JobOutcome(job, copies, state, reason or state)
-        if time.monotonic() >= deadline:
-            return JobOutcome(job, copies, state, f"still {state} after {timeout:.0f} s: {reason or 'no reason given'}")
+        if time.monotonic() >= deadline:  # cancelled: nothing goes on printing behind the operators' backs
+            _run(["cancel", "-a", "-x", printer])
+            return JobOutcome(job, copies, "timed-out",
+                              f"still {state} after {timeout:.0f} s, cancelled: {reason or 'no reason given'}")
         time.sleep(POLL_INTERVAL)
 
 
