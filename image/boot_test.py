@@ -46,6 +46,8 @@ class Check:
 CHECKS = (
     Check("no swap", "tail -n +2 /proc/swaps", ""),
     Check("no listening sockets (ss -lntu)", "ss -H -lntu", ""),
+    Check("cupsd not started at boot, only its Unix socket waits (docs/printing.md)",
+          "systemctl is-active cups.service cups.socket | paste -sd ' '", "inactive active"),
     Check("no interface up but lo", "ip -o link show up | cut -d: -f2 | tr -d ' '", "lo"),
     Check("root file system is an overlay", "findmnt -n -o FSTYPE /", "overlay"),
     Check("its writable layer is in RAM",

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import dns.dnssec
 
-from image import amnesia, hotplug, screen, sticks
+from appliance.printing.document import started_from_log
+from image import amnesia, hotplug, print_stage, screen, sticks
 from image.hsm_bridge import BridgeError, HsmBridge, guest_hsm_table
 from image.host_checks import CheckFailed, check_log, ksk_rrset, verify_with_cli, verify_with_dnspython
 from image.qemu import VirtualMachine, VmError
@@ -195,10 +196,11 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages, fig
         inputs = prepare(workdir)
     bridge = HsmBridge(workdir / "vm", HOST_MODULE, inputs.host_hsm_environment)
     pcap = workdir / "vm" / "network-tx.pcap"
+    port_file = workdir / "parallel-port.out"
     vm = VirtualMachine(iso, workdir / "vm", kvm=kvm, network_card=False, extra_args=(
         *hotplug.XHCI_ARGS, *bridge.qemu_args(), *amnesia.network_args(pcap),
         "-drive", f"if=none,id=internal,format=raw,file={inputs.internal_disk}",
-        "-device", "nvme,serial=INTERNAL0,drive=internal"))
+        "-device", "nvme,serial=INTERNAL0,drive=internal", *print_stage.qemu_args(port_file)))
     console = Console(vm, timeout)
     left_in_ram: StageFailed | None = None
     try:
@@ -223,7 +225,12 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages, fig
             console.sign_and_write()
             console.pull("ksr")
         with stages.stage("host: the response (verify-skr, dnspython) and the log"):
-            check_signed_stick(inputs, workdir)
+            signed = check_signed_stick(inputs, workdir)
+        with stages.stage("print: the log on the parallel port, rendered and read back on the host"):
+            print_stage.add_queue(vm.shell, timeout)
+            print("qemu-test:   " + console.print_copies(1))
+            log = next(data for name, data in signed.items() if name.endswith(".log"))
+            print("qemu-test:   " + print_stage.check_printed(port_file, log, started_from_log(log) or "unknown", workdir))
         with stages.stage("tampered request: refused, no response written"):
             console.another()
             _, verdict = console.import_request("ksr2", inputs.tampered_stick, inputs.tampered_name)

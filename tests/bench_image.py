@@ -11,6 +11,9 @@ from image.boot_test import STAGE_TIMES
 
 ISO = Path(__file__).resolve().parent.parent / "image" / "out" / "ceremony.iso"
 COEN_FIRST_RELEASE_MB = 238
+# The DVD before CUPS came in (CUPS, cups-filters, ghostscript; docs/printing.md "The DVD's size"):
+# `make image` of main at 4683286 (reportlab already in): 169,869,312 and 116,731,904 bytes.
+BEFORE_PRINTING_MB = {"ISO": 169.9, "/live/filesystem.squashfs": 116.7}
 
 
 def main() -> None:
@@ -19,12 +22,16 @@ def main() -> None:
         return
     size = ISO.stat().st_size / 1e6
     print(f"  ISO: {size:.1f} MB, {size / COEN_FIRST_RELEASE_MB:.0%} of COEN's first release ({COEN_FIRST_RELEASE_MB} MB)")
+    print(f"    before CUPS: {BEFORE_PRINTING_MB['ISO']:.1f} MB; printing added {size - BEFORE_PRINTING_MB['ISO']:+.1f} MB")
     listing = subprocess.run(["xorriso", "-indev", str(ISO), "-find", "/live", "-type", "f", "-exec", "lsdl"],
                              capture_output=True, text=True).stdout
     for line in listing.splitlines():
         fields = line.split()
         if len(fields) >= 9 and fields[4].isdigit():
-            print(f"    {fields[-1].strip(chr(39))}: {int(fields[4]) / 1e6:.1f} MB")
+            name, megabytes = fields[-1].strip(chr(39)), int(fields[4]) / 1e6
+            before = BEFORE_PRINTING_MB.get(name)
+            print(f"    {name}: {megabytes:.1f} MB" + (f" (before CUPS {before:.1f} MB, {megabytes - before:+.1f} MB)"
+                                                       if before is not None else ""))
     _boot_stages()
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from appliance import safefile
 from appliance.errors import UsageError
 from appliance.printing import cups
-from appliance.printing.document import PAPER_SIZES, build_log_pdf, escape
+from appliance.printing.document import PAPER_SIZES, build_log_pdf
 from appliance.printing.job import print_log
+from appliance.text import shown
 
 MAX_LOG_SIZE = 8 << 20  # bytes; a long ceremony's log is a few hundred kilobytes
 
@@ -36,14 +37,14 @@ def read_log(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise UsageError(f"LOG-FILE: cannot open {escape(str(path))}: {exc.strerror}") from None
+        raise UsageError(f"LOG-FILE: cannot open {shown(str(path))}: {exc.strerror}") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise UsageError(f"LOG-FILE: {escape(str(path))} is not a regular file")
+        raise UsageError(f"LOG-FILE: {shown(str(path))} is not a regular file")
     with os.fdopen(fd, "rb") as stream:
         data = stream.read(MAX_LOG_SIZE + 1)
     if len(data) > MAX_LOG_SIZE:
-        raise UsageError(f"LOG-FILE: {escape(str(path))} is larger than the {MAX_LOG_SIZE} bytes allowed")
+        raise UsageError(f"LOG-FILE: {shown(str(path))} is larger than the {MAX_LOG_SIZE} bytes allowed")
     return data
 
 
@@ -54,7 +55,7 @@ def choose_printer(name: str | None) -> cups.Printer:
         for printer in printers:
             if printer.name == name:
                 return printer
-        raise UsageError(f"no printer named {escape(name)}; printers: "
+        raise UsageError(f"no printer named {shown(name)}; printers: "
                          f"{', '.join(p.name for p in printers) or 'none'}")
     if len(printers) != 1:
         raise UsageError(f"{'no printer found' if not printers else 'several printers'}: name one with --printer"
@@ -68,13 +69,13 @@ def run(args) -> int:
         if args.printer is not None or args.copies != 1:
             raise UsageError("--pdf only writes the PDF: --printer and --copies do not go with it")
         if args.pdf.exists() or args.pdf.is_symlink():
-            raise UsageError(f"{escape(str(args.pdf))} exists; not overwritten")
+            raise UsageError(f"{shown(str(args.pdf))} exists; not overwritten")
         document = build_log_pdf(log, paper=args.paper)
         try:
             safefile.write_file(args.pdf, document.pdf)  # refuses anything already at the name
         except OSError as exc:
-            raise UsageError(f"cannot write {escape(str(args.pdf))}: {exc.strerror or exc}") from None
-        print(f"Wrote {escape(str(args.pdf))}: {document.pages} pages ({args.paper}), "
+            raise UsageError(f"cannot write {shown(str(args.pdf))}: {exc.strerror or exc}") from None
+        print(f"Wrote {shown(str(args.pdf))}: {document.pages} pages ({args.paper}), "
               f"log SHA-256 {document.log_sha256}")
         return 0
     if not 1 <= args.copies <= cups.MAX_COPIES:

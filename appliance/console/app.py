@@ -282,15 +282,17 @@ class ConsoleUI:
         self.log.answer(prompt.strip(), text, hidden=withheld)
         return text.strip() if not hidden else text
 
-    async def ask_word(self, key: str, prompt: str, words: tuple[str, ...]) -> str:
+    async def ask_word(self, key: str, prompt: str, words: tuple[str, ...], *,
+                       listed: tuple[str, ...] | None = None) -> str:
         """Asks until one of `words` is typed (any case); returns it in lower case. For the questions
         whose answer ends something: a bare Enter, or a typing slip, never decides them. Guarded as
-        `ask(choices=)` is: a PIN typed here by habit is neither drawn, logged nor repeated."""
+        `ask(choices=)` is: a PIN typed here by habit is neither drawn, logged nor repeated.
+        `listed`: how the words are named after a slip (default: all of them)."""
         while True:
             answer = (await self.ask(key, prompt, choices=words)).lower()
             if answer in words:
                 return answer
-            self.add(["That is not one of " + ", ".join(f"'{word}'" for word in words)
+            self.add(["That is not one of " + ", ".join(f"'{word}'" for word in listed or words)
                       + " (what was typed is not shown or logged)."])
 
     async def ask_or_wait(self, key: str, prompt: str, event: Awaitable[Any]):

@@ -34,9 +34,10 @@ from appliance.text import shown
 
 if TYPE_CHECKING:  # annotations only: the state machine needs no terminal, HSM or signer to run
     from appliance.console.app import ConsoleUI
+    from appliance.console.log_pdf import PaperLog
     from appliance.console.safekeeping import BrokenSigning, Signing
     from appliance.console.sticks import StickWatch
-    from appliance.closing_record import SignedRequest
+    from appliance.closing_record import ClosingRecord, SignedRequest
     from appliance.hsm import HsmIdentity
     from appliance.hsm.bounded import BoundedHsm
     from appliance.policy.config import Policy
@@ -119,6 +120,8 @@ class Ceremony:
     look_back: list[str] = field(default_factory=list)  # the request's hash and verdicts (F2)
     clock_set: tuple[str, ...] = ()  # how the clock was set, for the closing record
     ended: bool = False  # the operators acknowledged the closing record
+    log_written: PaperLog | None = None  # the log as last written to a stick: what 'print N' prints
+    closing: ClosingRecord | None = None  # once the ceremony closes: printed before the final log
     step: Step | None = None  # the step running now
 
     @property

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from appliance.closing_record import SignedRequest
-from appliance.console import sticks
+from appliance.console import log_pdf, sticks
 from appliance.digest import Fingerprint
 from appliance.text import shown
 
@@ -113,8 +113,7 @@ async def write_kept(ceremony, key: str) -> None:
         ceremony.log.note(f"Writing the kept response {shown(signing.response_name)} again")
         report = await sticks.write_until_done(
             ceremony, key, None,
-            lambda signing=signing: {signing.response_name: signing.response,
-                                     ceremony.log.filename: ceremony.log.encode()},
+            lambda signing=signing: {signing.response_name: signing.response, **log_pdf.log_files(ceremony)},
             f"for the kept response {shown(signing.response_name)} and the log")
         if report is None:
             ceremony.ui.add([f"{shown(signing.response_name)} is still on NO stick; it is offered again later, "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appliance.console import hsm_lost, safekeeping
+from appliance.console import hsm_lost, printing, safekeeping
 from appliance.console.flow import Ceremony, Step
 
 
@@ -19,6 +19,7 @@ async def run(ceremony: Ceremony) -> Step:
         "",
         "Type 'another' to import and sign another request,",
         "or 'shutdown' to end the ceremony (the final log is written first).",
+        *await printing.offer_line(ceremony, "the log as written"),
     ])
-    answer = await ui.ask_word("next", "'another' or 'shutdown':", ("another", "shutdown"))
+    answer = await printing.ask_word(ceremony, "next", "'another' or 'shutdown':", ("another", "shutdown"))
     return Step.REQUEST if answer == "another" else Step.SHUTDOWN

@@ -4,7 +4,7 @@ operators type 'end' (a witness copies the hashes from it)."""
 from __future__ import annotations
 
 from appliance.closing_record import ClosingRecord, closing_record_lines
-from appliance.console import safekeeping, sticks
+from appliance.console import printing, safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.errors import EXIT_MEDIA
 from appliance.text import shown
@@ -31,7 +31,7 @@ async def run(ceremony: Ceremony) -> Step:
         ceremony.hsm = None
         ceremony.hsm_state = "logged out"
     await safekeeping.write_kept(ceremony, "shutdown.kept")
-    closing = record(ceremony)
+    closing = ceremony.closing = record(ceremony)  # heads the final log's PDF and printout
     # The log's last page: the record less the log's own hash, which only the screen can show.
     ceremony.log.note("Closing record", closing_record_lines(closing))
     ui.add(["", "The complete log goes to a stick now."])
@@ -48,9 +48,12 @@ async def run(ceremony: Ceremony) -> Step:
         lines += ["", "WARNING: signed but on NO stick, lost now:"] + [f"  {shown(s.response_name)}" for s in lost]
     if report is None:
         lines += ["", "WARNING: the final log is NOT on any stick."]
+        if ceremony.log_written is not None:
+            lines += ["'print N' prints the log as last written to a stick, without this record."]
     else:
         lines += ["", f"Written on {report.stick.describe()}."]
+        lines += await printing.offer_line(ceremony, "this record and the final log")
     ui.show(Step.SHUTDOWN.heading, lines)
-    await ui.ask_word("shutdown.done", "Type 'end' once the record is written down:", ("end",))
+    await printing.ask_word(ceremony, "shutdown.done", "Type 'end' once the record is written down:", ("end",))
     ceremony.ended = True
     return Step.SHUTDOWN

@@ -6,7 +6,7 @@ import re
 
 from appliance import safefile
 from appliance.closing_record import SignedRequest
-from appliance.console import checking, hsm_lost, safekeeping, sticks
+from appliance.console import checking, hsm_lost, log_pdf, safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
@@ -82,7 +82,7 @@ async def run(ceremony: Ceremony) -> Step:
     other = where.lower() == "other"
     report = await sticks.write_until_done(
         ceremony, "sign.stick", None if other else current.stick,
-        lambda: {name: data, ceremony.log.filename: ceremony.log.encode()},
+        lambda: {name: data, **log_pdf.log_files(ceremony)},
         "for the response and the log", exclude=current.stick if other else None, protect=name)
     if report is None:
         ui.add(["The response was signed but is NOT on any stick. It is kept in memory and offered",

@@ -16,6 +16,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 
+from appliance.console import log_pdf
 from appliance.errors import MediaError
 from appliance.media import (
     ADDED,
@@ -199,6 +200,7 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
             stick = None if decision == "other" else stick
             continue
         ui.add(report.describe().split("\n"))
+        log_pdf.log_written(ceremony, files)
         for written in report.verified:
             line = f"{shown(written.name)} on {stick.describe()}"
             if line not in ceremony.outputs:  # the log is rewritten in place; list it once
@@ -266,6 +268,4 @@ def _cancelled(ceremony, contents) -> None:
 async def write_log(ceremony, key: str, first: Stick | None) -> WriteReport | None:
     """The whole log so far, to a stick (the same file name each time: the newest copy wins)."""
     ceremony.log.note(f"Writing this log as {ceremony.log.filename}")
-    return await write_until_done(ceremony, key, first,
-                                  lambda: {ceremony.log.filename: ceremony.log.encode()},
-                                  "for the ceremony log")
+    return await write_until_done(ceremony, key, first, lambda: log_pdf.log_files(ceremony), "for the ceremony log")

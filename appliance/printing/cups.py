@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from appliance.errors import MediaError
-from appliance.printing.document import escape
+from appliance.text import shown
 
 DEFAULT_SOCKET = "/run/cups/cups.sock"
 COMMAND_TIMEOUT = 20  # seconds for one CUPS command (lpinfo runs the usb and parallel backends)
@@ -56,7 +56,7 @@ class Printer:
     accepting: bool
 
     def describe(self) -> str:
-        return f"{self.name}: {escape(self.make_and_model)} ({escape(self.device_uri)}), {self.state}"
+        return f"{shown(self.name)}: {shown(self.make_and_model)} ({shown(self.device_uri)}), {self.state}"
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class JobOutcome:
     def describe(self) -> str:
         if self.done:
             return f"Print job {self.job} ({self.copies} copies): done"
-        return f"Print job {self.job} ({self.copies} copies): {self.state.upper()}: {escape(self.reason)}"
+        return f"Print job {self.job} ({self.copies} copies): {self.state.upper()}: {shown(self.reason)}"
 
 
 def socket_path() -> str:
@@ -93,7 +93,7 @@ def _run(args: list[str], timeout: float = COMMAND_TIMEOUT) -> subprocess.Comple
 
 def _failed(what: str, result: subprocess.CompletedProcess) -> PrintingError:
     said = (result.stderr or result.stdout).strip().splitlines()
-    return PrintingError(f"{what}: {escape(said[-1] if said else f'exit status {result.returncode}')}")
+    return PrintingError(f"{what}: {shown(said[-1] if said else f'exit status {result.returncode}')}")
 
 
 def list_printers() -> list[Printer]:
@@ -106,7 +106,7 @@ def list_printers() -> list[Printer]:
         raise _failed("cannot list the printers", result)
     names = result.stdout.split()
     if not names and _run(["lpstat", "-r"]).stdout.strip() != "scheduler is running":
-        raise PrintingError(f"the CUPS scheduler is not running (socket {escape(socket_path())})")
+        raise PrintingError(f"the CUPS scheduler is not running (socket {shown(socket_path())})")
     return [_printer(name) for name in names]
 
 
@@ -175,17 +175,17 @@ def add_plugged_printers() -> list[str]:
         model = device.get("make-and-model") or device.get("info") or "printer"
         driver = generic_driver(device.get("device-id", ""))
         if driver is None:
-            said.append(f"{escape(model)}: no generic driver for its languages "
-                        f"({escape(device.get('device-id', 'no device id'))})")
+            said.append(f"{shown(model)}: no generic driver for its languages "
+                        f"({shown(device.get('device-id', 'no device id'))})")
             continue
         name = queue_name(model, taken)
         result = _run(["lpadmin", "-p", name, "-E", "-v", device["uri"], "-m", driver,
                        "-o", "printer-is-shared=false", "-o", "printer-error-policy=abort-job"])
         if result.returncode != 0:
-            said.append(f"{escape(model)}: {_failed('could not be added', result)}")
+            said.append(f"{shown(model)}: {_failed('could not be added', result)}")
             continue
         taken.add(name)
-        said.append(f"{escape(model)}: added as {name} ({driver})")
+        said.append(f"{shown(model)}: added as {name} ({driver})")
     return said
 
 
@@ -219,9 +219,10 @@ def wait_for_job(job: str, copies: int, printer: str, timeout: float = JOB_TIMEO
     """Polls the job until it ends, stops, or `timeout` seconds pass.
 
     A job the printer stopped (offline, out of paper, a device that cannot be opened) is cancelled
-    at once and reported with the printer's message: the operators decide whether to print
-    again, and nothing waits on a printer that may never come back. An ended job's history and
-    files are purged.
+    at once and reported with the printer's message, and one not ended at `timeout` (a backend
+    retrying a printer that is not connected) is cancelled then: the operators decide whether to
+    print again, and nothing waits on a printer that may never come back. An ended job's history
+    and files are purged.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -233,8 +234,10 @@ def wait_for_job(job: str, copies: int, printer: str, timeout: float = JOB_TIMEO
         if state in (*ENDED, "stopped"):
             _run(["cancel", "-a", "-x", printer])  # no history, no files: the spool stays empty
             return JobOutcome(job, copies, state, reason or state)
-        if time.monotonic() >= deadline:
-            return JobOutcome(job, copies, state, f"still {state} after {timeout:.0f} s: {reason or 'no reason given'}")
+        if time.monotonic() >= deadline:  # cancelled: nothing goes on printing behind the operators' backs
+            _run(["cancel", "-a", "-x", printer])
+            return JobOutcome(job, copies, "timed-out",
+                              f"still {state} after {timeout:.0f} s, cancelled: {reason or 'no reason given'}")
         time.sleep(POLL_INTERVAL)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from appliance.clock import CeremonyClock
 from appliance.console.autopilot import Autopilot, TypedRun, in_order
 from appliance.console.flow import Ceremony, Settings
+from appliance.console.log_pdf import pdf_name
 from appliance.console.sticks import StickWatch
 from appliance.media import FolderMedia
 
@@ -97,6 +98,11 @@ def run_script(sticks: Sticks, script, *, config: Path, policy: str | None = Non
 
 def files_on(stick: Path) -> list[str]:
     return sorted(p.name for p in stick.iterdir())
+
+
+def log_and_pdf(run: Run) -> list[str]:
+    """The log's name and its PDF's, as written side by side."""
+    return [run.ceremony.log.filename, pdf_name(run.ceremony.log.filename)]
 
 
 def written_log(stick: Path, run: Run) -> str:

@@ -11,7 +11,7 @@ from appliance.formats import parse_request, parse_response
 from appliance.formats.trust_anchor import parse_trust_anchors
 from appliance.policy import validate_response
 from tests.console.conftest import real
-from tests.console.harness import files_on, flat, now_typed, run_script, snapshotting, written_log
+from tests.console.harness import files_on, flat, log_and_pdf, now_typed, run_script, snapshotting, written_log
 from tests.console.scripts import (
     ACCEPT_AND_CONFIRM,
     IMPORT_WITH_PREVIOUS,
@@ -39,7 +39,7 @@ def test_happy_path(demo, sticks):
                      + SHUT_DOWN, config=demo.config)
     assert run.code == 0
     log_name = run.ceremony.log.filename
-    assert files_on(demo.stick) == sorted([demo.request, demo.previous, demo.response, log_name])
+    assert files_on(demo.stick) == sorted([demo.request, demo.previous, demo.response, *log_and_pdf(run)])
     verify(demo.stick, demo, request_bytes)
     log = written_log(demo.stick, run)
     assert max(len(line) for line in log.splitlines()) <= 80  # prints as it reads
@@ -73,7 +73,7 @@ def test_no_at_the_verbal_check_signs_nothing(demo, sticks):
                                                           ("verbal.aborted", "")] + SHUT_DOWN
     run = run_script(sticks, script, config=demo.config)
     assert run.code == 1  # aborted: not a success
-    assert files_on(demo.stick) == sorted([demo.request, demo.previous, run.ceremony.log.filename])
+    assert files_on(demo.stick) == sorted([demo.request, demo.previous, *log_and_pdf(run)])
     text = flat(written_log(demo.stick, run))
     assert "Answer was 'no', not 'yes': ABORTED. Nothing is signed." in text
     # The abort stayed on screen until acknowledged: its own question came before step 6's.
@@ -102,7 +102,7 @@ def test_refused_request_ends_with_the_reasons(demo, sticks):
     assert run.code == 1
     # Nothing is written to the refused request's stick; the log goes to the stick chosen for it.
     assert files_on(old) == sorted(["ksr-root-2017-q2-0.xml", "skr-root-2017-q1-0.xml"])
-    assert files_on(log_stick) == [run.ceremony.log.filename]
+    assert files_on(log_stick) == log_and_pdf(run)
     text = flat(written_log(log_stick, run))
     assert "FAIL KSR-POLICY-SIG-HORIZON: bundle 1" in text
     # The HSM lacks KSK-2010, which signed the previous response: checked before anything is signed.
@@ -126,7 +126,7 @@ def test_wrong_pin_then_giving_up(demo, sticks):
     assert "That was neither 'yes' nor 'no'" in text
     assert "That is not one of 'end'" in text  # the bare Enter at 'end' did not end it either
     assert "000000" not in text
-    assert files_on(demo.stick) == sorted([demo.request, demo.previous, run.ceremony.log.filename])
+    assert files_on(demo.stick) == sorted([demo.request, demo.previous, *log_and_pdf(run)])
 
 
 def test_three_wrong_pins_exit_3_and_the_reason_stays(demo, sticks):
@@ -163,7 +163,7 @@ def test_stick_removed_before_the_write(demo, sticks):
                      + SHUT_DOWN, config=demo.config)
     assert run.code == 0
     out = demo.media / "OUT"
-    assert files_on(out) == sorted([demo.response, run.ceremony.log.filename])
+    assert files_on(out) == sorted([demo.response, *log_and_pdf(run)])
     verify(out, demo, request_bytes)
     text = flat(written_log(out, run))
     assert "stick KSR-STICK (folder) removed" in text
@@ -190,7 +190,7 @@ def test_stick_removed_during_the_write(demo, sticks):
                      config=demo.config, fault_hook=pull_mid_write)
     assert pulled == ["KSR-STICK"] and not demo.stick.exists()
     second = demo.media / "SECOND"
-    assert files_on(second) == sorted([demo.response, run.ceremony.log.filename])
+    assert files_on(second) == sorted([demo.response, *log_and_pdf(run)])
     verify(second, demo, request_bytes)
     text = flat(written_log(second, run))
     # The operator was told what was and was not written on the pulled stick.
@@ -204,7 +204,7 @@ def test_stick_without_a_request(demo, sticks):
     shutil.rmtree(demo.stick)
     empty = sticks.make("EMPTY", {"notes.xml": b"<notes>not a request</notes>", **real("skr-root-2017-q1-0.xml")})
     run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.none", "cancel")] + SHUT_DOWN, config=demo.config)
-    assert files_on(empty) == sorted(["notes.xml", "skr-root-2017-q1-0.xml", run.ceremony.log.filename])
+    assert files_on(empty) == sorted(["notes.xml", "skr-root-2017-q1-0.xml", *log_and_pdf(run)])
     text = flat(written_log(empty, run))
     assert "No request (KSR) on this stick." in text
     assert "Not used: notes.xml, because neither a request" in text

@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from tests.console.harness import files_on, flat, run_script, written_log
+from tests.console.harness import files_on, flat, log_and_pdf, run_script, written_log
 from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
 from tests.console.test_ceremony import verify
 
@@ -27,7 +27,7 @@ def test_a_response_whose_write_was_given_up_is_kept_and_written_at_the_next_ste
                      + [("sign.where", pull_then_write), ("sign.stick.insert", "cancel"), ("sign.stick.drop", "drop"),
                         ("sign.done", ""), ("next.kept.insert", insert_another), ("next.kept.choose", "1")] + SHUT_DOWN, config=demo.config)
     out = demo.media / "OUT"
-    assert files_on(out) == sorted([demo.response, run.ceremony.log.filename])
+    assert files_on(out) == sorted([demo.response, *log_and_pdf(run)])
     verify(out, demo, request_bytes)
     text = flat(written_log(out, run))
     assert "is kept in memory and offered again before the next request" in text
@@ -77,7 +77,7 @@ def test_every_write_attempt_is_logged(demo, sticks):
                      config=demo.config, fault_hook=input_output_error_once)
     assert failed == [demo.response]
     text = flat(written_log(demo.stick, run))
-    attempt = f"Writing {demo.response}, {run.ceremony.log.filename} to stick KSR-STICK (folder) ..."
+    attempt = f"Writing {demo.response}, {', '.join(log_and_pdf(run))} to stick KSR-STICK (folder) ..."
     assert text.count(f"{attempt} failed after") == 1 and "Input/output error" in text
     assert text.count(f"{attempt} done in") == 1
     assert f"verified on stick KSR-STICK (folder)" in text

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from appliance.digest import Fingerprint
-from tests.console.harness import Sticks, files_on, flat, run_script, written_log
+from tests.console.harness import Sticks, files_on, flat, log_and_pdf, run_script, written_log
 from tests.console.scripts import SHUT_DOWN
 from tests.offline_ksk.refdata import FIXTURE, ROOT_KSKS, read
 from tests.softhsm import make_token
@@ -38,7 +38,7 @@ def test_a_knot_request_through_the_six_steps(tmp_path, monkeypatch):
                            ("sign.where", ""), ("sign.done", "")] + SHUT_DOWN)
     run = run_script(sticks, script, config=config)
     assert run.code == 0, run.log
-    assert files_on(stick) == sorted(["root.ksr.txt", "README.txt", "root.skr.txt", run.ceremony.log.filename])
+    assert files_on(stick) == sorted(["root.ksr.txt", "README.txt", "root.skr.txt", *log_and_pdf(run)])
     response = (stick / "root.skr.txt").read_bytes()
     assert response.split(b"\n")[:-2] == read("knot/root.skr.txt").split(b"\n")[:-2]
     text = flat(written_log(stick, run))

@@ -44,3 +44,14 @@ def test_no_scheduler_is_a_printing_error(monkeypatch, tmp_path, capsys):
     log.write_text("a log\n")
     assert main(["print", str(log)]) == 4
     assert "the CUPS scheduler is not running" in capsys.readouterr().err
+
+
+def test_a_job_still_not_ended_at_the_time_limit_is_cancelled(monkeypatch):
+    ran = []
+    monkeypatch.setattr(cups, "job_state", lambda job: ("processing", "Printer not connected; will retry"))
+    monkeypatch.setattr(cups, "_run", lambda args, timeout=cups.COMMAND_TIMEOUT: ran.append(args))
+    outcome = cups.wait_for_job("lpt-1", 1, "lpt", timeout=0)
+    assert ran == [["cancel", "-a", "-x", "lpt"]]  # nothing left retrying, nothing left in the spool
+    assert not outcome.done
+    assert outcome.describe() == ("Print job lpt-1 (1 copies): TIMED-OUT: still processing after 0 s, "
+                                  "cancelled: Printer not connected; will retry")

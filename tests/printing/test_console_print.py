@@ -1,0 +1,130 @@
+"""'print N' in the console: the log as written to the stick on paper, the closing record on its own
+first page(s) once the ceremony has closed; a missing or failing printer told and logged, never
+ending the ceremony or losing the log; printer-supplied text shown escaped; the PDF beside the log.
+
+The printer tests run a private cupsd (marker `root`; CI runs as root); the others need none.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from appliance.closing_record import TITLE, closing_record_lines
+from appliance.digest import Fingerprint
+from appliance.printing import cups
+from appliance.printing.document import started_from_log
+from image.paper_checks import check_pages, pdf_pages, postscript_pages
+from tests.console.conftest import demo, sticks  # noqa: F401  (fixtures)
+from tests.console.harness import log_and_pdf, run_script
+from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK
+from tests.printing.test_cups_print import scheduler  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.softhsm
+SIGN_ONE = SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM + [("sign.where", ""), ("sign.done", "")]
+CLOSE = [("next", "shutdown"), ("shutdown.log.choose", "1")]
+
+
+def unwrapped(log: str) -> str:
+    """The log's words with its 80-column wrapping undone."""
+    return " ".join(log.split())
+
+
+def final_record(run, log: bytes) -> list[str]:
+    """The closing record as it heads the final log's paper form: with that log's SHA-256."""
+    return closing_record_lines(run.ceremony.closing, Fingerprint.of(log).sha256)
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils' pdftotext (make setup)")
+def test_without_a_printer_the_ceremony_ends_and_the_pdf_lies_beside_the_log(demo, sticks, tmp_path, monkeypatch):
+    monkeypatch.setenv("CUPS_SERVER", str(tmp_path / "no-cupsd.sock"))
+    run = run_script(sticks, SIGN_ONE + [("next", "print 2")] + CLOSE
+                     + [("shutdown.done", "print"), ("shutdown.done", "end")], config=demo.config)
+    assert run.code == 0 and run.ceremony.ended
+    # No printer: said on the screen and in the log, both times, and the ceremony went on to its end.
+    assert unwrapped(run.log).count("ERROR PRINTING IS NOT POSSIBLE: ") == 2
+    log_name, pdf_name = log_and_pdf(run)
+    log = (demo.stick / log_name).read_bytes()
+    pages = pdf_pages(demo.stick / pdf_name)
+    # The final log's PDF: the closing record (with the log's own hash) first, then the log.
+    assert pages[0][0] == TITLE
+    check_pages(pages, log, "a4", started_from_log(log), closing_record=final_record(run, log))
+
+
+class FakeCups:
+    """CUPS as a hostile printer would answer: escape sequences and line breaks in every text."""
+
+    def __init__(self, monkeypatch, *, done: bool):
+        self.done = done
+        self.printed: list[int] = []  # copies, job by job
+        monkeypatch.setattr(cups, "list_printers", self.list_printers)
+        monkeypatch.setattr(cups, "add_plugged_printers", lambda: ["evil\x1b[2J\nFAKE: added"])
+        monkeypatch.setattr(cups, "submit", self.submit)
+        monkeypatch.setattr(cups, "wait_for_job", self.wait_for_job)
+
+    def list_printers(self):
+        return [cups.Printer("laser\x1b]0;x\x07", "Evil\x1b[31m Laser\nPrinter ready", "usb://Evil/Laser", "idle", True)]
+
+    def submit(self, printer, pdf, copies, title, paper):
+        assert pdf.read_bytes().startswith(b"%PDF-")
+        self.printed.append(copies)
+        return "laser-7"
+
+    def wait_for_job(self, job, copies, printer, timeout):
+        return cups.JobOutcome(job, copies, "completed" if self.done else "aborted",
+                               "" if self.done else "paper jam\x1b[2J\u202eevil")
+
+
+@pytest.mark.parametrize("done", [True, False])
+def test_make_model_and_outcome_shown_and_logged_escaped(demo, sticks, monkeypatch, done):
+    fake = FakeCups(monkeypatch, done=done)
+    run = run_script(sticks, SIGN_ONE + [("next", "print 3")] + CLOSE + [("shutdown.done", "end")],
+                     config=demo.config)
+    assert run.code == 0 and run.ceremony.ended  # a failed job changes nothing else
+    assert fake.printed == [3]
+    said = unwrapped(run.log)
+    assert "A printer is present: 'print N' prints N copies of the log as written." in said
+    assert "Printer laser\\x1b]0;x\\x07: Evil\\x1b[31m Laser\\nPrinter ready (usb://Evil/Laser), idle" in said
+    if done:
+        assert "Print job laser-7 (3 copies): done" in said
+    else:
+        assert "ERROR Print job laser-7 (3 copies): ABORTED: paper jam\\x1b[2J\\u202eevil" in said
+    assert "Printer plugged in: evil\\x1b[2J\\nFAKE: added" in said
+    for raw in ("\x1b", "\u202e", "\x07"):
+        assert raw not in run.log
+    assert "\x1b]0;x" not in run.terminal and "\u202e" not in run.terminal
+
+
+@pytest.mark.root
+def test_print_copies_at_both_prompts_closing_record_first(demo, sticks, scheduler, tmp_path):
+    scheduler.add_file_printer("laser", scheduler.output / "laser.ps")
+    run = run_script(sticks, SIGN_ONE + [("next", "print 2")] + CLOSE
+                     + [("shutdown.done", "print"), ("shutdown.done", "end")], config=demo.config)
+    assert run.code == 0
+    said = unwrapped(run.log)
+    assert "A printer is present: 'print N' prints N copies of the log as written." in said
+    assert "A printer is present: 'print N' prints N copies of this record and the final log." in said
+    assert said.count("Printer laser: Generic PostScript Printer (file://") == 2
+    assert "Print job laser-1 (2 copies): done" in said
+    assert "Print job laser-2 (1 copies): done" in said
+    # The last job printed the closing record, then the final log as written to the stick, every
+    # page with its footer.
+    log_name, _ = log_and_pdf(run)
+    final = (demo.stick / log_name).read_bytes()
+    pages = postscript_pages(scheduler.output / "laser.ps", tmp_path)
+    assert pages[0][0] == TITLE
+    check_pages(pages, final, "a4", started_from_log(final), closing_record=final_record(run, final))
+    assert scheduler.spooled() == []
+
+
+@pytest.mark.root
+def test_a_failing_printer_never_ends_the_ceremony(demo, sticks, scheduler):
+    scheduler.add_file_printer("broken", Path("/nonexistent-directory/printer.ps"))
+    run = run_script(sticks, SIGN_ONE + [("next", "print")] + CLOSE + [("shutdown.done", "end")],
+                     config=demo.config)
+    assert run.code == 0 and run.ceremony.ended
+    assert "ERROR Print job broken-1 (1 copies): STOPPED: " in unwrapped(run.log)
+    log_name, pdf_name = log_and_pdf(run)
+    assert (demo.stick / log_name).exists() and (demo.stick / pdf_name).exists()
