@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from appliance.console.autopilot import Autopilot, AutopilotError
-from tests.console.harness import files_on, flat, run_script, written_log
+from tests.console.harness import files_on, flat, log_and_pdf, run_script, written_log
 from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
 from tests.console.test_ceremony import verify
 
@@ -147,7 +147,7 @@ def test_the_link_failing_mid_signing_writes_nothing_and_the_signing_again_is_a_
     assert "THIS REQUEST WAS SIGNED BEFORE IN THIS CEREMONY (1 time(s))" in screen
     assert f"PART-WAY at" in screen and f"stopped by {check} after 4 of 9 signatures" in screen
     verify(demo.stick, demo, request)
-    assert files_on(demo.stick) == sorted(before + [demo.response, run.ceremony.log.filename])
+    assert files_on(demo.stick) == sorted(before + [demo.response, *log_and_pdf(run)])
     log = flat(written_log(demo.stick, run))
     assert f"Signing of {demo.request}" in log and f"broken off: at" in log
     assert "SECOND SIGNING of" in log and "1 broken off part-way with no response" in log
