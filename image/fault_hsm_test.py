@@ -18,19 +18,15 @@ a link gone silent costs the test that long instead of the default minute.
 """
 from __future__ import annotations
 
-import argparse
 import re
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from image import hotplug, sticks
 from image.hsm_bridge import HsmBridge
 from image.host_checks import CheckFailed, check_log, ksk_rrset, verify_with_cli, verify_with_dnspython
 from image.qemu import VirtualMachine
-from image.qemu_test import HOST_MODULE, Stages, StageFailed, add_vm_arguments, prepare
+from image.qemu_test import HOST_MODULE, Stages, StageFailed, one_boot_main, prepare
 from image.scenario import Console, ScenarioFailed, phrase
 
 ANSWER_WITHIN = 30  # seconds; a TCG guest's slowest HSM answer (the session's start) takes a few
@@ -118,9 +114,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
             reconnect(console, bridge, inputs.pin)
             bridge.drop_at(SIGNED_BEFORE_DROP)
             console.another()
-            _, verdict = console.import_request("ksr2", inputs.request_stick, inputs.request_name)
-            if verdict == "refused":
-                raise ScenarioFailed("the console refused the valid request:\n" + console.refusal_reasons())
+            console.import_valid_request("ksr2", inputs.request_stick, inputs.request_name)
             console.verbal_check(inputs.request)
             console.answer("yes")
             told["mid-signing"] = the_hsm_went_away(console, "while signing", "SIGNING BROKEN OFF. Press Enter")
@@ -136,9 +130,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
         with stages.stage("reconnect; the same request signed again, said as a second signing"):
             reconnect(console, bridge, inputs.pin)
             console.another()
-            _, verdict = console.import_request("ksr3", inputs.request_stick, inputs.request_name)
-            if verdict == "refused":
-                raise ScenarioFailed("the console refused the valid request:\n" + console.refusal_reasons())
+            console.import_valid_request("ksr3", inputs.request_stick, inputs.request_name)
             console.verbal_check(inputs.request)
             console.answer("yes")
             told["second signing"] = said(
@@ -146,13 +138,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
                 "no 'SIGNED BEFORE' for the request whose signing was broken off", timeout=timeout)
             if "PART-WAY" not in told["second signing"]:
                 raise ScenarioFailed(f"the broken-off signing is not named: {told['second signing']!r}")
-            console.answer("again")
-            console.see(phrase("Enter: write to"), "signing did not finish (no question where to write)")
-            console.answer("")
-            console.see(phrase("may be removed now"), "the response and the log were not written and verified")
-            console.see(phrase("Press Enter to continue:"), "the end of the signing step")
-            console.answer("")
-            console.see(phrase("'another' or 'shutdown':"), "the question for another request")
+            console.sign_and_write("again")
             console.pull("ksr3")
         with stages.stage("shut down, final log to the request's stick"):
             console.shut_down("ksr-log", inputs.request_stick)
@@ -188,27 +174,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_vm_arguments(parser)
-    args = parser.parse_args()
-    if not args.iso.exists():
-        print(f"fault-test: {args.iso} does not exist: run `make image` first", file=sys.stderr)
-        return 2
-    workdir = Path(tempfile.mkdtemp(prefix="fault-hsm-test-"))
-    stages = Stages(report=lambda line: print(line.replace("qemu-test:", "fault-test (HSM):"), flush=True))
-    started = time.monotonic()
-    try:
-        run(args.iso, workdir, args.kvm, args.timeout, stages)
-    except StageFailed as failure:
-        print(f"fault-test (HSM): FAILED: {failure}\nfault-test (HSM): logs and images in {workdir} "
-              "(vm/ttyS0.log: the console, vm/hsm-bridge.log: the link)", file=sys.stderr)
-        return 1
-    print(f"fault-test (HSM): all stages passed in {time.monotonic() - started:.0f}s")
-    if args.keep:
-        print(f"fault-test (HSM): work directory kept: {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return one_boot_main(__doc__.splitlines()[0], "fault-test (HSM)", run, "vm/ttyS0.log: the console, vm/hsm-bridge.log: the link")
 
 
 if __name__ == "__main__":

@@ -24,14 +24,11 @@ Left out (see docs/failures.md): the HSM's link dropping (image/fault_hsm_test.p
 """
 from __future__ import annotations
 
-import argparse
 import random
 import re
 import hashlib
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +36,7 @@ from image import hotplug, sticks
 from image.hsm_bridge import HsmBridge
 from image.host_checks import CheckFailed, check_log, ksk_rrset, verify_with_cli, verify_with_dnspython
 from image.qemu import VirtualMachine
-from image.qemu_test import HOST_MODULE, Stages, StageFailed, add_vm_arguments, prepare
+from image.qemu_test import HOST_MODULE, Stages, StageFailed, one_boot_main, prepare
 from image.scenario import MEDIA_ROOT, Console, ScenarioFailed, phrase, run_in_guest
 
 FULL_STICK_MB = 2  # FAT12; filled until less than FULL_ROOM bytes are free
@@ -309,9 +306,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
             console.set_clock()
             console.log_in(inputs.config_stick, inputs.pin, inputs.ksk_tag)
         with stages.stage("import, verbal check, sign"):
-            _, verdict = console.import_request("ksr", inputs.request_stick, inputs.request_name)
-            if verdict == "refused":
-                raise ScenarioFailed("the console refused the valid request:\n" + console.refusal_reasons())
+            console.import_valid_request("ksr", inputs.request_stick, inputs.request_name)
             console.verbal_check(inputs.request)
             console.answer("yes")
             console.see(phrase("Enter: write to"), "signing did not finish (no question where to write)")
@@ -424,27 +419,7 @@ def check_read_only_stick(image: Path, good: Path, response: str, earlier: bytes
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_vm_arguments(parser)
-    args = parser.parse_args()
-    if not args.iso.exists():
-        print(f"fault-test: {args.iso} does not exist: run `make image` first", file=sys.stderr)
-        return 2
-    workdir = Path(tempfile.mkdtemp(prefix="fault-test-"))
-    stages = Stages(report=lambda line: print(line.replace("qemu-test:", "fault-test:"), flush=True))
-    started = time.monotonic()
-    try:
-        run(args.iso, workdir, args.kvm, args.timeout, stages)
-    except StageFailed as failure:
-        print(f"fault-test: FAILED: {failure}\nfault-test: logs and images in {workdir} "
-              "(vm/ttyS0.log: the console, vm/ttyS1.log: the shell)", file=sys.stderr)
-        return 1
-    print(f"fault-test: all stages passed in {time.monotonic() - started:.0f}s")
-    if args.keep:
-        print(f"fault-test: work directory kept: {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return one_boot_main(__doc__.splitlines()[0], "fault-test", run, "vm/ttyS0.log: the console, vm/ttyS1.log: the shell")
 
 
 if __name__ == "__main__":

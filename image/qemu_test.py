@@ -214,10 +214,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages, fig
         with stages.stage("log in to the host's token over PKCS#11"):
             console.log_in(inputs.config_stick, inputs.pin, inputs.ksk_tag)
         with stages.stage("request stick: plug in, import, checks"):
-            plugged_at, verdict = console.import_request("ksr", inputs.request_stick, inputs.request_name)
-            if verdict == "refused":
-                raise ScenarioFailed("refused request: the console refused the valid request:\n"
-                                     + console.refusal_reasons())
+            plugged_at = console.import_valid_request("ksr", inputs.request_stick, inputs.request_name)
         with stages.stage("verbal check: hash and words equal the host's"):
             console.verbal_check(inputs.request)
             figures["stick inserted to hash shown (s)"] = time.monotonic() - plugged_at
@@ -390,6 +387,34 @@ def add_vm_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kvm", action="store_true", help="use KVM instead of TCG")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for each wait")
     parser.add_argument("--keep", action="store_true", help="keep the work directory after a pass")
+
+
+def one_boot_main(description: str, label: str, run: Callable[[Path, Path, bool, float, Stages], None],
+                  logs: str) -> int:
+    """The command line of a test that boots the DVD once: `run(iso, workdir, kvm, timeout, stages)`
+    in a new work directory, each stage reported under LABEL. Exit status: 0 every stage passed
+    (the directory removed unless --keep), 1 a stage failed (the directory kept; LOGS says what is
+    in it), 2 no ISO."""
+    parser = argparse.ArgumentParser(description=description)
+    add_vm_arguments(parser)
+    args = parser.parse_args()
+    if not args.iso.exists():
+        print(f"{label}: {args.iso} does not exist: run `make image` first", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix=re.sub(r"\W+", "-", label.lower()).strip("-") + "-"))
+    stages = Stages(report=lambda line: print(line.replace("qemu-test:", f"{label}:"), flush=True))
+    started = time.monotonic()
+    try:
+        run(args.iso, workdir, args.kvm, args.timeout, stages)
+    except StageFailed as failure:
+        print(f"{label}: FAILED: {failure}\n{label}: logs and images in {workdir} ({logs})", file=sys.stderr)
+        return 1
+    print(f"{label}: all stages passed in {time.monotonic() - started:.0f}s")
+    if args.keep:
+        print(f"{label}: work directory kept: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
 
 
 def main() -> int:

@@ -139,6 +139,14 @@ class Console:
         self.vm.shell.run(f"while grep -q ' {MEDIA_ROOT}/' /proc/mounts; do sleep 0.2; done; sleep 1",
                           timeout=self.timeout, reason=f"the appliance noticing that {stick_id} was pulled")
 
+    def import_valid_request(self, stick_id: str, stick: Path, request_name: str) -> float:
+        """import_request for a request that must pass every check; returns the moment the stick
+        went in. Raises ScenarioFailed with the console's reasons when it was refused."""
+        plugged_at, verdict = self.import_request(stick_id, stick, request_name)
+        if verdict == "refused":
+            raise ScenarioFailed("the console refused the valid request:\n" + self.refusal_reasons())
+        return plugged_at
+
     def import_request(self, stick_id: str, stick: Path, request_name: str) -> tuple[float, str]:
         """Plug the stick, choose the request and the previous response; returns (the moment the
         stick went in, "accepted" or "refused")."""
@@ -190,8 +198,10 @@ class Console:
                                  f"({' '.join(expected_words[:4])} ...) from the request on the stick")
         return shown
 
-    def sign_and_write(self) -> None:
-        self.answer("yes")
+    def sign_and_write(self, confirmation: str = "yes") -> None:
+        """Confirm the signing with CONFIRMATION ("yes", or "again" for a second signing), write the
+        response and the log to the stick offered, and reach the question for another request."""
+        self.answer(confirmation)
         self.see(phrase("Enter: write to"), "signing did not finish (no question where to write)")
         self.answer("")
         self.see(phrase("may be removed now"), "the response and the log were not written and verified")

@@ -87,7 +87,7 @@ async def run(ceremony: Ceremony) -> Step:
     if report is None:
         ui.add(["The response was signed but is NOT on any stick. It is kept in memory and offered",
                 "again before the next request and at the shutdown; it is lost when the ceremony ends."])
-        ceremony.fail(EXIT_MEDIA, f"{shown(name)}: signed but written to no stick")
+        ceremony.fail(EXIT_MEDIA, safekeeping.given_up(name))
     else:
         safekeeping.verified(ceremony, name, report.stick.describe())
         # The outcome first, where the operators look; then the hash and the table again, whole,

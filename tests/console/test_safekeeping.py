@@ -13,8 +13,9 @@ from tests.console.test_ceremony import verify
 pytestmark = pytest.mark.softhsm
 
 
-def test_a_response_whose_write_was_given_up_is_kept_and_written_at_the_next_step(demo, sticks):
-    request_bytes = (demo.stick / demo.request).read_bytes()
+def _write_given_up_at_signing(sticks):
+    """The script up to a signed response whose write was given up (the request's stick pulled at
+    the question where to write, then 'cancel' and 'drop'), and an answer that inserts stick OUT."""
 
     def pull_then_write():
         sticks.pull("KSR-STICK")
@@ -23,9 +24,17 @@ def test_a_response_whose_write_was_given_up_is_kept_and_written_at_the_next_ste
     def insert_another():
         sticks.insert("OUT")
 
-    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
-                     + [("sign.where", pull_then_write), ("sign.stick.insert", "cancel"), ("sign.stick.drop", "drop"),
-                        ("sign.done", ""), ("next.kept.insert", insert_another), ("next.kept.choose", "1")] + SHUT_DOWN, config=demo.config)
+    script = (SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+              + [("sign.where", pull_then_write), ("sign.stick.insert", "cancel"), ("sign.stick.drop", "drop"),
+                 ("sign.done", "")])
+    return script, insert_another
+
+
+def test_a_response_whose_write_was_given_up_is_kept_and_written_at_the_next_step(demo, sticks):
+    request_bytes = (demo.stick / demo.request).read_bytes()
+    given_up, insert_another = _write_given_up_at_signing(sticks)
+    run = run_script(sticks, given_up + [("next.kept.insert", insert_another), ("next.kept.choose", "1")] + SHUT_DOWN,
+                     config=demo.config)
     out = demo.media / "OUT"
     assert files_on(out) == sorted([demo.response, *log_and_pdf(run)])
     verify(out, demo, request_bytes)
@@ -43,17 +52,9 @@ def test_a_response_whose_write_was_given_up_is_kept_and_written_at_the_next_ste
 
 def test_a_response_kept_until_the_shutdown_and_written_there_is_a_success(demo, sticks):
     request_bytes = (demo.stick / demo.request).read_bytes()
-
-    def pull_then_write():
-        sticks.pull("KSR-STICK")
-        return ""
-
-    def insert_another():
-        sticks.insert("OUT")
-
-    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
-                     + [("sign.where", pull_then_write), ("sign.stick.insert", "cancel"), ("sign.stick.drop", "drop"),
-                        ("sign.done", ""), ("next.kept.insert", "cancel"), ("next.kept.drop", "drop"),
+    given_up, insert_another = _write_given_up_at_signing(sticks)
+    run = run_script(sticks, given_up
+                     + [("next.kept.insert", "cancel"), ("next.kept.drop", "drop"),
                         ("next", "shutdown"), ("shutdown.kept.insert", insert_another), ("shutdown.kept.choose", "1"),
                         ("shutdown.log.choose", "1"), ("shutdown.done", "end")], config=demo.config)
     out = demo.media / "OUT"
