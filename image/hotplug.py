@@ -3,6 +3,9 @@ image file becomes a block node (blockdev-add), the node a usb-storage device on
 (device_add); pulling removes the device at once, like a stick yanked out, then the node, which
 closes the file so the host reads everything the guest wrote.
 
+A stick plugged `served_by` an NBD server's Unix socket (image/lying_stick.py) is that server's
+export instead of the image file: QEMU's nbd driver, the rest as for any stick.
+
 A stick plugged `slowable` sits behind QEMU's `throttle` filter in a throttle group of its own,
 unlimited until `slow_reads` sets a read rate: a read-back then takes seconds instead of
 milliseconds, so the stick can be pulled between the write and the read-back, or during it.
@@ -36,11 +39,15 @@ def throttle_group(name: str) -> str:
     return f"{name}-throttle"
 
 
-def plug(vm, name: str, image: Path, fault: str | None = None, slowable: bool = False) -> None:
+def plug(vm, name: str, image: Path, fault: str | None = None, slowable: bool = False,
+         served_by: Path | None = None) -> None:
     """Insert `image` as a USB stick called `name` (a QMP id: letters, digits, '-'), behaving
     as FAULTS[fault] says when `fault` is given; `slowable`: behind a throttle filter whose
-    rate `slow_reads` sets (unlimited until then)."""
+    rate `slow_reads` sets (unlimited until then); `served_by`: the Unix socket of an NBD server
+    serving `image` (read through it, not from the file)."""
     medium: dict = {"driver": "file", "filename": str(image)}
+    if served_by is not None:
+        medium = {"driver": "nbd", "server": {"type": "unix", "path": str(served_by)}}
     if fault is not None:
         medium = {"driver": "blkdebug", "image": medium, **FAULTS[fault]}
     node: dict = {"node-name": f"{name}-node", "driver": "raw", "file": medium}
