@@ -12,7 +12,9 @@ operators write the response and the log to 'other' sticks, one after another:
      the stick's reads once it is chosen, so the read-back takes seconds; the watcher tells when;
   6. a stick holding an earlier copy of the response whose cluster chain is broken: 'replace'
      makes the kernel free that chain, meet the bad entry and set the file system read-only;
-  7. a good stick: written and verified;
+  7. a stick that acknowledges every write and keeps none (nbdkit serving its image with writes
+     dropped, image/lying_stick.py): the read-back must catch it, never "Written and verified";
+  8. a good stick: written and verified;
 then, as the next request's stick, one whose FATs and root directory are random bytes, and
 'cancel'. Each failure must be said on the screen ("Writing to ... failed", what is NOT written
 or NOT verified) and the console must ask for another stick; then the ceremony shuts down with
@@ -33,6 +35,7 @@ import time
 from pathlib import Path
 
 from image import hotplug, sticks
+from image.lying_stick import LyingStick
 from image.hsm_bridge import HsmBridge
 from image.host_checks import CheckFailed, check_log, ksk_rrset, verify_with_cli, verify_with_dnspython
 from image.qemu import VirtualMachine
@@ -138,12 +141,13 @@ def choose_the_only_stick(console: Console, stick_id: str) -> None:
 
 
 def write_fails_then_another(console: Console, stick_id: str, image: Path, fault: str | None,
-                             *expected: str, replace: bool = False) -> str:
-    """Plug a stick that must fail (hotplug.FAULTS[fault], or full); `replace`: it holds the
-    response already, and the operators type 'replace'. The screen must say so with one of
-    `expected` and ask for another; pull it. Returns the failure as the screen said it."""
+                             *expected: str, replace: bool = False, served_by: Path | None = None) -> str:
+    """Plug a stick that must fail (hotplug.FAULTS[fault], full, or `served_by` an NBD server);
+    `replace`: it holds the response already, and the operators type 'replace'. The screen must
+    say so with one of `expected` and ask for another; pull it. Returns the failure as the screen
+    said it."""
     console.see(phrase("Waiting for a stick"), f"the console asking for a stick before {stick_id}")
-    hotplug.plug(console.vm, stick_id, image, fault=fault)
+    hotplug.plug(console.vm, stick_id, image, fault=fault, served_by=served_by)
     choose_the_only_stick(console, stick_id)
     if replace:
         console.see(phrase("Type 'replace' to replace it"), f"{stick_id}: no question whether to replace the copy on it")
@@ -156,6 +160,22 @@ def write_fails_then_another(console: Console, stick_id: str, image: Path, fault
         raise ScenarioFailed(f"{stick_id}: the failure on screen does not say {' or '.join(map(repr, expected))}: "
                              f"{told!r}")
     console.pull(stick_id)
+    return told
+
+
+def lying_stick_caught(console: Console, stick_id: str, lying: LyingStick) -> str:
+    """Plug the stick that acknowledges every write and keeps none: the write succeeds, the
+    read-back from the medium must fail it. The screen must list the copies as NOT verified,
+    never say "Written and verified" for them, and ask for another stick. Returns the failure."""
+    since = console.vm.console.mark()
+    told = write_fails_then_another(console, stick_id, lying.image, None, "Written but NOT verified",
+                                    served_by=lying.socket)
+    shown = " ".join(console.vm.console.text()[since:].split())
+    for never in ("Written and verified", "may be removed now"):
+        if never in shown:
+            raise ScenarioFailed(f"{stick_id}: the screen said {never!r} for a stick that kept nothing: {shown[-600:]!r}")
+    if not lying.dropped_writes():
+        raise ScenarioFailed(f"{stick_id}: the console said the write failed, but nothing was written to the stick")
     return told
 
 
@@ -268,6 +288,33 @@ def damaged_request_stick(console: Console, image: Path) -> str:
     return " ".join(said.group(0).split())[:300]
 
 
+def check_lying_stick(lying: LyingStick, as_plugged: str, good: Path, response: str) -> str:
+    """The stick that kept nothing: its image byte for byte as plugged in, so no response on it;
+    yet the writes it acknowledged (applied to its shadow copy only) carried the response whole,
+    the same bytes as the verified copy: the guest did write it, and was told it was done."""
+    if hashlib.sha256(lying.image.read_bytes()).hexdigest() != as_plugged:
+        raise CheckFailed("lying stick: its image changed, although nbdkit was to keep no write")
+    if response in sticks.read_stick(lying.image):
+        raise CheckFailed(f"lying stick: {response} is on it")
+    dropped = lying.dropped_writes()
+    kept_elsewhere = sticks.read_stick(lying.shadow)
+    if kept_elsewhere.get(response) != sticks.read_stick(good).get(response):
+        raise CheckFailed(f"lying stick: the writes it acknowledged do not carry the verified response "
+                          f"(had it kept them it would hold {sorted(kept_elsewhere)})")
+    return (f"lying stick: unchanged, no {response}; it acknowledged and dropped {len(dropped)} writes "
+            f"({sum(length for _, _, length in dropped)} bytes), which carried the verified response whole "
+            f"and {sorted(set(kept_elsewhere) - {response})}")
+
+
+def check_lying_attempt_logged(log: str) -> str:
+    """The log on the good stick records the write to the lying stick as failed, its copies NOT verified."""
+    flowing = " ".join(log.split())
+    attempt = re.search(r'to stick \S+ "LYING" \([^)]*\) failed after .*? NOT verified', flowing)
+    if attempt is None:
+        raise CheckFailed("the log does not record the write to the lying stick as failed and NOT verified")
+    return "log: " + attempt.group(0)[:240]
+
+
 def check_failed_stick(image: Path, response: str, what: str) -> str:
     """A stick whose write failed: consistent enough for fsck to read, no response under its name
     unless it is whole (the final name never holds a partial file)."""
@@ -289,6 +336,8 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
         pulled_before = sticks.make_stick(workdir / "pulled-before-stick.img", "PULLBEFORE", {})  # label: the id, upper case
         pulled_during = sticks.make_stick(workdir / "pulled-during-stick.img", "PULLDURING", {})
         remount_ro, earlier_copy = make_remount_ro_stick(workdir / "remount-ro-stick.img", response)
+        lying = LyingStick(sticks.make_stick(workdir / "lying-stick.img", "LYING", {}), workdir / "nbd")
+        lying_sha256 = hashlib.sha256(lying.image.read_bytes()).hexdigest()
         good = sticks.make_stick(workdir / "good-stick.img", "GOOD", {})
         damaged = make_damaged_stick(workdir / "damaged-stick.img",
                                      {inputs.request_name: inputs.request, inputs.previous_name: inputs.previous})
@@ -331,6 +380,9 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
             told["remount-ro"] = write_fails_then_another(
                 console, "remountro", remount_ro, None, "Read-only file system", "Input/output error", replace=True)
             told["kernel"] = kernel_set_read_only(console)
+        with stages.stage("a stick that acknowledges every write and keeps none"):
+            lying.start()
+            told["lying"] = lying_stick_caught(console, "lying", lying)
         with stages.stage("a good stick: written and verified"):
             console.see(phrase("Waiting for a stick"), "the console asking for a stick after the failing ones")
             hotplug.plug(vm, "good", good)
@@ -349,6 +401,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
     finally:
         bridge.stop()
         vm.stop()
+        lying.stop()
     with stages.stage("host: what is on each stick"):
         for name, said in told.items():
             print(f"fault-test:   screen, {name}: {said}")
@@ -358,6 +411,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
         print("fault-test:   " + check_pulled_stick(pulled_before, good, response, "stick pulled before the read-back"))
         print("fault-test:   " + check_pulled_stick(pulled_during, good, response, "stick pulled during the read-back"))
         print("fault-test:   " + check_read_only_stick(remount_ro, good, response, earlier_copy))
+        print("fault-test:   " + check_lying_stick(lying, lying_sha256, good, response))
         sticks.check_clean(good)
         files = sticks.read_stick(good)
         logs = [name for name in files if name.endswith(".log")]
@@ -380,6 +434,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
             "what was NOT verified": "NOT verified",
             "the verified write": f"{response} on stick",
         }))
+        print("fault-test:   " + check_lying_attempt_logged(log))
         print("fault-test:   " + signed_once(log, inputs.request_name))
         if hashlib.sha256(damaged.read_bytes()).hexdigest() != damaged_sha256:
             raise CheckFailed("the damaged request stick was changed (it is mounted read-only)")
@@ -392,7 +447,7 @@ def run(iso: Path, workdir: Path, kvm: bool, timeout: float, stages: Stages) -> 
 
 
 def signed_once(log: str, request_name: str) -> str:
-    """Seven attempts on six sticks, one signing: the log must say the request was signed once."""
+    """Eight write attempts, one signing: the log must say the request was signed once."""
     signings = len(re.findall(rf"Signed {re.escape(request_name)} at ", log))
     if signings != 1 or "SECOND SIGNING" in log:
         raise CheckFailed(f"the log records {signings} signing(s) of {request_name}, or a second signing")
