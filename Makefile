@@ -41,7 +41,7 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 # The ceremony DVD (image/, live-build/; docs/dvd.md). Needs root (live-build, chroot).
-IMAGE_PACKAGES := live-build debootstrap apt-utils xorriso qemu-system-x86 ovmf diffoscope-minimal genisoimage tesseract-ocr
+IMAGE_PACKAGES := live-build debootstrap apt-utils xorriso qemu-system-x86 ovmf diffoscope-minimal genisoimage tesseract-ocr nbdkit nbdkit-plugin-python
 .PHONY: image-setup lock image verify-reproducible boot-test boot-test-usb qemu-test fault-test
 
 image-setup: setup
@@ -72,8 +72,8 @@ qemu-test: image-setup
 	@test -f image/out/ceremony.iso || $(MAKE) image
 	$(VENV)/bin/python -m image.qemu_test
 
-# Failing output sticks (EIO, full) in the booted DVD, one boot; then the HSM's link dropped, one
-# boot (docs/failures.md).
+# Failing and lying output sticks in the booted DVD, one boot (nbdkit serves the lying one); then
+# the HSM's link dropped, one boot (docs/failures.md).
 fault-test: image-setup
 	@test -f image/out/ceremony.iso || $(MAKE) image
 	$(VENV)/bin/python -m image.fault_test

@@ -9,9 +9,12 @@ from image import hotplug, sticks
 from image.fault_test import (
     FULL_ROOM,
     check_failed_stick,
+    check_lying_attempt_logged,
+    check_lying_stick,
     check_pulled_stick,
     check_read_only_stick,
     make_full_stick,
+    lying_stick_caught,
     make_remount_ro_stick,
     open_at_pull,
     pull_watcher,
@@ -173,3 +176,76 @@ def test_the_watchers_report_gives_the_files_open_at_the_pull():
     assert open_at_pull("open: /run/ceremony/media/sda/x.log \n/dev/sda ...") == "/run/ceremony/media/sda/x.log"
     with pytest.raises(ScenarioFailed):
         open_at_pull("")
+
+
+class LyingStickSeen:
+    """What the harness's checks use of image.lying_stick.LyingStick: the image, the shadow copy
+    holding what the stick acknowledged, and the writes it dropped (no nbdkit here)."""
+
+    def __init__(self, image, shadow, dropped):
+        self.image, self.shadow, self.socket, self._dropped = image, shadow, image.with_suffix(".sock"), dropped
+
+    def dropped_writes(self):
+        return self._dropped
+
+
+def lying_screen(*said: str) -> str:
+    return ("Waiting for a stick (or type 'cancel'):\n"
+            "  1. stick sda \"LYING\" (vfat, 33.6 MB)\n"
+            "Stick number (or 'cancel'):\n" + "\n".join(said) +
+            "\nInsert another stick, or Enter to try this one again (or 'cancel'):\n")
+
+
+CAUGHT = ("Writing to stick sda \"LYING\" (vfat, 33.6 MB) failed: [Errno 2] No such file or directory: "
+          f"'{RESPONSE}'.", "Written but NOT verified (do not rely on these copies):", f"  {RESPONSE}")
+
+
+def test_a_lying_stick_caught_by_the_read_back_passes(fake_vm, tmp_path):
+    vm = fake_vm(lying_screen(*CAUGHT))
+    vm.shell = NoShell()
+    lying = LyingStickSeen(tmp_path / "lying.img", None, [("pwrite", 0, 512)])
+    told = lying_stick_caught(Console(vm, timeout=2), "lying", lying)
+    assert told.endswith(f"failed: [Errno 2] No such file or directory: '{RESPONSE}'.")
+    assert vm.qmp_calls[0][1]["file"] == {"driver": "nbd", "server": {"type": "unix", "path": str(lying.socket)}}
+
+
+def test_a_lying_stick_said_verified_fails_the_scenario(fake_vm, tmp_path):
+    vm = fake_vm(lying_screen(*CAUGHT[:1], "Written and verified by reading back:", f"  {RESPONSE} (1 bytes)",
+                              *CAUGHT[1:]))
+    vm.shell = NoShell()
+    with pytest.raises(ScenarioFailed, match="said 'Written and verified' for a stick that kept nothing"):
+        lying_stick_caught(Console(vm, timeout=2), "lying", LyingStickSeen(tmp_path / "l.img", None, [("pwrite", 0, 1)]))
+
+
+def test_a_lying_stick_never_written_fails_the_scenario(fake_vm, tmp_path):
+    vm = fake_vm(lying_screen(*CAUGHT))
+    vm.shell = NoShell()
+    with pytest.raises(ScenarioFailed, match="nothing was written to the stick"):
+        lying_stick_caught(Console(vm, timeout=2), "lying", LyingStickSeen(tmp_path / "l.img", None, []))
+
+
+def test_the_lying_stick_holds_nothing_while_its_acknowledged_writes_carried_the_response(tmp_path):
+    import hashlib
+
+    good = sticks.make_stick(tmp_path / "good.img", "GOOD", {RESPONSE: b"<SKR/>"})
+    image = sticks.make_stick(tmp_path / "lying.img", "LYING", {})
+    as_plugged = hashlib.sha256(image.read_bytes()).hexdigest()
+    shadow = sticks.make_stick(tmp_path / "shadow.img", "LYING", {RESPONSE: b"<SKR/>", "ceremony.log": b"log"})
+    lying = LyingStickSeen(image, shadow, [("pwrite", 0, 4096)])
+    assert "carried the verified response whole and ['ceremony.log']" in check_lying_stick(lying, as_plugged, good, RESPONSE)
+    lying.shadow = sticks.make_stick(tmp_path / "shadow-other.img", "LYING", {RESPONSE: b"<SKR>other</SKR>"})
+    with pytest.raises(CheckFailed, match="do not carry the verified response"):
+        check_lying_stick(lying, as_plugged, good, RESPONSE)
+    sticks.add_file(image, RESPONSE, b"<SKR/>")
+    with pytest.raises(CheckFailed, match="its image changed"):
+        check_lying_stick(lying, as_plugged, good, RESPONSE)
+
+
+def test_the_log_must_record_the_lying_sticks_write_as_not_verified():
+    attempt = ('2026-11-30T23:28:22Z NOTE   Writing skr-demo-2027-q1-0.xml,\n    ceremony-1.log to stick sda\n'
+               '    "LYING" (vfat, 33.6 MB) ... failed after 1.08 s: Writing to stick sda\n'
+               '    "LYING" (vfat, 33.6 MB) failed: [Errno 2] No such file or directory:\n'
+               "    'skr-demo-2027-q1-0.xml'.\\nWritten but NOT verified (do not rely on these\n")
+    assert "NOT verified" in check_lying_attempt_logged(attempt)
+    with pytest.raises(CheckFailed, match="lying stick"):
+        check_lying_attempt_logged(attempt.replace("NOT verified", "verified"))

@@ -62,6 +62,10 @@ class MachineLessQemu:
             except EOFError:  # QEMU may close the socket before it answers
                 pass
             self.process.wait(10)
+            try:
+                self.monitor.close()
+            except EOFError:  # the connection QEMU ended, said once more
+                pass
 
     def output(self) -> str:
         self.quit()
