@@ -1,0 +1,82 @@
+"""What a new operator met running the console in folder mode (notes/r13op.md): a stick that fails
+while another is already in, and a word typed at the question after a failure."""
+
+import errno
+
+import pytest
+
+from tests.console.harness import files_on, flat, log_and_pdf, run_script
+from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
+from tests.console.test_ceremony import verify
+
+pytestmark = pytest.mark.softhsm
+
+
+def _every_write_to(name):
+    def fails(step, stick, _file):
+        if step == "write" and stick.name == name:
+            raise OSError(errno.EIO, "Input/output error")
+    return fails
+
+
+def test_after_a_failed_write_other_chooses_a_stick_already_in(demo, sticks):
+    """The stick that failed stays in, a good one is in already: 'other' lists the sticks to choose
+    from. Before, any word there retried the failing stick, and only 'cancel' then 'back' led to
+    the good one."""
+    request_bytes = (demo.stick / demo.request).read_bytes()
+
+    def insert_out_then_write():
+        sticks.insert("OUT")
+        return ""
+
+    # Sticks listed by name: KSR-STICK (the one failing), OUT.
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", insert_out_then_write), ("sign.stick.retry", "other"), ("sign.stick.choose", "2"),
+                        ("sign.done", ""), ("next", "shutdown"), ("shutdown.log.choose", "2"),
+                        ("shutdown.done", "end")],
+                     config=demo.config, fault_hook=_every_write_to("KSR-STICK"))
+    out = demo.media / "OUT"
+    assert files_on(out) == sorted([demo.response, *log_and_pdf(run)])
+    verify(out, demo, request_bytes)
+    assert "Type 'other' to choose a stick that is already in." in flat(run.screen_text())
+    assert run.code == 0
+
+
+def test_a_word_at_the_question_after_a_failure_is_not_taken_for_enter(demo, sticks):
+    """Only a bare Enter retries the stick that failed: a slip ('yes', 'otehr') is said and asked
+    again, never a silent new attempt on a failing stick."""
+    failed = []
+
+    def input_output_error_once(step, stick, name):
+        if step == "write" and not failed:
+            failed.append(name)
+            raise OSError(errno.EIO, "Input/output error")
+
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", ""), ("sign.stick.retry", "otehr"), ("sign.stick.retry", ""),
+                        ("sign.done", "")] + SHUT_DOWN,
+                     config=demo.config, fault_hook=input_output_error_once)
+    assert "That is not Enter, 'other' or 'cancel'." in flat(run.screen_text())
+    attempt = f"Writing {demo.response}, {', '.join(log_and_pdf(run))} to stick KSR-STICK (folder) ..."
+    assert flat(run.log).count(f"{attempt} failed after") == 1
+    assert run.code == 0
+
+
+def test_other_at_the_replace_question_chooses_another_stick(demo, sticks):
+    """A response of the same name already on the stick: 'other' leads to the sticks present (before,
+    it asked the same question again until a stick was inserted)."""
+    request_bytes = (demo.stick / demo.request).read_bytes()
+    older = b"<KSR>an older copy</KSR>\n"
+    (demo.stick / demo.response).write_bytes(older)
+
+    def insert_out_then_write():
+        sticks.insert("OUT")
+        return ""
+
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", insert_out_then_write), ("sign.stick.exists", "other"),
+                        ("sign.stick.choose", "2"), ("sign.done", ""), ("next", "shutdown"),
+                        ("shutdown.log.choose", "2"), ("shutdown.done", "end")], config=demo.config)
+    verify(demo.media / "OUT", demo, request_bytes)
+    assert (demo.stick / demo.response).read_bytes() == older
+    assert run.code == 0
