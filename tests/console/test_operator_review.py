@@ -5,6 +5,7 @@ import errno
 
 import pytest
 
+from appliance.commands.demo import INTRO, check_outputs
 from tests.console.harness import files_on, flat, log_and_pdf, run_script
 from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
 from tests.console.test_ceremony import verify
@@ -80,3 +81,41 @@ def test_other_at_the_replace_question_chooses_another_stick(demo, sticks):
     verify(demo.media / "OUT", demo, request_bytes)
     assert (demo.stick / demo.response).read_bytes() == older
     assert run.code == 0
+
+
+def test_the_demo_finds_and_checks_a_response_written_to_another_stick(demo, sticks, capfd):
+    """`ceremony demo` after the operators typed 'other': the response is found where it was written
+    and checked, not reported as 'none was written' with exit status 1 after a console that ended 0."""
+    def insert_out():
+        sticks.insert("OUT")
+        return "other"
+
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", insert_out), ("sign.stick.choose", "1"), ("sign.done", ""),
+                        ("next", "shutdown"), ("shutdown.log.choose", "2"), ("shutdown.done", "end")],
+                     config=demo.config)
+    assert run.code == 0
+    capfd.readouterr()
+    assert check_outputs(demo, run.code, run.ceremony) == 0
+    out = capfd.readouterr().out
+    assert f"Response: {demo.media / 'OUT' / demo.response}" in out
+    assert f"Log:      {demo.media / 'OUT' / run.ceremony.log.filename}" in out
+    assert "RESPONSE ACCEPTED" in out
+
+
+def test_the_demo_says_where_a_response_is_not(demo, capsys):
+    """The response's stick was removed after the write: said as such, exit status 4 (media)."""
+    class Ended:
+        requests_signed = 1
+        outputs = [f"{demo.response} on stick GONE (folder)"]
+
+        class log:
+            filename = "ceremony-20270101T000000Z.log"
+
+    assert check_outputs(demo, 0, Ended) == 4
+    out = capsys.readouterr().out
+    assert f"Response: on no stick in {demo.media} (none written, or its stick was removed)" in out
+
+
+def test_the_demos_introduction_fits_the_80_column_terminal():
+    assert all(len(line) <= 80 for line in INTRO.splitlines())
