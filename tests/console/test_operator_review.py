@@ -6,9 +6,11 @@ import errno
 import pytest
 
 from appliance.commands.demo import INTRO, check_outputs
+from appliance.console import printing
 from tests.console.harness import files_on, flat, log_and_pdf, run_script
 from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
 from tests.console.test_ceremony import verify
+from tests.printing.test_console_print import FakeCups
 
 pytestmark = pytest.mark.softhsm
 
@@ -119,3 +121,26 @@ def test_the_demo_says_where_a_response_is_not(demo, capsys):
 
 def test_the_demos_introduction_fits_the_80_column_terminal():
     assert all(len(line) <= 80 for line in INTRO.splitlines())
+
+
+def test_without_a_printer_the_screen_says_what_now_and_the_range_of_n(demo, sticks, tmp_path, monkeypatch):
+    """No scheduler: the screen says nothing was printed, that the ceremony goes on with the log
+    untouched and where a copy can be printed later; 'print 21' is told the range of N."""
+    monkeypatch.setenv("CUPS_SERVER", str(tmp_path / "no-cupsd.sock"))
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", ""), ("sign.done", ""), ("next", "print 21"), ("next", "print")]
+                     + SHUT_DOWN, config=demo.config)
+    assert run.code == 0 and run.ceremony.ended
+    screen = flat(run.screen_text())
+    assert ("That is not one of 'another', 'shutdown', 'print N' (N copies, 1 to 20; what was typed is not "
+            "shown or logged).") in screen
+    assert flat(printing.NOT_PRINTED) in screen
+
+
+def test_a_failed_print_job_says_what_to_do(demo, sticks, monkeypatch):
+    FakeCups(monkeypatch, done=False)
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", ""), ("sign.done", ""), ("next", "print 2")] + SHUT_DOWN,
+                     config=demo.config)
+    assert run.code == 0
+    assert flat(printing.PRINT_AGAIN) in flat(run.screen_text())
