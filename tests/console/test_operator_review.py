@@ -1,5 +1,7 @@
-"""What a new operator met running the console in folder mode (notes/r13op.md): a stick that fails
-while another is already in, and a word typed at the question after a failure."""
+"""What a new operator met running `make demo` and the console in folder mode (notes/r13op.md): a
+stick that fails while another is already in ('other'), a word typed at the question after a
+failure, the demo's report when the response went to another stick, and what the screen says
+when printing is not possible or a job fails."""
 
 import errno
 
@@ -13,6 +15,7 @@ from tests.console.test_ceremony import verify
 from tests.printing.test_console_print import FakeCups
 
 pytestmark = pytest.mark.softhsm
+UP_TO_SIGNED = SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM  # then: where to write
 
 
 def _every_write_to(name):
@@ -33,7 +36,7 @@ def test_after_a_failed_write_other_chooses_a_stick_already_in(demo, sticks):
         return ""
 
     # Sticks listed by name: KSR-STICK (the one failing), OUT.
-    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+    run = run_script(sticks, UP_TO_SIGNED
                      + [("sign.where", insert_out_then_write), ("sign.stick.retry", "other"), ("sign.stick.choose", "2"),
                         ("sign.done", ""), ("next", "shutdown"), ("shutdown.log.choose", "2"),
                         ("shutdown.done", "end")],
@@ -55,7 +58,7 @@ def test_a_word_at_the_question_after_a_failure_is_not_taken_for_enter(demo, sti
             failed.append(name)
             raise OSError(errno.EIO, "Input/output error")
 
-    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+    run = run_script(sticks, UP_TO_SIGNED
                      + [("sign.where", ""), ("sign.stick.retry", "otehr"), ("sign.stick.retry", ""),
                         ("sign.done", "")] + SHUT_DOWN,
                      config=demo.config, fault_hook=input_output_error_once)
@@ -76,7 +79,7 @@ def test_other_at_the_replace_question_chooses_another_stick(demo, sticks):
         sticks.insert("OUT")
         return ""
 
-    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+    run = run_script(sticks, UP_TO_SIGNED
                      + [("sign.where", insert_out_then_write), ("sign.stick.exists", "other"),
                         ("sign.stick.choose", "2"), ("sign.done", ""), ("next", "shutdown"),
                         ("shutdown.log.choose", "2"), ("shutdown.done", "end")], config=demo.config)
@@ -92,7 +95,7 @@ def test_the_demo_finds_and_checks_a_response_written_to_another_stick(demo, sti
         sticks.insert("OUT")
         return "other"
 
-    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+    run = run_script(sticks, UP_TO_SIGNED
                      + [("sign.where", insert_out), ("sign.stick.choose", "1"), ("sign.done", ""),
                         ("next", "shutdown"), ("shutdown.log.choose", "2"), ("shutdown.done", "end")],
                      config=demo.config)
@@ -127,7 +130,7 @@ def test_without_a_printer_the_screen_says_what_now_and_the_range_of_n(demo, sti
     """No scheduler: the screen says nothing was printed, that the ceremony goes on with the log
     untouched and where a copy can be printed later; 'print 21' is told the range of N."""
     monkeypatch.setenv("CUPS_SERVER", str(tmp_path / "no-cupsd.sock"))
-    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+    run = run_script(sticks, UP_TO_SIGNED
                      + [("sign.where", ""), ("sign.done", ""), ("next", "print 21"), ("next", "print")]
                      + SHUT_DOWN, config=demo.config)
     assert run.code == 0 and run.ceremony.ended
@@ -139,7 +142,7 @@ def test_without_a_printer_the_screen_says_what_now_and_the_range_of_n(demo, sti
 
 def test_a_failed_print_job_says_what_to_do(demo, sticks, monkeypatch):
     FakeCups(monkeypatch, done=False)
-    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+    run = run_script(sticks, UP_TO_SIGNED
                      + [("sign.where", ""), ("sign.done", ""), ("next", "print 2")] + SHUT_DOWN,
                      config=demo.config)
     assert run.code == 0
