@@ -11,6 +11,7 @@ the record ends without it).
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from appliance.digest import Fingerprint
 from appliance.text import shown
 
 TITLE = "CLOSING RECORD"
+WIDTH = 79  # columns: the screen and the printed page hold 80
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class ClosingRecord:
 
 
 def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None) -> list[str]:
-    """The record as lines of at most 79 columns.
+    """The record as lines of at most 79 columns, but for lines holding names (files, sticks, the
+    token's), which are never broken into rows of their own here.
 
     `log_sha256` (32 bytes) is the SHA-256 of the final log file exactly as written to the stick;
     None for the copy inside the log itself, which then says that the hash follows on the screen.
@@ -57,7 +60,8 @@ def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None)
     lines = [TITLE, "",
              f"Ceremony from {record.started:%Y-%m-%d %H:%M:%S} to {record.ended:%Y-%m-%d %H:%M:%S} UTC "
              f"({minutes // 60} h {minutes % 60} min {seconds} s)"]
-    lines += ["Clock as set:"] + [f"  {shown(line, limit=None)}" for line in record.clock_set or ("not set",)]
+    lines += ["Clock as set:"] + [row for line in record.clock_set or ("not set",)
+                                  for row in _rows(f"  {shown(line, limit=None)}")]
     lines += ["HSM:"] + [f"  {shown(line, limit=None)}" for line in record.hsm or ("never opened",)]
     lines += ["", f"Requests signed: {len(record.signed)}"]
     for number, signed in enumerate(record.signed, 1):
@@ -71,7 +75,16 @@ def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None)
         lines += [f"  {shown(failure, limit=None)}" for failure in record.failures]
     lines += ["", f"Final log {shown(record.log_name)}"]
     if log_sha256 is None:
-        lines += ["  its SHA-256 is shown on the screen once it is written (a file cannot hold its own hash)"]
+        lines += _rows("  its SHA-256 is shown on the screen once it is written (a file cannot hold its own hash)")
     else:
         lines += Fingerprint(log_sha256).render("  SHA-256 of the final log as written:").splitlines()
     return lines
+
+
+def _rows(line: str) -> list[str]:
+    """One of the record's own texts broken between words to WIDTH columns, continuing under its
+    indentation (the printer would break a word behind its '+'). Never for a name from a stick or
+    the HSM: broken at its spaces, a hostile name could lay out rows that look like the record's
+    own; the screen and the printer continue those visibly instead."""
+    indent = " " * (len(line) - len(line.lstrip()))
+    return textwrap.wrap(line, WIDTH, subsequent_indent=indent + "  ", break_on_hyphens=False) or [""]

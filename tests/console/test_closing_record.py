@@ -105,3 +105,22 @@ def test_a_request_name_cannot_draw_rows_of_its_own_in_the_record(brk):
     assert read_aloud_block(lines, "Request ksr.xml") == (
         hashlib.sha256(b"request").hexdigest(), [w.lower() for w in Fingerprint.of(b"request").words])
     assert not any(brk in line for line in lines)
+
+
+def test_the_records_own_long_lines_are_broken_between_words_within_79_columns():
+    """The clock's method without a system clock to set, and the log copy's note, are broken between
+    words under their own indentation, so the printed record (where a row over 80 columns continues
+    behind a '+', mid-word: 'the cer' / '+ emony') reads as the screen does."""
+    method = ("Method:   clock setting disabled for this run: system clock unchanged; the ceremony uses "
+              "the typed time as an offset")
+    record = ClosingRecord((), ("Token label: ceremony",), ("Step:     -14 s", method),
+                           datetime(2027, 1, 15, 14, 0, tzinfo=UTC), datetime(2027, 1, 15, 15, 2, 3, tzinfo=UTC),
+                           "ceremony-20270115T140000Z.log", ("ksr-x.xml: refused",))
+    for log_sha256 in (None, longest_words()):
+        lines = closing_record_lines(record, log_sha256)
+        assert max(len(line) for line in lines) <= 79
+        assert flat(method) in flat("\n".join(lines))
+    rows = closing_record_lines(record)
+    at = next(i for i, row in enumerate(rows) if "Method:" in row)
+    assert rows[at].startswith("  Method:") and rows[at + 1].startswith("    ") and rows[at + 1].split()[0].isalpha()
+    assert "(a file cannot hold its own hash)" in flat("\n".join(rows))
