@@ -4,13 +4,17 @@ interpreter, since this test process has imported everything already."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.softhsm import SHARED, fresh_ksk_config, make_token
+
 PACKAGE = Path(__file__).resolve().parents[1] / "appliance"
+REQUEST = SHARED / "ceremony-data" / "dnssec-keytools" / "ksr-root-2017-q2-0.xml"
 
 # Plain data and plumbing; everything else lives in a package of its own.
 # closing_record, like report, turns plain data into lines for the console, the log and the printer.
@@ -60,10 +64,9 @@ def test_sign_of_an_icann_request_loads_no_text_dialect_signing():
                      "appliance.formats.knot", "appliance.formats.bind")
 
 
-# json (--json), getpass (a PIN typed at a terminal), secrets (a file written), hashlib (cryptography's
-# hashes are loaded already) and the trust-anchor file code (--trust-anchor) load when used, not on every start; `sign` loads the HSM's code, which
-# needs hashlib and secrets itself.
-@pytest.mark.parametrize("command, unused", [("sign", ("json", "getpass")),
+# json (--json), getpass (a PIN typed at a terminal) and the trust-anchor file code (--trust-anchor)
+# load when used, not on every start; secrets and hashlib not at all (os.urandom, cryptography's hashes).
+@pytest.mark.parametrize("command, unused", [("sign", ("json", "getpass", "secrets", "hashlib")),
                                              ("verify-ksr", ("json", "getpass", "secrets", "hashlib",
                                                              "appliance.formats.trust_anchor")),
                                              ("verify-skr", ("json", "getpass", "secrets", "hashlib",
@@ -98,3 +101,24 @@ def test_pkcs11_loads_without_its_unused_asn1crypto_helpers_which_still_work_whe
                           "import pkcs11.util.ec\n"
                           "assert callable(pkcs11.util.ec.encode_ec_public_key) and callable(pkcs11.util.dh.decode_dh_domain_parameters)")
     assert {"pkcs11", "asn1crypto"} <= loaded
+
+
+def loaded_after_command(argv: list[str], env: dict[str, str] | None = None) -> set[str]:
+    """The modules a fresh interpreter has loaded after running the whole `ceremony ARGV` (exit 0)."""
+    code = ("import sys\nfrom appliance.cli import main\ncode = main(sys.argv[1:])\n"
+            "print('--modules--', *sorted(sys.modules), sep='\\n', file=sys.stderr)\nsys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True,
+                          env={**os.environ, **(env or {})})
+    return set(done.stderr.split("--modules--\n", 1)[1].split())
+
+
+def test_sign_whole_run_loads_no_second_openssl_nor_secrets(tmp_path):
+    """The HSM's digests (CKM_RSA_PKCS DigestInfo, ECDSA) use cryptography's hashes, which the checks
+    load anyway; a new key's CKA_ID and the output's temporary name come from os.urandom, as
+    secrets' would: hashlib (a second OpenSSL), secrets, random's seed and hmac are not loaded."""
+    token = make_token(tmp_path / "hsm", with_test_ksks=False)
+    config = fresh_ksk_config(tmp_path, token)
+    loaded = loaded_after_command(["sign", str(REQUEST), "--output", str(tmp_path / "skr.xml"), "--config",
+                                   str(config), "--now", "2017-03-25", "--yes"], token.env)
+    assert "appliance.hsm.mechanisms" in loaded and (tmp_path / "skr.xml").is_file()
+    assert not under(loaded, "hashlib", "_hashlib", "secrets", "hmac")
