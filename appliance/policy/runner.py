@@ -128,7 +128,7 @@ def validate_response(
     return run_checks(checks, ResponseContext(response, now, trust_anchors, request, revoked_only_signers))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # a return value, never compared: as context.RequestContext
 class RequestOutcome:
     request: Request | None  # None when the file could not be read as a request
     verdict: Verdict
