@@ -16,6 +16,7 @@ from tests.softhsm import SHARED, fresh_ksk_config, make_token
 
 PACKAGE = Path(__file__).resolve().parents[1] / "appliance"
 REQUEST = SHARED / "ceremony-data" / "dnssec-keytools" / "ksr-root-2017-q2-0.xml"
+PREVIOUS = REQUEST.with_name("skr-root-2017-q1-0.xml")
 
 # Plain data and plumbing; everything else lives in a package of its own.
 # closing_record, like report, turns plain data into lines for the console, the log and the printer.
@@ -123,6 +124,16 @@ def test_sign_whole_run_loads_no_second_openssl_nor_secrets(tmp_path):
                                    str(config), "--now", "2017-03-25", "--yes"], token.env)
     assert "appliance.hsm.mechanisms" in loaded and (tmp_path / "skr.xml").is_file()
     assert not under(loaded, "hashlib", "_hashlib", "secrets", "hmac")
+    assert not under(loaded, "appliance.formats.text_dialects", "dns")  # an ICANN XML request
+
+
+def test_verify_ksr_of_icann_xml_loads_no_text_dialect_reader():
+    """Detecting the format is appliance.formats.detect's; the Knot DNS / BIND 9 reader (and
+    dnspython) load only to read a text file."""
+    loaded = loaded_after_command(["verify-ksr", str(REQUEST), "--previous-skr", str(PREVIOUS), "--now",
+                                   "2017-04-01T00:00:00Z"])
+    assert {"appliance.formats.detect", "appliance.policy.chain_checks"} <= loaded
+    assert not under(loaded, "appliance.formats.text_dialects", "dns")
 
 
 @pytest.mark.parametrize("name", ["appliance.policy.context:RequestContext", "appliance.policy.context:ResponseContext",

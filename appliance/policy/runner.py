@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from appliance.errors import FormatError
 from appliance.formats.detect import parse_check, read_request, read_response
-from appliance.formats.text_dialects import detect_format
+from appliance.formats.detect import detect_format
 from appliance.model import Request, Response, Verdict, Violation
 from appliance.policy import (
     chain_checks,
