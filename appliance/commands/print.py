@@ -7,8 +7,6 @@ writes its PDF.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 from appliance import safefile
@@ -33,19 +31,13 @@ def register(subparsers) -> None:
 
 
 def read_log(path: Path) -> bytes:
-    """The log's bytes: a regular file, not a link, at most MAX_LOG_SIZE. Raises UsageError."""
+    """The log's bytes, read through appliance.safefile: a regular file (no link, FIFO, device or
+    directory), at most MAX_LOG_SIZE. Raises UsageError (LOG-FILE) for anything that cannot be
+    read, an I/O error of a failing or pulled stick included."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        return safefile.read_capped(path, MAX_LOG_SIZE)
     except OSError as exc:
-        raise UsageError(f"LOG-FILE: cannot open {shown(str(path))}: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UsageError(f"LOG-FILE: {shown(str(path))} is not a regular file")
-    with os.fdopen(fd, "rb") as stream:
-        data = stream.read(MAX_LOG_SIZE + 1)
-    if len(data) > MAX_LOG_SIZE:
-        raise UsageError(f"LOG-FILE: {shown(str(path))} is larger than the {MAX_LOG_SIZE} bytes allowed")
-    return data
+        raise UsageError(f"LOG-FILE: cannot read {shown(str(path))}: {exc.strerror or exc}") from None
 
 
 def choose_printer(name: str | None) -> cups.Printer:

@@ -124,9 +124,12 @@ def test_print_refuses_hostile_log_files(tmp_path, capsys, monkeypatch):
     big = tmp_path / "big.log"
     big.write_bytes(b"x" * 101)
     monkeypatch.setattr(print_command, "MAX_LOG_SIZE", 100)
-    for path, message in [(fifo, "is not a regular file"), (link, "cannot open"),
-                          (big, "larger than the 100 bytes allowed"), (tmp_path / "none", "cannot open"),
-                          (tmp_path, "is not a regular file")]:
+    # /proc/self/mem is a regular file whose first page no process maps: reading it fails with EIO,
+    # as a failing or pulled stick does.
+    for path, message in [(fifo, "a FIFO, not a regular file"), (link, "a symbolic link (never followed)"),
+                          (big, "larger than the 100 bytes allowed"), (tmp_path / "none", "No such file"),
+                          (tmp_path, "a directory, not a regular file"),
+                          (Path("/proc/self/mem"), "Input/output error")]:
         assert main(["print", str(path), "--pdf", str(tmp_path / "out.pdf")]) == 2
         assert f"LOG-FILE: " in (err := capsys.readouterr().err) and message in err, err
     assert not (tmp_path / "out.pdf").exists()
