@@ -1,8 +1,9 @@
 """The closing record: what a witness writes down at the end of a ceremony, to check later.
 
-Pure: plain data in, 79-column lines out, for the console's last screen, the log's last page and
-the printer; every name and text in it is shown escaped (`text.shown`), so that a request's file
-name cannot start rows of its own there. Per request signed: the request's and the response's file names, SHA-256 in hex and
+Pure: plain data in, lines of at most 79 columns out (every one holding outside text at most 76), for the console's last screen, the log's last
+page and the printer; every name and text in it is shown escaped (`text.shown`) and cut to its row,
+so that a request's file name cannot start rows of its own there: no line break, and no wrap (see
+WIDTH). Per request signed: the request's and the response's file names, SHA-256 in hex and
 PGP words (`Fingerprint.aloud`, the layout used everywhere), the number of bundles and the KSKs
 that signed them; the HSM's identity; the clock as set and the span of the ceremony; and, once the
 final log is on a stick, the log's own SHA-256 (the log cannot hold its own hash, so its copy of
@@ -18,6 +19,11 @@ from appliance.digest import Fingerprint
 from appliance.text import shown
 
 TITLE = "CLOSING RECORD"
+# No row of the record is ever wrapped: the screen has 79 columns, the log indents each row by 4 of
+# its 80, the paper has 80. Wrapped at its own spaces (or continued on paper), a name would stand
+# on a row of its own, where it can look like a row of ours: the hash rows under it. So text from
+# outside is cut to fit its row ("..."); the whole of it is in the log above.
+WIDTH = 76
 
 
 @dataclass(frozen=True)
@@ -57,21 +63,28 @@ def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None)
     lines = [TITLE, "",
              f"Ceremony from {record.started:%Y-%m-%d %H:%M:%S} to {record.ended:%Y-%m-%d %H:%M:%S} UTC "
              f"({minutes // 60} h {minutes % 60} min {seconds} s)"]
-    lines += ["Clock as set:"] + [f"  {shown(line, limit=None)}" for line in record.clock_set or ("not set",)]
-    lines += ["HSM:"] + [f"  {shown(line, limit=None)}" for line in record.hsm or ("never opened",)]
+    lines += ["Clock as set:"] + [_row("  ", line) for line in record.clock_set or ("not set",)]
+    lines += ["HSM:"] + [_row("  ", line) for line in record.hsm or ("never opened",)]
     lines += ["", f"Requests signed: {len(record.signed)}"]
     for number, signed in enumerate(record.signed, 1):
-        lines += ["", f"{number}. {shown(signed.response_name)}: {signed.bundles} bundles, "
-                      f"written on {shown(signed.stick)}",
-                  "   signed by " + "; ".join(shown(ksk, limit=None) for ksk in signed.ksks), ""]
-        lines += [f"   Request {shown(signed.request_name)}", *Fingerprint(signed.request_sha256).aloud()]
-        lines += ["", f"   Response {shown(signed.response_name)}", *Fingerprint(signed.response_sha256).aloud()]
+        lines += ["", _row(f"{number}. ", signed.response_name, f": {signed.bundles} bundles,"),
+                  _row("   written on ", signed.stick)]
+        lines += [_row("   signed by " if n == 0 else "   and by ", ksk) for n, ksk in enumerate(signed.ksks)]
+        lines += ["", _row("   Request ", signed.request_name), *Fingerprint(signed.request_sha256).aloud()]
+        lines += ["", _row("   Response ", signed.response_name), *Fingerprint(signed.response_sha256).aloud()]
     if record.failures:
-        lines += ["", "Not signed, or not complete:"]
-        lines += [f"  {shown(failure, limit=None)}" for failure in record.failures]
-    lines += ["", f"Final log {shown(record.log_name)}"]
+        lines += ["", "Not signed, or not complete (each in full in the log):"]
+        lines += [_row("  ", failure) for failure in record.failures]
+    lines += ["", _row("Final log ", record.log_name)]
     if log_sha256 is None:
-        lines += ["  its SHA-256 is shown on the screen once it is written (a file cannot hold its own hash)"]
+        lines += ["  its SHA-256 is shown on the screen once it is written (a file cannot hold its",
+                  "  own hash)"]
     else:
         lines += Fingerprint(log_sha256).render("  SHA-256 of the final log as written:").splitlines()
     return lines
+
+
+def _row(before: str, outside: str, after: str = "") -> str:
+    """`before` and `after` (our own words) around `outside`, shown escaped and cut so that the
+    row fits WIDTH."""
+    return before + shown(outside, limit=max(WIDTH - len(before) - len(after), 8)) + after
