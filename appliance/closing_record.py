@@ -12,6 +12,7 @@ the record ends without it).
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,8 +23,10 @@ TITLE = "CLOSING RECORD"
 # No row of the record is ever wrapped: the screen has 79 columns, the log indents each row by 4 of
 # its 80, the paper has 80. Wrapped at its own spaces (or continued on paper), a name would stand
 # on a row of its own, where it can look like a row of ours: the hash rows under it. So text from
-# outside is cut to fit its row ("..."); the whole of it is in the log above.
+# outside is cut to fit its row ("..."; the whole of it is in the log above), or, for a failure,
+# continued on rows that each start with CONTINUED.
 WIDTH = 76
+CONTINUED = "    + "  # leads each further row of a long failure: ours, never text from outside
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,8 @@ def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None)
         lines += ["", _row("   Request ", signed.request_name), *Fingerprint(signed.request_sha256).aloud()]
         lines += ["", _row("   Response ", signed.response_name), *Fingerprint(signed.response_sha256).aloud()]
     if record.failures:
-        lines += ["", "Not signed, or not complete (each in full in the log):"]
-        lines += [_row("  ", failure) for failure in record.failures]
+        lines += ["", "Not signed, or not complete:"]
+        lines += [row for failure in record.failures for row in _continued("  ", failure)]
     lines += ["", _row("Final log ", record.log_name)]
     if log_sha256 is None:
         lines += ["  its SHA-256 is shown on the screen once it is written (a file cannot hold its",
@@ -82,6 +85,13 @@ def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None)
     else:
         lines += Fingerprint(log_sha256).render("  SHA-256 of the final log as written:").splitlines()
     return lines
+
+
+def _continued(before: str, outside: str) -> list[str]:
+    """`outside` (shown escaped) whole, on rows of WIDTH: the first behind `before`, each further
+    one behind CONTINUED, so that none can start with text from outside."""
+    rows = textwrap.wrap(shown(outside, limit=None), WIDTH - len(CONTINUED), break_on_hyphens=False) or [""]
+    return [before + rows[0]] + [CONTINUED + row for row in rows[1:]]
 
 
 def _row(before: str, outside: str, after: str = "") -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from appliance.closing_record import WIDTH, ClosingRecord, SignedRequest, closing_record_lines
+from appliance.closing_record import CONTINUED, WIDTH, ClosingRecord, SignedRequest, closing_record_lines
 from appliance.console.app import SCREEN_WIDTH
 from appliance.digest import Fingerprint, _word_lists
 from appliance.formats import parse_response
@@ -120,6 +120,12 @@ def test_long_outside_text_is_cut_to_its_row_never_wrapped():
                                                   ("ksr" + text + ": refused",)), hashlib.sha256(b"log").digest())
 
     long = record_of(".xml " + "   1:CD4B   2:E316" * 12)
-    assert len(long) == len(record_of(".xml"))
-    outside = [line for line in long if "CD4B" in line]
-    assert len(outside) == 8 and all(len(line) <= WIDTH for line in outside)
+    own = [line for line in long if not line.startswith(CONTINUED)]  # a failure goes on behind CONTINUED
+    assert len(own) == len(record_of(".xml"))
+    assert all(len(line) <= WIDTH for line in long if "CD4B" in line or line.startswith(CONTINUED))
+    outside = [line for line in own if "CD4B" in line]
+    assert len(outside) == 8
+    failure = long[long.index("Not signed, or not complete:") + 1:long.index("Final log ceremony.log") - 1]
+    assert failure[0].startswith("  ksr.xml ") and all(row.startswith(CONTINUED) for row in failure[1:])
+    assert " ".join(row.removeprefix(CONTINUED).strip() for row in failure) == "ksr.xml " + " ".join(
+        ("   1:CD4B   2:E316" * 12).split()) + ": refused"
