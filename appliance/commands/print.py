@@ -1,4 +1,4 @@
-"""`ceremony print LOG [--pdf FILE] [--printer NAME] [--copies N] [--paper a4|letter]`.
+"""`ceremony print LOG [--pdf FILE] [--printer NAME] [--copies N] [--paper a4|letter] [--max-pages N]`.
 
 Reprints a ceremony log (from a stick: hostile input, so opened without following links or
 blocking, capped, and shown escaped) through the same code as the console, or with `--pdf` only
@@ -12,11 +12,14 @@ from pathlib import Path
 from appliance import safefile
 from appliance.errors import UsageError
 from appliance.printing import cups
-from appliance.printing.document import PAPER_SIZES, build_log_pdf
+from appliance.printing.document import PAPER_SIZES, build_log_pdf, laid_out
 from appliance.printing.job import print_log
 from appliance.text import shown
 
 MAX_LOG_SIZE = 8 << 20  # bytes; a long ceremony's log is a few hundred kilobytes
+# A copy of a real log is a few dozen pages; a file from a stick can make thousands (8 MiB of bytes
+# that are not text, each printed as a 4-column escape), and paper is not to be spent on it unasked.
+MAX_PAGES = 200
 
 
 def register(subparsers) -> None:
@@ -27,6 +30,8 @@ def register(subparsers) -> None:
     parser.add_argument("--copies", type=int, default=1, metavar="N",
                         help=f"copies to print, 1 to {cups.MAX_COPIES} (default 1)")
     parser.add_argument("--paper", choices=sorted(PAPER_SIZES), default="a4", help="paper size (default a4)")
+    parser.add_argument("--max-pages", type=int, default=MAX_PAGES, metavar="N",
+                        help=f"print nothing if the log makes more pages a copy (default {MAX_PAGES})")
     parser.set_defaults(handler=run)
 
 
@@ -72,6 +77,10 @@ def run(args) -> int:
         return 0
     if not 1 <= args.copies <= cups.MAX_COPIES:
         raise UsageError(f"--copies must be from 1 to {cups.MAX_COPIES}")
+    pages = len(laid_out(log, args.paper))
+    if pages > args.max_pages:
+        raise UsageError(f"LOG-PAGES: {shown(str(args.log))} makes {pages} pages a copy, more than --max-pages "
+                         f"{args.max_pages}; nothing printed (--pdf FILE writes it to look at first)")
     printer = choose_printer(args.printer)
     print(f"Printer {printer.describe()}")
     document, outcome = print_log(log, printer.name, args.copies, paper=args.paper)

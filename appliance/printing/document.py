@@ -105,6 +105,17 @@ def footer_lines(started: str, page: int, pages: int, fingerprint: Fingerprint) 
     return first, second
 
 
+def laid_out(log: bytes, paper: str = "a4", closing_record: list[str] | None = None) -> list[list[Row]]:
+    """The document's pages, each a list of body rows: the closing record's first (if given), then
+    the log's. Raises KeyError for an unknown paper size."""
+    per_page = rows_per_page(paper)
+    sections = [rows_of(log.decode("utf-8", errors="backslashreplace"))]
+    if closing_record:
+        sections.insert(0, rows_of("\n".join(closing_record)))
+    return [section[i : i + per_page] for section in sections
+            for i in range(0, max(len(section), 1), per_page)]
+
+
 def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
                   closing_record: list[str] | None = None, title: str = "Ceremony log") -> LogDocument:
     """The PDF of a whole ceremony log.
@@ -122,12 +133,7 @@ def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
         raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}, not {paper!r}")
     fingerprint = Fingerprint.of(log)
     started = started or started_from_log(log) or "unknown"
-    per_page = rows_per_page(paper)
-    sections = [rows_of(log.decode("utf-8", errors="backslashreplace"))]
-    if closing_record:
-        sections.insert(0, rows_of("\n".join(closing_record)))
-    pages = [section[i : i + per_page] for section in sections
-             for i in range(0, max(len(section), 1), per_page)]
+    pages = laid_out(log, paper, closing_record)
 
     out = io.BytesIO()
     width, height = PAPER_SIZES[paper]

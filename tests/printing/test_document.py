@@ -13,6 +13,7 @@ import pytest
 from appliance.cli import main
 from appliance.commands import print as print_command
 from appliance.digest import Fingerprint
+from appliance.errors import UsageError
 from appliance.printing.document import (
     COLUMNS,
     Row,
@@ -170,3 +171,24 @@ def test_the_console_starts_without_loading_the_pdf_writer():
     code = "import sys, appliance.console, appliance.commands.run; print('reportlab.pdfgen' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def test_print_refuses_a_log_of_more_pages_than_asked_for(tmp_path, capsys, monkeypatch):
+    """A "log" from a stick may be 8 MiB of bytes that are not text, each printed as a 4-column
+    escape: thousands of pages. `ceremony print` says how many and prints nothing beyond
+    --max-pages (default 200; a real ceremony's log is a few dozen), before asking CUPS anything."""
+    asked = []
+
+    def choose_printer(name):
+        asked.append(name)
+        raise UsageError("no printer here")
+
+    monkeypatch.setattr(print_command, "choose_printer", choose_printer)
+    hostile = tmp_path / "ceremony-hostile.log"
+    hostile.write_bytes(bytes(range(128, 256)) * 3000)  # 384000 bytes, none of them text: 315 pages
+    assert main(["print", str(hostile)]) == 2
+    err = capsys.readouterr().err
+    assert "LOG-PAGES: " in err and "more than --max-pages 200; nothing printed" in err, err
+    assert asked == []
+    assert "makes 315 pages a copy" in err
+    assert main(["print", str(hostile), "--max-pages", "315", "--printer", "x"]) == 2 and asked == ["x"]
