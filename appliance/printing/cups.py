@@ -93,6 +93,8 @@ def _run(args: list[str], timeout: float = COMMAND_TIMEOUT) -> subprocess.Comple
                               timeout=timeout, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise PrintingError(f"CUPS is not installed ({args[0]} not found)") from None
+    except OSError as exc:
+        raise PrintingError(f"{args[0]} could not be run: {exc.strerror or exc}") from None
     except subprocess.TimeoutExpired:
         raise PrintingError(f"{args[0]} did not answer within {timeout:.0f} s") from None
 

@@ -142,3 +142,16 @@ def test_the_printer_question_is_guarded_like_the_print_words(demo, sticks, monk
     assert run.code == 0 and fake.printed == [1]
     assert "123456" not in run.log and "123456" not in run.screen_text()
     assert "Nothing printed." in run.log
+
+
+def test_no_room_for_the_print_file_is_a_printing_failure(demo, sticks, monkeypatch):
+    """The PDF goes to CUPS through a temporary file (in RAM on the DVD): a full or missing
+    temporary folder is a printing failure said and logged, and the ceremony goes on."""
+    import tempfile
+
+    fake = FakeCups(monkeypatch, done=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(demo.media / "no-such-folder"))
+    run = run_script(sticks, SIGN_ONE + [("next", "print")] + CLOSE + [("shutdown.done", "end")],
+                     config=demo.config)
+    assert run.code == 0 and run.ceremony.ended and fake.printed == []
+    assert "ERROR PRINTING FAILED on laser\\x1b]0;x\\x07: cannot hand the log to CUPS: " in unwrapped(run.log)

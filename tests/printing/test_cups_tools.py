@@ -96,3 +96,13 @@ def test_only_usb_and_parallel_port_device_uris_become_queues(monkeypatch):
         args, 0, LPINFO, ""))
     assert [d["uri"] for d in cups.plugged_devices()] == ["usb://HP/LaserJet%20M404?serial=PHB1234",
                                                          "parallel:/dev/lp0"]
+
+
+def test_a_cups_tool_that_cannot_run_is_a_printing_error(monkeypatch, tmp_path):
+    """Any failure to start one of CUPS's tools (here a file that may not be executed) is a
+    PrintingError, which the console says and logs and goes on from, never an OSError."""
+    (tmp_path / "lpstat").write_text("#!/bin/sh\n")
+    (tmp_path / "lpstat").chmod(0o644)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(cups.PrintingError, match="lpstat could not be run: Permission denied"):
+        cups.list_printers()
