@@ -55,8 +55,9 @@ def choose_printer(name: str | None) -> cups.Printer:
         raise UsageError(f"no printer named {shown(name)}; printers: "
                          f"{', '.join(p.name for p in printers) or 'none'}")
     if len(printers) != 1:
+        # One line: the error is shown escaped (a line break would print as \n).
         raise UsageError(f"{'no printer found' if not printers else 'several printers'}: name one with --printer"
-                         + "".join(f"\n  {p.describe()}" for p in printers))
+                         + "".join(f"; {p.describe()}" for p in printers))
     return printers[0]
 
 

@@ -90,6 +90,7 @@ def test_ceremony_print_command(scheduler, capsys):
 
     scheduler.add_file_printer("broken", Path("/nonexistent-directory/printer.ps"))
     assert main(["print", str(LOG)]) == 2  # two printers now: which one must be said
+    assert "several printers: name one with --printer; broken: Generic PostScript Printer" in capsys.readouterr().err
     assert main(["print", str(LOG), "--printer", "broken"]) == 4
     assert "(1 copies): STOPPED: " in capsys.readouterr().out
 
