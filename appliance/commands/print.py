@@ -12,7 +12,7 @@ from pathlib import Path
 from appliance import safefile
 from appliance.errors import UsageError
 from appliance.printing import cups
-from appliance.printing.document import PAPER_SIZES, build_log_pdf, laid_out
+from appliance.printing.document import PAPER_SIZES, build_log_pdf, page_count
 from appliance.printing.job import print_log
 from appliance.text import shown
 
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
                         help=f"copies to print, 1 to {cups.MAX_COPIES} (default 1)")
     parser.add_argument("--paper", choices=sorted(PAPER_SIZES), default="a4", help="paper size (default a4)")
     parser.add_argument("--max-pages", type=int, default=MAX_PAGES, metavar="N",
-                        help=f"print nothing if the log makes more pages a copy (default {MAX_PAGES})")
+                        help=f"print or write nothing if the log makes more pages a copy (default {MAX_PAGES})")
     parser.set_defaults(handler=run)
 
 
@@ -63,6 +63,10 @@ def choose_printer(name: str | None) -> cups.Printer:
 
 def run(args) -> int:
     log = read_log(args.log)
+    pages = page_count(log, args.paper)
+    if pages > args.max_pages:
+        raise UsageError(f"LOG-PAGES: {shown(str(args.log))} makes {pages} pages a copy, more than --max-pages "
+                         f"{args.max_pages}; nothing printed or written")
     if args.pdf is not None:
         if args.printer is not None or args.copies != 1:
             raise UsageError("--pdf only writes the PDF: --printer and --copies do not go with it")
@@ -78,10 +82,6 @@ def run(args) -> int:
         return 0
     if not 1 <= args.copies <= cups.MAX_COPIES:
         raise UsageError(f"--copies must be from 1 to {cups.MAX_COPIES}")
-    pages = len(laid_out(log, args.paper))
-    if pages > args.max_pages:
-        raise UsageError(f"LOG-PAGES: {shown(str(args.log))} makes {pages} pages a copy, more than --max-pages "
-                         f"{args.max_pages}; nothing printed (--pdf FILE writes it to look at first)")
     printer = choose_printer(args.printer)
     print(f"Printer {printer.describe()}")
     document, outcome = print_log(log, printer.name, args.copies, paper=args.paper)

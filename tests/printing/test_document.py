@@ -19,6 +19,7 @@ from appliance.printing.document import (
     Row,
     build_log_pdf,
     escape,
+    page_count,
     rows_of,
     rows_per_page,
     started_from_log,
@@ -176,7 +177,9 @@ def test_the_console_starts_without_loading_the_pdf_writer():
 def test_print_refuses_a_log_of_more_pages_than_asked_for(tmp_path, capsys, monkeypatch):
     """A "log" from a stick may be 8 MiB of bytes that are not text, each printed as a 4-column
     escape: thousands of pages. `ceremony print` says how many and prints nothing beyond
-    --max-pages (default 200; a real ceremony's log is a few dozen), before asking CUPS anything."""
+    --max-pages (default 200; a real ceremony's log is a few dozen), before asking CUPS anything,
+    and writes no PDF of it either (counted without laying the rows out: 8 MiB of line feeds are
+    131148 pages)."""
     asked = []
 
     def choose_printer(name):
@@ -191,4 +194,8 @@ def test_print_refuses_a_log_of_more_pages_than_asked_for(tmp_path, capsys, monk
     assert "LOG-PAGES: " in err and "more than --max-pages 200; nothing printed" in err, err
     assert asked == []
     assert "makes 315 pages a copy" in err
+    assert main(["print", str(hostile), "--pdf", str(tmp_path / "hostile.pdf")]) == 2
+    assert "nothing printed or written" in capsys.readouterr().err and not (tmp_path / "hostile.pdf").exists()
+    assert page_count(hostile.read_bytes()) == build_log_pdf(hostile.read_bytes()).pages == 315
+    assert page_count(b"") == 1 and page_count(LOG.read_bytes(), "letter") == build_log_pdf(LOG.read_bytes(), paper="letter").pages
     assert main(["print", str(hostile), "--max-pages", "315", "--printer", "x"]) == 2 and asked == ["x"]
