@@ -1,9 +1,9 @@
 """The closing record: what a witness writes down at the end of a ceremony, to check later.
 
-Pure: plain data in, lines of at most 79 columns out (every one holding outside text at most 76), for the console's last screen, the log's last
-page and the printer; every name and text in it is shown escaped (`text.shown`) and cut to its row,
-so that a request's file name cannot start rows of its own there: no line break, and no wrap (see
-WIDTH). Per request signed: the request's and the response's file names, SHA-256 in hex and
+Pure: plain data in, lines of at most 79 columns out (at most 76 where they hold outside text), for
+the console's last screen, the log's last page and the printer; every name and text in it is shown
+escaped (`text.shown`) and cut to its row, so that a request's file name cannot start rows of its
+own there: no line break, and no wrap (see WIDTH). Per request signed: the request's and the response's file names, SHA-256 in hex and
 PGP words (`Fingerprint.aloud`, the layout used everywhere), the number of bundles and the KSKs
 that signed them; the HSM's identity; the clock as set and the span of the ceremony; and, once the
 final log is on a stick, the log's own SHA-256 (the log cannot hold its own hash, so its copy of

@@ -45,7 +45,8 @@ async def run(ceremony: Ceremony) -> Step:
     lines = closing_record_lines(record(ceremony) if report is None else closing, log_sha256)
     lost = safekeeping.kept(ceremony)
     if lost:
-        lines += ["", "WARNING: signed but on NO stick, lost now:"] + [f"  {shown(s.response_name, limit=WIDTH - 2)}" for s in lost]
+        lines += ["", "WARNING: signed but on NO stick, lost now:"]
+        lines += [f"  {shown(s.response_name, limit=WIDTH - 2)}" for s in lost]  # one row each, as in the record
     if report is None:
         lines += ["", "WARNING: the final log is NOT on any stick."]
         if ceremony.log_written is not None:
