@@ -3,7 +3,7 @@ operators type 'end' (a witness copies the hashes from it)."""
 
 from __future__ import annotations
 
-from appliance.closing_record import WIDTH, ClosingRecord, closing_record_lines
+from appliance.closing_record import OUTSIDE_WIDTH, ClosingRecord, closing_record_lines
 from appliance.console import printing, safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.errors import EXIT_MEDIA
@@ -46,7 +46,7 @@ async def run(ceremony: Ceremony) -> Step:
     lost = safekeeping.kept(ceremony)
     if lost:
         lines += ["", "WARNING: signed but on NO stick, lost now:"]
-        lines += [f"  {shown(s.response_name, limit=WIDTH - 2)}" for s in lost]  # one row each, as in the record
+        lines += [f"  {shown(s.response_name, limit=OUTSIDE_WIDTH - 2)}" for s in lost]  # one row each, as in the record
     if report is None:
         lines += ["", "WARNING: the final log is NOT on any stick."]
         if ceremony.log_written is not None:
