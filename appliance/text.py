@@ -23,13 +23,16 @@ from __future__ import annotations
 
 # Default_Ignorable_Code_Point (Unicode DerivedCoreProperties) members that str.isprintable()
 # accepts (categories Mn and Lo): invisible, so shown escaped. The rest of the property is Cf or
-# Cn, which isprintable() already refuses.
+# Cn, which isprintable() already refuses. Also the one printable character drawn as a blank that
+# is neither a space (Zs, refused) nor default-ignorable: with it a name would carry indentation
+# of its own onto a wrapped row.
 _INVISIBLE_PRINTABLE = (
     (0x034F, 0x034F),  # COMBINING GRAPHEME JOINER
     (0x115F, 0x1160),  # HANGUL CHOSEONG/JUNGSEONG FILLER
     (0x17B4, 0x17B5),  # KHMER VOWEL INHERENT AQ/AA
     (0x180B, 0x180D),  # MONGOLIAN FREE VARIATION SELECTORS
     (0x180F, 0x180F),
+    (0x2800, 0x2800),  # BRAILLE PATTERN BLANK (So): not default-ignorable, but drawn as a space
     (0x3164, 0x3164),  # HANGUL FILLER
     (0xFE00, 0xFE0F),  # VARIATION SELECTORS
     (0xFFA0, 0xFFA0),  # HALFWIDTH HANGUL FILLER
@@ -76,9 +79,13 @@ def shown(value: str | bytes, limit: int | None = DEFAULT_LIMIT) -> str:
         value = bytes(value).decode("utf-8", "surrogateescape")
     elif not isinstance(value, str):
         value = str(value)
+    room = None if limit is None else max(limit, len(ELLIPSIS)) - len(ELLIPSIS)
+    if value.isascii() and value.isprintable():
+        # Nothing to escape (the usual row, a few thousand of them per command): the same result
+        # as the walk below, without testing one character at a time.
+        return value if room is None or len(value) <= room + len(ELLIPSIS) else value[:room] + ELLIPSIS
     pieces: list[str] = []
     length = 0
-    room = None if limit is None else max(limit, len(ELLIPSIS)) - len(ELLIPSIS)
     for index, char in enumerate(value):
         piece = char if _visible(char) else _escape(char)
         if room is not None and length + len(piece) > room:

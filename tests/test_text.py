@@ -16,6 +16,7 @@ CLASSES = {
     "zero-width and other default-ignorables": "\u200b\u200c\u200d\u2060\ufeff\u00ad\u034f\u115f\u3164\ufe0f"
                                                "\U000e0001\U000e0100",
     "spaces other than the space": "\u00a0\u2000\u3000",
+    "printable but drawn as a blank": "\u2800",
     "private use, unassigned, noncharacters": "\ue000\U000f0000\u0378\uffff",
     "lone surrogates": "\ud800\udfff",
 }
@@ -78,5 +79,17 @@ def test_any_value_comes_out_as_one_row_of_visible_text(value, limit):
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"))))
 def test_visible_text_is_never_changed(text):
-    if not any(unicodedata.category(c) == "Mn" or c in "\u115f\u1160\u3164\uffa0" for c in text):
+    if not any(unicodedata.category(c) == "Mn" or c in "\u115f\u1160\u2800\u3164\uffa0" for c in text):
         assert shown(text, limit=None) == text
+
+
+class _NotAscii(str):
+    """Takes shown() through its character-by-character walk even for ASCII text."""
+
+    def isascii(self) -> bool:
+        return False
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)), st.one_of(st.none(), st.integers(min_value=0, max_value=60)))
+def test_ascii_text_comes_out_as_the_character_walk_makes_it(text, limit):
+    assert shown(text, limit=limit) == shown(_NotAscii(text), limit=limit)

@@ -108,7 +108,9 @@ async def _choose(ceremony, printers: list[cups.Printer]) -> cups.Printer | None
     if len(printers) == 1:
         return printers[0]
     ui.add(["Printers present:"] + [f"  {n}. {p.describe()}" for n, p in enumerate(printers, 1)])
-    answer = await ui.ask("print.choose", "Printer number (or 'cancel'):")
+    # Guarded (`ui.ask(choices=)`): what is none of the numbers (a PIN typed by habit) is neither drawn nor logged.
+    numbers = tuple(str(n) for n in range(1, len(printers) + 1))
+    answer = await ui.ask("print.choose", "Printer number (or 'cancel'):", choices=(*numbers, "cancel"))
     chosen = by_number(answer, printers)
     if chosen is None:
         ui.add(["Nothing printed."])
