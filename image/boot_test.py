@@ -78,6 +78,9 @@ BOOT_COSTS = (
     Check("early units with nothing to do masked",
           "for u in " + " ".join(_MASKED_EARLY_UNITS) + "; do systemctl show -p LoadState --value $u.service; done "
           "| sort -u", "masked"),
+    Check("the initramfs's programs still held (no stall at systemd's start under TCG)",
+          "n=$(ls /proc/$(pgrep -o -x tail)/fd 2>/dev/null | wc -l); [ \"$n\" -gt 300 ] && echo held || echo \"$n files\"",
+          "held"),
     Check("only the squashfs copied to RAM", "find /run/live/medium -type f", "/run/live/medium/filesystem.squashfs"),
     Check("unused drivers not loaded (printing's load with cupsd)",
           "lsmod | awk 'NR > 1 {print $1}' | grep -x -E '" + "|".join(UNUSED_MODULES) + "' || true", ""),
