@@ -1,8 +1,9 @@
 """The closing record: what a witness writes down at the end of a ceremony, to check later.
 
-Pure: plain data in, 79-column lines out, for the console's last screen, the log's last page and
-the printer; every name and text in it is shown escaped (`text.shown`), so that a request's file
-name cannot start rows of its own there. Per request signed: the request's and the response's file names, SHA-256 in hex and
+Pure: plain data in, lines of at most 79 columns out (at most 76 where they hold outside text), for
+the console's last screen, the log's last page and the printer; every name and text in it is shown
+escaped (`text.shown`) and cut to its row, so that a request's file name cannot start rows of its
+own there: no line break, and no wrap (see OUTSIDE_WIDTH). Per request signed: the request's and the response's file names, SHA-256 in hex and
 PGP words (`Fingerprint.aloud`, the layout used everywhere), the number of bundles and the KSKs
 that signed them; the HSM's identity; the clock as set and the span of the ceremony; and, once the
 final log is on a stick, the log's own SHA-256 (the log cannot hold its own hash, so its copy of
@@ -11,6 +12,7 @@ the record ends without it).
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +20,14 @@ from appliance.digest import Fingerprint
 from appliance.text import shown
 
 TITLE = "CLOSING RECORD"
+WIDTH = 79  # columns: the screen and the printed page hold 80
+# No row of the record holding text from outside is ever wrapped: the log indents each row by 4 of
+# its 80 columns. Wrapped at its own spaces (or continued on paper), a name would stand on a row of
+# its own, where it can look like a row of ours: the hash rows under it. So text from outside is
+# cut to fit its row ("..."; the whole of it is in the log above), or, for a failure, continued on
+# rows that each start with CONTINUED.
+OUTSIDE_WIDTH = 76
+CONTINUED = "    + "  # leads each further row of a long failure: ours, never text from outside
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,9 @@ class ClosingRecord:
 
 
 def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None) -> list[str]:
-    """The record as lines of at most 79 columns.
+    """The record as lines of at most 79 columns; a line holding text from outside (a file or stick
+    name, the HSM's and KSKs' labels, a failure) at most OUTSIDE_WIDTH, cut to its row or continued
+    behind CONTINUED, never broken at its own spaces into rows of its own.
 
     `log_sha256` (32 bytes) is the SHA-256 of the final log file exactly as written to the stick;
     None for the copy inside the log itself, which then says that the hash follows on the screen.
@@ -57,21 +69,44 @@ def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None)
     lines = [TITLE, "",
              f"Ceremony from {record.started:%Y-%m-%d %H:%M:%S} to {record.ended:%Y-%m-%d %H:%M:%S} UTC "
              f"({minutes // 60} h {minutes % 60} min {seconds} s)"]
-    lines += ["Clock as set:"] + [f"  {shown(line, limit=None)}" for line in record.clock_set or ("not set",)]
-    lines += ["HSM:"] + [f"  {shown(line, limit=None)}" for line in record.hsm or ("never opened",)]
+    lines += ["Clock as set:"] + [row for line in record.clock_set or ("not set",)
+                                  for row in _rows(f"  {shown(line, limit=None)}")]
+    lines += ["HSM:"] + [_row("  ", line) for line in record.hsm or ("never opened",)]
     lines += ["", f"Requests signed: {len(record.signed)}"]
     for number, signed in enumerate(record.signed, 1):
-        lines += ["", f"{number}. {shown(signed.response_name)}: {signed.bundles} bundles, "
-                      f"written on {shown(signed.stick)}",
-                  "   signed by " + "; ".join(shown(ksk, limit=None) for ksk in signed.ksks), ""]
-        lines += [f"   Request {shown(signed.request_name)}", *Fingerprint(signed.request_sha256).aloud()]
-        lines += ["", f"   Response {shown(signed.response_name)}", *Fingerprint(signed.response_sha256).aloud()]
+        lines += ["", _row(f"{number}. ", signed.response_name, f": {signed.bundles} bundles,"),
+                  _row("   written on ", signed.stick)]
+        lines += [_row("   signed by " if n == 0 else "   and by ", ksk) for n, ksk in enumerate(signed.ksks)]
+        lines += ["", _row("   Request ", signed.request_name), *Fingerprint(signed.request_sha256).aloud()]
+        lines += ["", _row("   Response ", signed.response_name), *Fingerprint(signed.response_sha256).aloud()]
     if record.failures:
         lines += ["", "Not signed, or not complete:"]
-        lines += [f"  {shown(failure, limit=None)}" for failure in record.failures]
-    lines += ["", f"Final log {shown(record.log_name)}"]
+        lines += [row for failure in record.failures for row in _continued("  ", failure)]
+    lines += ["", _row("Final log ", record.log_name)]
     if log_sha256 is None:
-        lines += ["  its SHA-256 is shown on the screen once it is written (a file cannot hold its own hash)"]
+        lines += _rows("  its SHA-256 is shown on the screen once it is written (a file cannot hold its own hash)")
     else:
         lines += Fingerprint(log_sha256).render("  SHA-256 of the final log as written:").splitlines()
     return lines
+
+
+def _continued(before: str, outside: str) -> list[str]:
+    """`outside` (shown escaped) whole, on rows of OUTSIDE_WIDTH: the first behind `before`, each further
+    one behind CONTINUED, so that none can start with text from outside."""
+    rows = textwrap.wrap(shown(outside, limit=None), OUTSIDE_WIDTH - len(CONTINUED), break_on_hyphens=False) or [""]
+    return [before + rows[0]] + [CONTINUED + row for row in rows[1:]]
+
+
+def _row(before: str, outside: str, after: str = "") -> str:
+    """`before` and `after` (our own words) around `outside`, shown escaped and cut so that the
+    row fits OUTSIDE_WIDTH."""
+    return before + shown(outside, limit=max(OUTSIDE_WIDTH - len(before) - len(after), 8)) + after
+
+
+def _rows(line: str) -> list[str]:
+    """One of the record's own texts broken between words to WIDTH columns, continuing under its
+    indentation (the printer would break a word behind its '+'). Never for a name from a stick or
+    the HSM: broken at its spaces, a hostile name could lay out rows that look like the record's
+    own; those are cut to their row (`_row`) or continued behind CONTINUED (`_continued`)."""
+    indent = " " * (len(line) - len(line.lstrip()))
+    return textwrap.wrap(line, WIDTH, subsequent_indent=indent + "  ", break_on_hyphens=False) or [""]

@@ -23,13 +23,16 @@ from __future__ import annotations
 
 # Default_Ignorable_Code_Point (Unicode DerivedCoreProperties) members that str.isprintable()
 # accepts (categories Mn and Lo): invisible, so shown escaped. The rest of the property is Cf or
-# Cn, which isprintable() already refuses.
+# Cn, which isprintable() already refuses. Also the one printable character drawn as a blank that
+# is neither a space (Zs, refused) nor default-ignorable: with it a name would carry indentation
+# of its own onto a wrapped row.
 _INVISIBLE_PRINTABLE = (
     (0x034F, 0x034F),  # COMBINING GRAPHEME JOINER
     (0x115F, 0x1160),  # HANGUL CHOSEONG/JUNGSEONG FILLER
     (0x17B4, 0x17B5),  # KHMER VOWEL INHERENT AQ/AA
     (0x180B, 0x180D),  # MONGOLIAN FREE VARIATION SELECTORS
     (0x180F, 0x180F),
+    (0x2800, 0x2800),  # BRAILLE PATTERN BLANK (So): not default-ignorable, but drawn as a space
     (0x3164, 0x3164),  # HANGUL FILLER
     (0xFE00, 0xFE0F),  # VARIATION SELECTORS
     (0xFFA0, 0xFFA0),  # HALFWIDTH HANGUL FILLER

@@ -16,6 +16,7 @@ CLASSES = {
     "zero-width and other default-ignorables": "\u200b\u200c\u200d\u2060\ufeff\u00ad\u034f\u115f\u3164\ufe0f"
                                                "\U000e0001\U000e0100",
     "spaces other than the space": "\u00a0\u2000\u3000",
+    "printable but drawn as a blank": "\u2800",
     "private use, unassigned, noncharacters": "\ue000\U000f0000\u0378\uffff",
     "lone surrogates": "\ud800\udfff",
 }
@@ -78,5 +79,5 @@ def test_any_value_comes_out_as_one_row_of_visible_text(value, limit):
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"))))
 def test_visible_text_is_never_changed(text):
-    if not any(unicodedata.category(c) == "Mn" or c in "\u115f\u1160\u3164\uffa0" for c in text):
+    if not any(unicodedata.category(c) == "Mn" or c in "\u115f\u1160\u2800\u3164\uffa0" for c in text):
         assert shown(text, limit=None) == text

@@ -30,7 +30,7 @@ from appliance.console import run_console
 from appliance.console.autopilot import TypedRun, by_key
 from appliance.console.flow import Settings
 from appliance.console.sticks import StickWatch
-from appliance.errors import UsageError
+from appliance.errors import EXIT_MEDIA, UsageError
 from appliance.formats import write_request
 from appliance.hsm import Hsm
 from appliance.hsm.profile import DEFAULT_MODULE, profile_from_table
@@ -42,6 +42,9 @@ TOKEN_LABEL = "ceremony-demo"
 KSK_LABEL = "KSK-demo"
 PIN = "123456"  # a demo token: the PIN is no secret, and is printed
 STICK = "KSR-STICK"
+INTRO = (f"\nIn the console: type the UTC time, then the PIN {PIN}, and answer 'yes' at the\n"
+         "checks; at the end choose the stick for the log and type 'end' at the closing\n"
+         "record (F2/F3 look back). Press Enter to start ... ")
 
 
 def register(subparsers) -> None:
@@ -217,22 +220,36 @@ def run(args) -> int:
     if unattended:
         code, ceremony = run_unattended(demo)
     else:
-        input(f"\nIn the console: type the UTC time, then the PIN {PIN}; answer 'yes' at the checks; at the\n"
-              "end choose the stick for the log and type 'end' at the closing record (F2/F3 look back).\n"
-              "Press Enter to start ... ")
+        input(INTRO)
         watch = StickWatch()
         with media_source(demo.media, watch) as media:
             code, ceremony = run_console(Settings(demo.config, None, None), media, watch,
                                          CeremonyClock(set_system=False))
+    return check_outputs(demo, code, ceremony)
+
+
+def found_on_a_stick(demo: Demo, name: str) -> Path | None:
+    """`name` on the demo's stick, or else on the first other stick folder holding it (the
+    operators may have typed 'other'), or None."""
+    for stick in [demo.stick, *sorted(p for p in demo.media.iterdir() if p != demo.stick)]:
+        if (stick / name).is_file():
+            return stick / name
+    return None
+
+
+def check_outputs(demo: Demo, code: int, ceremony) -> int:
+    """What the console wrote, then the real `ceremony verify-skr` on the response; the exit code:
+    the console's when it failed, 4 when the response is on no stick present, else verify-skr's."""
     print(f"\nThe console ended (exit {code}). Requests signed: {ceremony.requests_signed}.")
     for line in ceremony.outputs:
         print(f"  written: {line}")
-    response = demo.stick / demo.response
-    log = demo.stick / ceremony.log.filename
-    print(f"Response: {response if response.exists() else 'none was written'}")
-    print(f"Log:      {log if log.exists() else 'none was written'}")
-    if code != 0 or not response.exists():
-        return code or 1
+    response = found_on_a_stick(demo, demo.response)
+    log = found_on_a_stick(demo, ceremony.log.filename)
+    gone = f"on no stick in {demo.media} (none written, or its stick was removed)"
+    print(f"Response: {response or gone}")
+    print(f"Log:      {log or gone}")
+    if code != 0 or response is None:
+        return code or EXIT_MEDIA
     command = [sys.executable, "-m", "appliance.cli", "verify-skr", str(response),
                "--ksr", str(demo.stick / demo.request), "--trust-anchor", str(demo.trust_anchor)]
     print(f"\nChecking it with the real command: ceremony {' '.join(command[3:])}", flush=True)

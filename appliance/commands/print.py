@@ -1,4 +1,4 @@
-"""`ceremony print LOG [--pdf FILE] [--printer NAME] [--copies N] [--paper a4|letter]`.
+"""`ceremony print LOG [--pdf FILE] [--printer NAME] [--copies N] [--paper a4|letter] [--max-pages N]`.
 
 Reprints a ceremony log (from a stick: hostile input, so opened without following links or
 blocking, capped, and shown escaped) through the same code as the console, or with `--pdf` only
@@ -7,18 +7,19 @@ writes its PDF.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 from appliance import safefile
 from appliance.errors import UsageError
 from appliance.printing import cups
-from appliance.printing.document import PAPER_SIZES, build_log_pdf
+from appliance.printing.document import PAPER_SIZES, build_log_pdf, page_count
 from appliance.printing.job import print_log
 from appliance.text import shown
 
 MAX_LOG_SIZE = 8 << 20  # bytes; a long ceremony's log is a few hundred kilobytes
+# A copy of a real log is a few dozen pages; a file from a stick can make thousands (8 MiB of bytes
+# that are not text, each printed as a 4-column escape), and paper is not to be spent on it unasked.
+MAX_PAGES = 200
 
 
 def register(subparsers) -> None:
@@ -29,23 +30,19 @@ def register(subparsers) -> None:
     parser.add_argument("--copies", type=int, default=1, metavar="N",
                         help=f"copies to print, 1 to {cups.MAX_COPIES} (default 1)")
     parser.add_argument("--paper", choices=sorted(PAPER_SIZES), default="a4", help="paper size (default a4)")
+    parser.add_argument("--max-pages", type=int, default=MAX_PAGES, metavar="N",
+                        help=f"print or write nothing if the log makes more pages a copy (default {MAX_PAGES})")
     parser.set_defaults(handler=run)
 
 
 def read_log(path: Path) -> bytes:
-    """The log's bytes: a regular file, not a link, at most MAX_LOG_SIZE. Raises UsageError."""
+    """The log's bytes, read through appliance.safefile: a regular file (no link, FIFO, device or
+    directory), at most MAX_LOG_SIZE. Raises UsageError (LOG-FILE) for anything that cannot be
+    read, an I/O error of a failing or pulled stick included."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        return safefile.read_capped(path, MAX_LOG_SIZE)
     except OSError as exc:
-        raise UsageError(f"LOG-FILE: cannot open {shown(str(path))}: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UsageError(f"LOG-FILE: {shown(str(path))} is not a regular file")
-    with os.fdopen(fd, "rb") as stream:
-        data = stream.read(MAX_LOG_SIZE + 1)
-    if len(data) > MAX_LOG_SIZE:
-        raise UsageError(f"LOG-FILE: {shown(str(path))} is larger than the {MAX_LOG_SIZE} bytes allowed")
-    return data
+        raise UsageError(f"LOG-FILE: cannot read {shown(str(path))}: {exc.strerror or exc}") from None
 
 
 def choose_printer(name: str | None) -> cups.Printer:
@@ -58,13 +55,18 @@ def choose_printer(name: str | None) -> cups.Printer:
         raise UsageError(f"no printer named {shown(name)}; printers: "
                          f"{', '.join(p.name for p in printers) or 'none'}")
     if len(printers) != 1:
+        # One line: the error is shown escaped (a line break would print as \n).
         raise UsageError(f"{'no printer found' if not printers else 'several printers'}: name one with --printer"
-                         + "".join(f"\n  {p.describe()}" for p in printers))
+                         + "".join(f"; {p.describe()}" for p in printers))
     return printers[0]
 
 
 def run(args) -> int:
     log = read_log(args.log)
+    pages = page_count(log, args.paper)
+    if pages > args.max_pages:
+        raise UsageError(f"LOG-PAGES: {shown(str(args.log))} makes {pages} pages a copy, more than --max-pages "
+                         f"{args.max_pages}; nothing printed or written")
     if args.pdf is not None:
         if args.printer is not None or args.copies != 1:
             raise UsageError("--pdf only writes the PDF: --printer and --copies do not go with it")

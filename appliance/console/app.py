@@ -283,17 +283,18 @@ class ConsoleUI:
         return text.strip() if not hidden else text
 
     async def ask_word(self, key: str, prompt: str, words: tuple[str, ...], *,
-                       listed: tuple[str, ...] | None = None) -> str:
+                       listed: tuple[str, ...] | None = None, hint: str = "") -> str:
         """Asks until one of `words` is typed (any case); returns it in lower case. For the questions
         whose answer ends something: a bare Enter, or a typing slip, never decides them. Guarded as
         `ask(choices=)` is: a PIN typed here by habit is neither drawn, logged nor repeated.
-        `listed`: how the words are named after a slip (default: all of them)."""
+        `listed`: how the words are named after a slip (default: all of them); `hint`: what else
+        that message says (e.g. the range of N in 'print N')."""
         while True:
             answer = (await self.ask(key, prompt, choices=words)).lower()
             if answer in words:
                 return answer
             self.add(["That is not one of " + ", ".join(f"'{word}'" for word in listed or words)
-                      + " (what was typed is not shown or logged)."])
+                      + f" ({hint + '; ' if hint else ''}what was typed is not shown or logged)."])
 
     async def ask_or_wait(self, key: str, prompt: str, event: Awaitable[Any]):
         """A question that an event (a stick arriving) may answer first.

@@ -19,12 +19,18 @@ from appliance.text import shown
 
 # Typed at a guarded question (`ConsoleUI.ask_word`): every answer it may accept is listed.
 PRINT_WORDS = ("print", *(f"print {n}" for n in range(1, cups.MAX_COPIES + 1)))
+# What the operators may do once printing failed: nothing on the stick depends on it.
+NOT_PRINTED = ("Nothing was printed. The ceremony goes on; the log on the stick is untouched, and the PDF "
+               "beside it can be printed later on another computer.")
+PRINT_AGAIN = ("Check the printer (power, cable, paper) and type 'print' again, or go on: the log on the "
+               "stick is untouched, and the PDF beside it can be printed later on another computer.")
 
 
 async def ask_word(ceremony, key: str, prompt: str, words: tuple[str, ...]) -> str:
     """`ui.ask_word` that also takes 'print' / 'print N' (N copies), prints, and asks again."""
     while True:
-        answer = await ceremony.ui.ask_word(key, prompt, words + PRINT_WORDS, listed=(*words, "print N"))
+        answer = await ceremony.ui.ask_word(key, prompt, words + PRINT_WORDS, listed=(*words, "print N"),
+                                            hint=f"N copies, 1 to {cups.MAX_COPIES}")
         if answer not in PRINT_WORDS:
             return answer
         await print_copies(ceremony, int(answer.partition(" ")[2] or 1))
@@ -65,6 +71,7 @@ async def print_copies(ceremony, copies: int) -> None:
         printers = await ui.work("Looking for printers ...", _find_printers, ceremony)
     except cups.PrintingError as exc:
         _say(ceremony, f"PRINTING IS NOT POSSIBLE: {shown(str(exc))}", error=True)
+        ui.add([NOT_PRINTED])
         return
     printer = await _choose(ceremony, printers)
     if printer is None:
@@ -76,11 +83,14 @@ async def print_copies(ceremony, copies: int) -> None:
             print_log_document, written.document(), printer.name, copies)
     except cups.PrintingError as exc:
         _say(ceremony, f"PRINTING FAILED on {shown(printer.name)}: {shown(str(exc))}", error=True)
+        ui.add([PRINT_AGAIN])
         return
     ui.add([f"{document.pages} pages a copy"
             + (", the closing record first" if written.closing_record else "")
             + f"; every footer: log SHA-256 {document.log_sha256[:16]}..."])
     _say(ceremony, outcome.describe(), error=not outcome.done)
+    if not outcome.done:
+        ui.add([PRINT_AGAIN])
 
 
 def _say(ceremony, line: str, *, error: bool = False) -> None:
@@ -98,7 +108,9 @@ async def _choose(ceremony, printers: list[cups.Printer]) -> cups.Printer | None
     if len(printers) == 1:
         return printers[0]
     ui.add(["Printers present:"] + [f"  {n}. {p.describe()}" for n, p in enumerate(printers, 1)])
-    answer = await ui.ask("print.choose", "Printer number (or 'cancel'):")
+    # Guarded (`ui.ask(choices=)`): what is none of the numbers (a PIN typed by habit) is neither drawn nor logged.
+    numbers = tuple(str(n) for n in range(1, len(printers) + 1))
+    answer = await ui.ask("print.choose", "Printer number (or 'cancel'):", choices=(*numbers, "cancel"))
     chosen = by_number(answer, printers)
     if chosen is None:
         ui.add(["Nothing printed."])

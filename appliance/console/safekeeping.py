@@ -22,12 +22,29 @@ from appliance.text import shown
 AGAIN = "again"
 
 
+def signed_content(plan) -> str:
+    """SHA-256 (hex) of what a signing of `plan` (`signing.pipeline.Plan`) puts under the KSK: the
+    zone and, bundle by bundle, the RRSIG's validity and the DNSKEY RRset (RFC 4034 section 3.1.8.1:
+    what an RRSIG covers). Two requests with the same are the same request to sign, whatever their
+    bytes: the same bundles sent again in a new layout, with a new timestamp or under a new name."""
+    bundles = sorted(
+        (b.request_bundle.inception.isoformat(), b.request_bundle.expiration.isoformat(),
+         sorted((k.flags, k.protocol, k.algorithm, k.public_key.hex(), k.ttl) for k in b.keys))
+        for b in plan.bundles)
+    return Fingerprint.of(repr((plan.request.domain.lower(), bundles)).encode()).hex
+
+
+def _same(earlier, digest: str, content: str) -> bool:
+    return earlier.request_sha256 == digest or earlier.content_sha256 == content
+
+
 @dataclass
 class Signing:
     """One signing of a request in this ceremony, and where its response was verified."""
 
     request_name: str
     request_sha256: str  # hex
+    content_sha256: str  # hex, `signed_content`
     response_name: str
     response: bytes
     signed_at: str  # the ceremony clock, `%H:%M:%S` UTC
@@ -42,6 +59,7 @@ class BrokenSigning:
 
     request_name: str
     request_sha256: str  # hex
+    content_sha256: str  # hex, `signed_content`
     started_at: str  # the ceremony clock, `%H:%M:%S` UTC
     made: int  # signatures the HSM returned
     total: int  # signatures the response needed
@@ -57,7 +75,8 @@ class BrokenSigning:
 def broken(ceremony, request_name: str, request: bytes, started_at: str, made: int, total: int, unknown: bool,
            check: str) -> BrokenSigning:
     """Records and logs a signing the HSM left part-way."""
-    attempt = BrokenSigning(request_name, Fingerprint.of(request).hex, started_at, made, total, unknown, check)
+    attempt = BrokenSigning(request_name, Fingerprint.of(request).hex, signed_content(ceremony.current.plan),
+                            started_at, made, total, unknown, check)
     ceremony.broken_signings.append(attempt)
     ceremony.log.note(f"Signing of {shown(request_name)} (SHA-256 {attempt.request_sha256}) broken off: "
                       f"{attempt.describe()}")
@@ -72,10 +91,10 @@ def kept(ceremony) -> list[Signing]:
 def signed(ceremony, request_name: str, request: bytes, response_name: str, response: bytes,
            record: SignedRequest) -> None:
     """Keeps the response until a write of it is verified; logs the signing."""
-    signing = Signing(request_name, Fingerprint.of(request).hex, response_name, response,
-                      f"{ceremony.clock.now():%H:%M:%S}", record)
-    earlier = [s for s in ceremony.signings if s.request_sha256 == signing.request_sha256]
-    broken_off = [b for b in ceremony.broken_signings if b.request_sha256 == signing.request_sha256]
+    signing = Signing(request_name, Fingerprint.of(request).hex, signed_content(ceremony.current.plan),
+                      response_name, response, f"{ceremony.clock.now():%H:%M:%S}", record)
+    earlier = [s for s in ceremony.signings if _same(s, signing.request_sha256, signing.content_sha256)]
+    broken_off = [b for b in ceremony.broken_signings if _same(b, signing.request_sha256, signing.content_sha256)]
     ceremony.signings.append(signing)
     count = len(earlier) + len(broken_off)
     also = f", after {len(broken_off)} broken off part-way" if broken_off else ""
@@ -122,21 +141,30 @@ async def write_kept(ceremony, key: str) -> None:
         verified(ceremony, signing.response_name, report.stick.describe())
 
 
+def _other_bytes(earlier, digest: str) -> str:
+    """Names the request signed before when its bytes were not these (the same bundles)."""
+    if earlier.request_sha256 == digest:
+        return ""
+    return (f" from {shown(earlier.request_name)}, request SHA-256 {earlier.request_sha256} (other bytes, "
+            "the same zone, bundles and keys)")
+
+
 async def confirm_second_signing(ceremony) -> bool:
     """When the current request was signed before in this ceremony: says so, with when and where
     its response went, and asks for 'again'. True to sign (first time, or 'again' typed)."""
     current = ceremony.current
     digest = Fingerprint.of(current.data).hex
-    earlier = [s for s in ceremony.signings if s.request_sha256 == digest]
-    broken_off = [b for b in ceremony.broken_signings if b.request_sha256 == digest]
+    content = signed_content(current.plan)
+    earlier = [s for s in ceremony.signings if _same(s, digest, content)]
+    broken_off = [b for b in ceremony.broken_signings if _same(b, digest, content)]
     if not earlier and not broken_off:
         return True
     lines = [f"THIS REQUEST WAS SIGNED BEFORE IN THIS CEREMONY ({len(earlier) + len(broken_off)} time(s)), "
              f"SHA-256 {digest}:"]
-    lines += [f"  at {s.signed_at} UTC as {shown(s.response_name)}: "
+    lines += [f"  at {s.signed_at} UTC as {shown(s.response_name)}{_other_bytes(s, digest)}: "
               + (f"verified on {s.verified_on}" if s.verified_on else "on NO stick (kept in memory)")
               for s in earlier]
-    lines += [f"  PART-WAY {b.describe()}" for b in broken_off]
+    lines += [f"  PART-WAY{_other_bytes(b, digest)} {b.describe()}" for b in broken_off]
     lines += ["Signing it again makes another response, with new signatures."]
     ceremony.ui.add(lines)
     answer = await ceremony.ui.ask("verbal.again", f"Type '{AGAIN}' to sign it again (anything else: do not sign):")

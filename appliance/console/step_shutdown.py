@@ -3,7 +3,7 @@ operators type 'end' (a witness copies the hashes from it)."""
 
 from __future__ import annotations
 
-from appliance.closing_record import ClosingRecord, closing_record_lines
+from appliance.closing_record import OUTSIDE_WIDTH, ClosingRecord, closing_record_lines
 from appliance.console import printing, safekeeping, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.errors import EXIT_MEDIA
@@ -45,7 +45,8 @@ async def run(ceremony: Ceremony) -> Step:
     lines = closing_record_lines(record(ceremony) if report is None else closing, log_sha256)
     lost = safekeeping.kept(ceremony)
     if lost:
-        lines += ["", "WARNING: signed but on NO stick, lost now:"] + [f"  {shown(s.response_name)}" for s in lost]
+        lines += ["", "WARNING: signed but on NO stick, lost now:"]
+        lines += [f"  {shown(s.response_name, limit=OUTSIDE_WIDTH - 2)}" for s in lost]  # one row each, as in the record
     if report is None:
         lines += ["", "WARNING: the final log is NOT on any stick."]
         if ceremony.log_written is not None:

@@ -31,6 +31,7 @@ from appliance.media import (
 from appliance.text import shown
 
 CANCEL = "cancel"
+OTHER = "other"  # choose another stick among those present
 
 
 class StickWatch:
@@ -214,16 +215,25 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
 
 
 async def _after_failure(ceremony, key: str, stick: Stick) -> str:
-    """After a stick failed: 'other' (it is gone, or another came), 'again' (the operators asked to
-    retry it) or 'cancel'. Never retries in a loop on its own: a stick may be failing for good."""
+    """After a stick failed: 'other' (it is gone, another came, or the operators typed 'other' to
+    choose one already in), 'again' (a bare Enter: retry it) or 'cancel'. Never retries in a loop
+    on its own: a stick may be failing for good; nor on a word it does not know."""
+    ui = ceremony.ui
     if stick not in ceremony.media.sticks():
         return "other"
-    how, answer = await ceremony.ui.ask_or_wait(
-        f"{key}.retry", f"Insert another stick, or Enter to try this one again (or '{CANCEL}'):",
-        ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
-    if how == "event":
-        return "other"
-    return CANCEL if answer.lower() == CANCEL else "again"
+    ui.add([f"Type '{OTHER}' to choose a stick that is already in."])
+    while True:
+        how, answer = await ui.ask_or_wait(
+            f"{key}.retry", f"Insert another stick, or Enter to try this one again (or '{CANCEL}'):",
+            ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
+        if how == "event":
+            return OTHER
+        word = answer.lower()
+        if word in (OTHER, CANCEL):
+            return word
+        if not word:
+            return "again"
+        ui.add([f"That is not Enter, '{OTHER}' or '{CANCEL}'."])
 
 
 async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
@@ -240,12 +250,13 @@ async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
         return "write"
     ui.add([f"{shown(present)} is already on {stick.describe()}. It is not replaced unless you say so."])
     how, answer = await ui.ask_or_wait(
-        f"{key}.exists", f"Type 'replace' to replace it, or insert another stick (or '{CANCEL}'):",
+        f"{key}.exists", f"Type 'replace' to replace it, '{OTHER}' or insert another stick (or '{CANCEL}'):",
         ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
     if how == "event":
-        return "other"
-    if answer.lower() in ("replace", CANCEL):
-        return "write" if answer.lower() == "replace" else CANCEL
+        return OTHER
+    word = answer.lower()
+    if word in ("replace", OTHER, CANCEL):
+        return "write" if word == "replace" else word
     return "again"
 
 

@@ -41,6 +41,11 @@ GENERIC_DRIVERS = (
     (("PCL", "PCL5", "PCL5E"), "drv:///sample.drv/generpcl.ppd"),  # Generic PCL laser
 )
 _REQUEST_ID = re.compile(r"request id is (\S+-(\d+)) ")
+# What the usb and parallel backends report for a printer (RFC 3986 characters only; the usb
+# backend percent-encodes the make and model), and nothing else: a line of lpinfo's listing is
+# made of what a printer says about itself, so a device line forged there must not become a queue
+# writing anywhere else (parallel:/dev/sdb would be a stick).
+_PRINTER_URI = re.compile(r"usb://[A-Za-z0-9._~%!$&'()*+,;=:@/?-]+|parallel:/dev/lp[0-9]+")
 
 
 class PrintingError(MediaError):
@@ -71,9 +76,10 @@ class JobOutcome:
         return self.state == "completed"
 
     def describe(self) -> str:
+        job = shown(self.job)  # the queue's name and a number, as lp said it
         if self.done:
-            return f"Print job {self.job} ({self.copies} copies): done"
-        return f"Print job {self.job} ({self.copies} copies): {self.state.upper()}: {shown(self.reason)}"
+            return f"Print job {job} ({self.copies} copies): done"
+        return f"Print job {job} ({self.copies} copies): {shown(self.state.upper())}: {shown(self.reason)}"
 
 
 def socket_path() -> str:
@@ -87,6 +93,8 @@ def _run(args: list[str], timeout: float = COMMAND_TIMEOUT) -> subprocess.Comple
                               timeout=timeout, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise PrintingError(f"CUPS is not installed ({args[0]} not found)") from None
+    except OSError as exc:
+        raise PrintingError(f"{args[0]} could not be run: {exc.strerror or exc}") from None
     except subprocess.TimeoutExpired:
         raise PrintingError(f"{args[0]} did not answer within {timeout:.0f} s") from None
 
@@ -113,9 +121,13 @@ def list_printers() -> list[Printer]:
 def _printer(name: str) -> Printer:
     result = _run(["lpoptions", "-p", name])
     if result.returncode != 0:
-        raise _failed(f"cannot read the printer {name}", result)
+        raise _failed(f"cannot read the printer {shown(name)}", result)
+    try:
+        items = shlex.split(result.stdout)
+    except ValueError:  # a value's own quote, which lpoptions leaves unescaped, never closed
+        raise PrintingError(f"cannot read the printer {shown(name)}: its options do not parse") from None
     options = {}
-    for item in shlex.split(result.stdout):
+    for item in items:
         key, _, value = item.partition("=")
         options[key] = value
     state = {"3": "idle", "4": "printing", "5": "stopped"}.get(options.get("printer-state", ""), "unknown")
@@ -137,7 +149,7 @@ def plugged_devices() -> list[dict[str, str]]:
             devices.append({"uri": line[len("Device: uri = "):].strip()})
         elif devices and value:
             devices[-1][key] = value
-    return [d for d in devices if "://" in d["uri"] or d["uri"].startswith("parallel:")]
+    return [d for d in devices if _PRINTER_URI.fullmatch(d["uri"])]
 
 
 def generic_driver(device_id: str) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reportlab.lib.pagesizes import A4, LETTER
@@ -78,15 +79,35 @@ def _escape_one(c: str) -> str:
 
 def rows_of(text: str) -> list[Row]:
     """The text as rows of at most 80 columns: escaped, tabs expanded, long lines continued."""
-    rows: list[Row] = []
-    for line in text.split("\n"):
+    return list(_rows(text))
+
+
+def _lines(text: str) -> Iterator[str]:
+    """text.split("\n"), one line at a time: 8 MiB of line feeds are 8 million lines."""
+    start = 0
+    while (end := text.find("\n", start)) >= 0:
+        yield text[start:end]
+        start = end + 1
+    yield text[start:]
+
+
+def _rows(text: str) -> Iterator[Row]:
+    pending = None
+    for line in _lines(text):
         shown = escape(line.expandtabs(8).rstrip("\r").rstrip())
-        rows.append(Row(shown[:COLUMNS]))
-        for start in range(COLUMNS, len(shown), COLUMNS):
-            rows.append(Row(shown[start : start + COLUMNS], continued=True))
-    if rows and rows[-1] == Row(""):
-        rows.pop()  # the file's final newline ends the last line; it is not a row of its own
-    return rows
+        for start in range(0, max(len(shown), 1), COLUMNS):
+            if pending is not None:
+                yield pending
+            pending = Row(shown[start : start + COLUMNS], continued=start > 0)
+    if pending != Row(""):  # the file's final newline ends the last line; it is not a row of its own
+        yield pending
+
+
+def page_count(log: bytes, paper: str = "a4") -> int:
+    """The pages `build_log_pdf(log, paper=paper)` makes, counted without keeping a row: a file
+    from a stick may make a hundred thousand pages. Raises KeyError for an unknown paper size."""
+    rows = sum(1 for _ in _rows(log.decode("utf-8", errors="backslashreplace")))
+    return max(-(-rows // rows_per_page(paper)), 1)
 
 
 def rows_per_page(paper: str) -> int:
@@ -103,6 +124,17 @@ def footer_lines(started: str, page: int, pages: int, fingerprint: Fingerprint) 
     first = f"Ceremony started {started}".ljust(FOOTER_COLUMNS - 20) + f"page {page} of {pages}".rjust(20)
     second = f"Log SHA-256 {hex_short[:8]} {hex_short[8:]}...  PGP words 1-{FOOTER_WORDS}: {words}"
     return first, second
+
+
+def _pages(log: bytes, paper: str = "a4", closing_record: list[str] | None = None) -> list[list[Row]]:
+    """The document's pages, each a list of body rows: the closing record's first (if given), then
+    the log's. Raises KeyError for an unknown paper size."""
+    per_page = rows_per_page(paper)
+    sections = [rows_of(log.decode("utf-8", errors="backslashreplace"))]
+    if closing_record:
+        sections.insert(0, rows_of("\n".join(closing_record)))
+    return [section[i : i + per_page] for section in sections
+            for i in range(0, max(len(section), 1), per_page)]
 
 
 def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
@@ -122,12 +154,7 @@ def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
         raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}, not {paper!r}")
     fingerprint = Fingerprint.of(log)
     started = started or started_from_log(log) or "unknown"
-    per_page = rows_per_page(paper)
-    sections = [rows_of(log.decode("utf-8", errors="backslashreplace"))]
-    if closing_record:
-        sections.insert(0, rows_of("\n".join(closing_record)))
-    pages = [section[i : i + per_page] for section in sections
-             for i in range(0, max(len(section), 1), per_page)]
+    pages = _pages(log, paper, closing_record)
 
     out = io.BytesIO()
     width, height = PAPER_SIZES[paper]

@@ -29,12 +29,15 @@ def print_log_document(document: LogDocument, printer: str, copies: int,
 
     The PDF goes through a private temporary directory (in RAM on the appliance) that is removed
     once `lp` has sent CUPS its copy. Raises PrintingError when CUPS refuses the job or cannot be
-    reached; a job that fails once queued is an outcome, not an exception.
+    reached, or the temporary file cannot be written; a job that fails once queued is an outcome, not an exception.
     """
-    with tempfile.TemporaryDirectory(prefix="ceremony-print-") as directory:
-        path = Path(directory, "log.pdf")
-        path.write_bytes(document.pdf)
-        path.chmod(0o644)  # CUPS's filters run as lp
-        Path(directory).chmod(0o755)
-        job = cups.submit(printer, path, copies, JOB_TITLE, document.paper)
+    try:
+        with tempfile.TemporaryDirectory(prefix="ceremony-print-") as directory:
+            path = Path(directory, "log.pdf")
+            path.write_bytes(document.pdf)
+            path.chmod(0o644)  # CUPS's filters run as lp
+            Path(directory).chmod(0o755)
+            job = cups.submit(printer, path, copies, JOB_TITLE, document.paper)
+    except OSError as exc:  # the temporary folder full (it is RAM) or missing: a printing failure
+        raise cups.PrintingError(f"cannot hand the log to CUPS: {exc.strerror or exc}") from None
     return document, cups.wait_for_job(job, copies, printer, timeout)

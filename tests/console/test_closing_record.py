@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from appliance.closing_record import ClosingRecord, SignedRequest, closing_record_lines
+from appliance.closing_record import CONTINUED, OUTSIDE_WIDTH, ClosingRecord, SignedRequest, closing_record_lines
 from appliance.console.app import SCREEN_WIDTH
 from appliance.digest import Fingerprint, _word_lists
 from appliance.formats import parse_response
@@ -105,3 +105,46 @@ def test_a_request_name_cannot_draw_rows_of_its_own_in_the_record(brk):
     assert read_aloud_block(lines, "Request ksr.xml") == (
         hashlib.sha256(b"request").hexdigest(), [w.lower() for w in Fingerprint.of(b"request").words])
     assert not any(brk in line for line in lines)
+
+
+def test_long_outside_text_is_cut_to_its_row_never_wrapped():
+    """Names, stick, HSM and KSK labels and failures of any length: the same rows as short ones,
+    each within OUTSIDE_WIDTH, so that the screen (79 columns), the log (4 of its 80 taken by the indent)
+    and the paper (80) never wrap one onto a row of its own."""
+    def record_of(text: str) -> list[str]:
+        signed = SignedRequest("ksr" + text, hashlib.sha256(b"request").digest(), "skr" + text,
+                               hashlib.sha256(b"response").digest(), 9, ("current" + text, "next" + text),
+                               "stick" + text)
+        return closing_record_lines(ClosingRecord((signed,), ("Token label:" + text,), (), datetime(2027, 1, 15, tzinfo=UTC),
+                                                  datetime(2027, 1, 15, 1, tzinfo=UTC), "ceremony.log",
+                                                  ("ksr" + text + ": refused",)), hashlib.sha256(b"log").digest())
+
+    long = record_of(".xml " + "   1:CD4B   2:E316" * 12)
+    own = [line for line in long if not line.startswith(CONTINUED)]  # a failure goes on behind CONTINUED
+    assert len(own) == len(record_of(".xml"))
+    assert all(len(line) <= OUTSIDE_WIDTH for line in long if "CD4B" in line or line.startswith(CONTINUED))
+    outside = [line for line in own if "CD4B" in line]
+    assert len(outside) == 8
+    failure = long[long.index("Not signed, or not complete:") + 1:long.index("Final log ceremony.log") - 1]
+    assert failure[0].startswith("  ksr.xml ") and all(row.startswith(CONTINUED) for row in failure[1:])
+    assert " ".join(" ".join(row.removeprefix(CONTINUED).split()) for row in failure) == "ksr.xml " + " ".join(
+        ("   1:CD4B   2:E316" * 12).split()) + ": refused"  # nothing cut
+
+
+def test_the_records_own_long_lines_are_broken_between_words_within_79_columns():
+    """The clock's method without a system clock to set, and the log copy's note, are broken between
+    words under their own indentation, so the printed record (where a row over 80 columns continues
+    behind a '+', mid-word: 'the cer' / '+ emony') reads as the screen does."""
+    method = ("Method:   clock setting disabled for this run: system clock unchanged; the ceremony uses "
+              "the typed time as an offset")
+    record = ClosingRecord((), ("Token label: ceremony",), ("Step:     -14 s", method),
+                           datetime(2027, 1, 15, 14, 0, tzinfo=UTC), datetime(2027, 1, 15, 15, 2, 3, tzinfo=UTC),
+                           "ceremony-20270115T140000Z.log", ("ksr-x.xml: refused",))
+    for log_sha256 in (None, longest_words()):
+        lines = closing_record_lines(record, log_sha256)
+        assert max(len(line) for line in lines) <= 79
+        assert flat(method) in flat("\n".join(lines))
+    rows = closing_record_lines(record)
+    at = next(i for i, row in enumerate(rows) if "Method:" in row)
+    assert rows[at].startswith("  Method:") and rows[at + 1].startswith("    ") and rows[at + 1].split()[0].isalpha()
+    assert "(a file cannot hold its own hash)" in flat("\n".join(rows))

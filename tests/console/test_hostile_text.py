@@ -16,6 +16,7 @@ from appliance.console.step_sign import response_name
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
 from appliance.text import shown
+from image.paper_checks import pdf_pages
 from tests.console.harness import flat, run_script, snapshotting, written_log
 from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
 from tests.test_text import CLASSES
@@ -136,3 +137,38 @@ def test_a_bundle_id_with_line_breaks_stays_inside_its_fail_line(demo, sticks):
         assert not [row for row in rows if "ACCEPTED" in row and "\\n" not in row], where
     assert "FAIL KSR-BUNDLE-POP: bundle 9 (49a7ace4\\nPASS KSR-BUNDLE-POP\\nPASS" in flat(run.log)
     assert "REQUEST REFUSED: " in run.log and "KSR-BUNDLE-POP" in run.log.split("REQUEST REFUSED: ")[1].split("\n")[0], run.log
+
+
+def spaced_forgery() -> tuple[str, set[str]]:
+    """A request name of plain visible characters (spaces included: legal on every file system)
+    built so that, wrapped at its spaces on the screen or in the log or continued at column 80 on
+    paper, a row of its own reads like a row of the closing record's hash block: the groups of
+    another file's hash, at their columns."""
+    other = Fingerprint.of(b"the request the ZSK operator really sent")
+    row = other.aloud()[0]  # "   1:CD4B   2:E316 ...": 72 columns
+    name = "ksr-root-2027-q1-0".ljust(69, "_") + row + ".xml"  # on paper "   Request " + 69 columns end a row
+    assert len(name.encode()) <= 255 and shown(name, limit=None) == name
+    return name, set(GROUP.findall(row))
+
+
+def test_the_closing_record_gives_no_row_to_a_name(demo, sticks, tmp_path):
+    """The closing record (the last screen, the log's last entry, the first page of the log's PDF)
+    is what witnesses copy. A name wrapped at its own spaces, or continued on paper, would stand on
+    rows of its own in it, looking like the hash rows under it. Each record row holding a name
+    holds its label too (`Request`, `Response`), on the screen, in the log and on paper."""
+    name, forged = spaced_forgery()
+    (demo.stick / demo.request).rename(demo.stick / name)
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM
+                     + [("sign.where", ""), ("sign.done", "")] + SHUT_DOWN, config=demo.config)
+    assert run.code == 0 and response_name(name) in [p.name for p in demo.stick.iterdir()]
+    log = written_log(demo.stick, run)
+    record = log[log.index("NOTE   Closing record"):].split("\n")
+    pdf = demo.stick / (run.ceremony.log.filename.removesuffix(".log") + ".pdf")
+    paper = [row for page in pdf_pages(pdf) for row in page]
+    paper = paper[:paper.index(run.ceremony.log.title)]  # the record's pages, before the log's own
+    screen = run.ceremony.ui.lines  # the last screen's rows, all pages of it: the record
+    for where, rows in {"screen": screen, "log": record, "paper": paper}.items():
+        assert any(GROUP.search(row) for row in rows), where  # the real hash rows are there
+        for row in rows:
+            if forged & set(GROUP.findall(row)):
+                assert re.search(r"(Request|Response) [ks]kr-root-2027-q1-0", row), (where, row)

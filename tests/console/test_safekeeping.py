@@ -6,6 +6,7 @@ import errno
 
 import pytest
 
+from appliance.closing_record import CONTINUED
 from tests.console.harness import files_on, flat, log_and_pdf, run_script, written_log
 from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
 from tests.console.test_ceremony import verify
@@ -38,7 +39,7 @@ def test_a_response_whose_write_was_given_up_is_kept_and_written_at_the_next_ste
     out = demo.media / "OUT"
     assert files_on(out) == sorted([demo.response, *log_and_pdf(run)])
     verify(out, demo, request_bytes)
-    text = flat(written_log(out, run))
+    text = flat(written_log(out, run)).replace(f" {CONTINUED.strip()} ", " ")  # the record's failure rows joined
     assert "is kept in memory and offered again before the next request" in text
     assert f"SIGNED BUT ON NO STICK: {demo.response}" in text
     assert f"{demo.response} (signed at" in text and "verified on stick OUT (folder)" in text
@@ -60,7 +61,7 @@ def test_a_response_kept_until_the_shutdown_and_written_there_is_a_success(demo,
     out = demo.media / "OUT"
     verify(out, demo, request_bytes)
     assert run.code == 0
-    record = flat(written_log(out, run))
+    record = flat(written_log(out, run)).replace(f" {CONTINUED.strip()} ", " ")
     assert f"{demo.response}: signed but written to no stick; verified later on stick OUT (folder)" in record
     assert "lost now" not in flat(run.screen_text())
 
@@ -108,3 +109,22 @@ def test_a_second_signing_of_the_same_request_is_said_and_needs_again(demo, stic
     assert "declined" in text and text.count("SECOND SIGNING of") == 1
     assert "(signing number 2 of this request in this ceremony)" in text
     assert run.ceremony.requests_signed == 2
+
+
+def test_the_same_request_in_other_bytes_is_a_second_signing_too(demo, sticks):
+    """What the KSK signs is the zone and, bundle by bundle, the validity and the DNSKEY RRset: a
+    request sent again with the same bundles but other bytes (here one more line break; a tool that
+    writes the request anew changes its timestamp, its layout or its name) is the same request,
+    said to be signed before, with both hashes, and signed only after 'again'."""
+    data = (demo.stick / demo.request).read_bytes()
+    (demo.stick / "ksr-again.xml").write_bytes(data + b"\n")  # listed first, before ksr-demo-...
+    previous = str(sorted([demo.previous, demo.response]).index(demo.previous) + 1)
+    run = run_script(sticks, SET_CLOCK + LOG_IN + [("request.choose", "2"), ("request.previous", "1")]
+                     + ACCEPT_AND_CONFIRM + [("sign.where", ""), ("sign.done", "")]
+                     + [("next", "another"), ("request.choose", "1"), ("request.previous", previous)]
+                     + ACCEPT_AND_CONFIRM + [("verbal.again", "no")] + SHUT_DOWN, config=demo.config)
+    assert run.code == 0 and run.ceremony.requests_signed == 1
+    text = flat(run.log)
+    assert "THIS REQUEST WAS SIGNED BEFORE IN THIS CEREMONY (1 time(s))" in text
+    assert f"as {demo.response} from {demo.request}, request SHA-256 " in text  # the other bytes, named
+    assert "Second signing of ksr-again.xml" in text and "declined" in text

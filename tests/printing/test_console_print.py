@@ -128,3 +128,30 @@ def test_a_failing_printer_never_ends_the_ceremony(demo, sticks, scheduler):
     assert "ERROR Print job broken-1 (1 copies): STOPPED: " in unwrapped(run.log)
     log_name, pdf_name = log_and_pdf(run)
     assert (demo.stick / log_name).exists() and (demo.stick / pdf_name).exists()
+
+
+def test_the_printer_question_is_guarded_like_the_print_words(demo, sticks, monkeypatch):
+    """With several printers the console asks which: a PIN typed there by habit is neither drawn
+    nor logged, as at the questions 'print N' is typed at."""
+    fake = FakeCups(monkeypatch, done=True)
+    two = fake.list_printers() + [cups.Printer("inkjet", "Ink Jet", "usb://Ink/Jet", "idle", True)]
+    monkeypatch.setattr(cups, "list_printers", lambda: two)
+    run = run_script(sticks, SIGN_ONE + [("next", "print"), ("print.choose", "123456"), ("next", "print"),
+                                         ("print.choose", "2")] + CLOSE + [("shutdown.done", "end")],
+                     config=demo.config)
+    assert run.code == 0 and fake.printed == [1]
+    assert "123456" not in run.log and "123456" not in run.screen_text()
+    assert "Nothing printed." in run.log
+
+
+def test_no_room_for_the_print_file_is_a_printing_failure(demo, sticks, monkeypatch):
+    """The PDF goes to CUPS through a temporary file (in RAM on the DVD): a full or missing
+    temporary folder is a printing failure said and logged, and the ceremony goes on."""
+    import tempfile
+
+    fake = FakeCups(monkeypatch, done=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(demo.media / "no-such-folder"))
+    run = run_script(sticks, SIGN_ONE + [("next", "print")] + CLOSE + [("shutdown.done", "end")],
+                     config=demo.config)
+    assert run.code == 0 and run.ceremony.ended and fake.printed == []
+    assert "ERROR PRINTING FAILED on laser\\x1b]0;x\\x07: cannot hand the log to CUPS: " in unwrapped(run.log)

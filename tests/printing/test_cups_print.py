@@ -90,5 +90,19 @@ def test_ceremony_print_command(scheduler, capsys):
 
     scheduler.add_file_printer("broken", Path("/nonexistent-directory/printer.ps"))
     assert main(["print", str(LOG)]) == 2  # two printers now: which one must be said
+    assert "several printers: name one with --printer; broken: Generic PostScript Printer" in capsys.readouterr().err
     assert main(["print", str(LOG), "--printer", "broken"]) == 4
     assert "(1 copies): STOPPED: " in capsys.readouterr().out
+
+
+def test_printer_options_that_do_not_parse_are_a_printing_error(scheduler, capsys):
+    """lpoptions writes a value holding a space between single quotes but leaves a quote inside a
+    value as it is: a printer's description or location (set by whoever added the queue) can leave
+    its output with a quote never closed. That is a printing failure said in one line (exit 4),
+    never a traceback, and a console asking for printers goes on."""
+    scheduler.add_file_printer("laser", scheduler.output / "laser.ps")
+    subprocess.run(["lpadmin", "-p", "laser", "-L", "Room 2's desk"], check=True, env=scheduler.env())
+    with pytest.raises(cups.PrintingError, match="cannot read the printer laser: its options do not parse"):
+        cups.list_printers()
+    assert main(["print", str(LOG)]) == 4
+    assert "cannot read the printer laser: its options do not parse" in capsys.readouterr().err

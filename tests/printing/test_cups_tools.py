@@ -4,6 +4,7 @@ scheduler that is not there (a printing failure, never a traceback)."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -55,3 +56,53 @@ def test_a_job_still_not_ended_at_the_time_limit_is_cancelled(monkeypatch):
     assert not outcome.done
     assert outcome.describe() == ("Print job lpt-1 (1 copies): TIMED-OUT: still processing after 0 s, "
                                   "cancelled: Printer not connected; will retry")
+
+
+def test_a_job_id_is_shown_escaped_like_everything_cups_says():
+    """The job id is the queue's name and a number; CUPS lets a queue's name hold any byte above
+    0x7f (a bidi override, a C1 control in UTF-8), and `ceremony print` writes the outcome to a
+    terminal."""
+    for state in ("completed", "aborted"):
+        said = cups.JobOutcome("laser\u202e\u009b2J-3", 1, state, "").describe()
+        assert said.startswith("Print job laser\\u202e\\x9b2J-3 (1 copies): ")
+
+
+LPINFO = """\
+Device: uri = usb://HP/LaserJet%20M404?serial=PHB1234
+        class = direct
+        info = HP LaserJet M404
+        make-and-model = HP LaserJet M404
+        device-id = MFG:HP;CMD:PCLXL,POSTSCRIPT;MDL:LaserJet M404;
+Device: uri = parallel:/dev/sdb
+        class = direct
+        info = HP LaserJet M404
+        make-and-model = HP LaserJet M404
+        device-id = MFG:HP;CMD:POSTSCRIPT;
+Device: uri = usb://Evil/Printer extra words
+        device-id = CMD:POSTSCRIPT;
+Device: uri = parallel:/dev/lp0
+        class = direct
+        info = LPT #1
+        make-and-model = Unknown
+"""
+
+
+def test_only_usb_and_parallel_port_device_uris_become_queues(monkeypatch):
+    """A printer's device id, make and model reach lpinfo's listing, one field a line: a line
+    break in them (the usb backend copies the IEEE 1284 id as the printer sends it) would read as
+    a device of its own. Only a usb:// URI in one piece or a parallel port (/dev/lpN) is taken, so
+    no forged line can have a queue made that writes to a stick's block device."""
+    monkeypatch.setattr(cups, "_run", lambda args, timeout=cups.COMMAND_TIMEOUT: subprocess.CompletedProcess(
+        args, 0, LPINFO, ""))
+    assert [d["uri"] for d in cups.plugged_devices()] == ["usb://HP/LaserJet%20M404?serial=PHB1234",
+                                                         "parallel:/dev/lp0"]
+
+
+def test_a_cups_tool_that_cannot_run_is_a_printing_error(monkeypatch, tmp_path):
+    """Any failure to start one of CUPS's tools (here a file that may not be executed) is a
+    PrintingError, which the console says and logs and goes on from, never an OSError."""
+    (tmp_path / "lpstat").write_text("#!/bin/sh\n")
+    (tmp_path / "lpstat").chmod(0o644)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(cups.PrintingError, match="lpstat could not be run: Permission denied"):
+        cups.list_printers()

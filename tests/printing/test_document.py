@@ -13,11 +13,13 @@ import pytest
 from appliance.cli import main
 from appliance.commands import print as print_command
 from appliance.digest import Fingerprint
+from appliance.errors import UsageError
 from appliance.printing.document import (
     COLUMNS,
     Row,
     build_log_pdf,
     escape,
+    page_count,
     rows_of,
     rows_per_page,
     started_from_log,
@@ -124,9 +126,12 @@ def test_print_refuses_hostile_log_files(tmp_path, capsys, monkeypatch):
     big = tmp_path / "big.log"
     big.write_bytes(b"x" * 101)
     monkeypatch.setattr(print_command, "MAX_LOG_SIZE", 100)
-    for path, message in [(fifo, "is not a regular file"), (link, "cannot open"),
-                          (big, "larger than the 100 bytes allowed"), (tmp_path / "none", "cannot open"),
-                          (tmp_path, "is not a regular file")]:
+    # /proc/self/mem is a regular file whose first page no process maps: reading it fails with EIO,
+    # as a failing or pulled stick does.
+    for path, message in [(fifo, "a FIFO, not a regular file"), (link, "a symbolic link (never followed)"),
+                          (big, "larger than the 100 bytes allowed"), (tmp_path / "none", "No such file"),
+                          (tmp_path, "a directory, not a regular file"),
+                          (Path("/proc/self/mem"), "Input/output error")]:
         assert main(["print", str(path), "--pdf", str(tmp_path / "out.pdf")]) == 2
         assert f"LOG-FILE: " in (err := capsys.readouterr().err) and message in err, err
     assert not (tmp_path / "out.pdf").exists()
@@ -167,3 +172,30 @@ def test_the_console_starts_without_loading_the_pdf_writer():
     code = "import sys, appliance.console, appliance.commands.run; print('reportlab.pdfgen' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def test_print_refuses_a_log_of_more_pages_than_asked_for(tmp_path, capsys, monkeypatch):
+    """A "log" from a stick may be 8 MiB of bytes that are not text, each printed as a 4-column
+    escape: thousands of pages. `ceremony print` says how many and prints nothing beyond
+    --max-pages (default 200; a real ceremony's log is a few dozen), before asking CUPS anything,
+    and writes no PDF of it either (counted without laying the rows out: 8 MiB of line feeds are
+    131148 pages)."""
+    asked = []
+
+    def choose_printer(name):
+        asked.append(name)
+        raise UsageError("no printer here")
+
+    monkeypatch.setattr(print_command, "choose_printer", choose_printer)
+    hostile = tmp_path / "ceremony-hostile.log"
+    hostile.write_bytes(bytes(range(128, 256)) * 3000)  # 384000 bytes, none of them text: 315 pages
+    assert main(["print", str(hostile)]) == 2
+    err = capsys.readouterr().err
+    assert "LOG-PAGES: " in err and "more than --max-pages 200; nothing printed" in err, err
+    assert asked == []
+    assert "makes 315 pages a copy" in err
+    assert main(["print", str(hostile), "--pdf", str(tmp_path / "hostile.pdf")]) == 2
+    assert "nothing printed or written" in capsys.readouterr().err and not (tmp_path / "hostile.pdf").exists()
+    assert page_count(hostile.read_bytes()) == build_log_pdf(hostile.read_bytes()).pages == 315
+    assert page_count(b"") == 1 and page_count(LOG.read_bytes(), "letter") == build_log_pdf(LOG.read_bytes(), paper="letter").pages
+    assert main(["print", str(hostile), "--max-pages", "315", "--printer", "x"]) == 2 and asked == ["x"]
