@@ -153,10 +153,9 @@ def fits_name(name: str) -> bool:
 
 
 def _fresh_temp(directory: int) -> tuple[str, int]:
-    import secrets  # writers only: it loads random and hmac, which a read-only command never needs
-
     for _ in range(8):
-        temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        # os.urandom, as secrets.token_hex uses: the secrets module would load random, hmac and hashlib.
+        temp = f"{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}"
         try:
             return temp, os.open(temp, _CREATE, 0o644, dir_fd=directory)
         except FileExistsError:

@@ -79,9 +79,13 @@ def shown(value: str | bytes, limit: int | None = DEFAULT_LIMIT) -> str:
         value = bytes(value).decode("utf-8", "surrogateescape")
     elif not isinstance(value, str):
         value = str(value)
+    room = None if limit is None else max(limit, len(ELLIPSIS)) - len(ELLIPSIS)
+    if value.isascii() and value.isprintable():
+        # Nothing to escape (the usual row, a few thousand of them per command): the same result
+        # as the walk below, without testing one character at a time.
+        return value if room is None or len(value) <= room + len(ELLIPSIS) else value[:room] + ELLIPSIS
     pieces: list[str] = []
     length = 0
-    room = None if limit is None else max(limit, len(ELLIPSIS)) - len(ELLIPSIS)
     for index, char in enumerate(value):
         piece = char if _visible(char) else _escape(char)
         if room is not None and length + len(piece) > room:

@@ -4,13 +4,19 @@ interpreter, since this test process has imported everything already."""
 
 from __future__ import annotations
 
+import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.softhsm import SHARED, fresh_ksk_config, make_token
+
 PACKAGE = Path(__file__).resolve().parents[1] / "appliance"
+REQUEST = SHARED / "ceremony-data" / "dnssec-keytools" / "ksr-root-2017-q2-0.xml"
+PREVIOUS = REQUEST.with_name("skr-root-2017-q1-0.xml")
 
 # Plain data and plumbing; everything else lives in a package of its own.
 # closing_record, like report, turns plain data into lines for the console, the log and the printer.
@@ -60,10 +66,9 @@ def test_sign_of_an_icann_request_loads_no_text_dialect_signing():
                      "appliance.formats.knot", "appliance.formats.bind")
 
 
-# json (--json), getpass (a PIN typed at a terminal), secrets (a file written), hashlib (cryptography's
-# hashes are loaded already) and the trust-anchor file code (--trust-anchor) load when used, not on every start; `sign` loads the HSM's code, which
-# needs hashlib and secrets itself.
-@pytest.mark.parametrize("command, unused", [("sign", ("json", "getpass")),
+# json (--json), getpass (a PIN typed at a terminal) and the trust-anchor file code (--trust-anchor)
+# load when used, not on every start; secrets and hashlib not at all (os.urandom, cryptography's hashes).
+@pytest.mark.parametrize("command, unused", [("sign", ("json", "getpass", "secrets", "hashlib")),
                                              ("verify-ksr", ("json", "getpass", "secrets", "hashlib",
                                                              "appliance.formats.trust_anchor")),
                                              ("verify-skr", ("json", "getpass", "secrets", "hashlib",
@@ -98,3 +103,49 @@ def test_pkcs11_loads_without_its_unused_asn1crypto_helpers_which_still_work_whe
                           "import pkcs11.util.ec\n"
                           "assert callable(pkcs11.util.ec.encode_ec_public_key) and callable(pkcs11.util.dh.decode_dh_domain_parameters)")
     assert {"pkcs11", "asn1crypto"} <= loaded
+
+
+def loaded_after_command(argv: list[str], env: dict[str, str] | None = None) -> set[str]:
+    """The modules a fresh interpreter has loaded after running the whole `ceremony ARGV` (exit 0)."""
+    code = ("import sys\nfrom appliance.cli import main\ncode = main(sys.argv[1:])\n"
+            "print('--modules--', *sorted(sys.modules), sep='\\n', file=sys.stderr)\nsys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True,
+                          env={**os.environ, **(env or {})})
+    return set(done.stderr.split("--modules--\n", 1)[1].split())
+
+
+def test_sign_whole_run_loads_no_second_openssl_nor_secrets(tmp_path):
+    """The HSM's digests (CKM_RSA_PKCS DigestInfo, ECDSA) use cryptography's hashes, which the checks
+    load anyway; a new key's CKA_ID and the output's temporary name come from os.urandom, as
+    secrets' would: hashlib (a second OpenSSL), secrets, random's seed and hmac are not loaded."""
+    token = make_token(tmp_path / "hsm", with_test_ksks=False)
+    config = fresh_ksk_config(tmp_path, token)
+    loaded = loaded_after_command(["sign", str(REQUEST), "--output", str(tmp_path / "skr.xml"), "--config",
+                                   str(config), "--now", "2017-03-25", "--yes"], token.env)
+    assert "appliance.hsm.mechanisms" in loaded and (tmp_path / "skr.xml").is_file()
+    assert not under(loaded, "hashlib", "_hashlib", "secrets", "hmac")
+    assert not under(loaded, "appliance.formats.text_dialects", "dns")  # an ICANN XML request
+
+
+def test_verify_ksr_of_icann_xml_loads_no_text_dialect_reader():
+    """Detecting the format is appliance.formats.detect's; the Knot DNS / BIND 9 reader (and
+    dnspython) load only to read a text file."""
+    loaded = loaded_after_command(["verify-ksr", str(REQUEST), "--previous-skr", str(PREVIOUS), "--now",
+                                   "2017-04-01T00:00:00Z"])
+    assert {"appliance.formats.detect", "appliance.policy.chain_checks"} <= loaded
+    assert not under(loaded, "appliance.formats.text_dialects", "dns")
+
+
+@pytest.mark.parametrize("name", ["appliance.policy.context:RequestContext", "appliance.policy.context:ResponseContext",
+                                  "appliance.policy.runner:RequestOutcome", "appliance.signing.checks:SigningContext",
+                                  "appliance.signing.pipeline:Plan", "appliance.signing.bundles:PlannedBundle",
+                                  "appliance.signing.config:SigningConfig", "appliance.hsm.profile:HsmProfile",
+                                  "appliance.hsm.token:HsmIdentity"])
+def test_what_the_checks_read_is_built_without_comparison_or_repr(name):
+    """dataclasses compiles each generated method on every start (about 0.1 ms each on Python 3.11);
+    these carry inputs, configurations and results around and are never compared, hashed or printed
+    (no generated __eq__, __hash__ or __repr__ of theirs ran in the signer, HSM, formats, policy and
+    command tests)."""
+    module, _, cls = name.partition(":")
+    generated = vars(getattr(importlib.import_module(module), cls))
+    assert "__init__" in generated and not {"__eq__", "__repr__"} & set(generated)

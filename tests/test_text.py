@@ -81,3 +81,15 @@ def test_any_value_comes_out_as_one_row_of_visible_text(value, limit):
 def test_visible_text_is_never_changed(text):
     if not any(unicodedata.category(c) == "Mn" or c in "\u115f\u1160\u2800\u3164\uffa0" for c in text):
         assert shown(text, limit=None) == text
+
+
+class _NotAscii(str):
+    """Takes shown() through its character-by-character walk even for ASCII text."""
+
+    def isascii(self) -> bool:
+        return False
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)), st.one_of(st.none(), st.integers(min_value=0, max_value=60)))
+def test_ascii_text_comes_out_as_the_character_walk_makes_it(text, limit):
+    assert shown(text, limit=limit) == shown(_NotAscii(text), limit=limit)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from appliance import dnssec
 from appliance.errors import UsageError
-from appliance.formats.text_dialects import DIALECTS
+from appliance.formats.detect import DIALECTS
 from appliance.formats.timefmt import parse_datetime
 from appliance.formats.xmlsafe import DEFAULT_MAX_SIZE
 from appliance.settings import read_file

@@ -10,7 +10,7 @@ from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
 from appliance.errors import EXIT_REFUSED, CeremonyError, FormatError, MediaError
 from appliance.formats import DEFAULT_MAX_SIZE
-from appliance.formats.text_dialects import text_kind
+from appliance.formats.detect import text_kind
 from appliance.formats.xmlsafe import parse_xml
 from appliance.media import Stick, files
 from appliance.text import shown

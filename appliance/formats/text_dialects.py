@@ -23,24 +23,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from appliance.errors import FormatError
+from appliance.formats.detect import HEADER, KSR_TEXT, REQUEST_WORD, RESPONSE_WORD, header_time
 from appliance.formats.xmlsafe import DEFAULT_MAX_SIZE
 from appliance.model import Bundle, Key, Record, Request, Response, Signature
 
 if TYPE_CHECKING:
     import dns.rrset
 
-# dnspython is imported where records are read, not here: detecting a format, and every ICANN XML
-# command, never load it.
+# dnspython is imported where records are read, not here. Detecting the format is
+# appliance.formats.detect's, which loads this module only to read a text file.
 
-KSR_TEXT = "KSR-TEXT"
-KNOT = "knot"
-BIND = "bind"
-ICANN = "icann"
-DIALECTS = (KNOT, BIND, ICANN)
-REQUEST_WORD = "KeySigningRequest"
-RESPONSE_WORD = "SignedKeyResponse"
-
-_HEADER = re.compile(r";;[ \t]*(KeySigningRequest|SignedKeyResponse)(?:[ \t]+(\S+))?(?:[ \t]+(\S+))?(.*)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # all but tab, newline, carriage return
 _RESPONSE_TYPES = {"DNSKEY", "CDNSKEY", "CDS", "RRSIG"}
 
@@ -58,50 +50,6 @@ class Header:
 def _error(message: str, line: int | None = None) -> FormatError:
     where = f"line {line}: " if line is not None else ""
     return FormatError(f"{KSR_TEXT}: {where}{message}", KSR_TEXT)
-
-
-def header_time(token: str) -> tuple[datetime, str]:
-    """(UTC time, dialect) of a header's <TIME>: 10 digits are Unix seconds (Knot), 14 digits
-    YYYYMMDDhhmmss (BIND). Raises ValueError for anything else, or a 14-digit non-date."""
-    if re.fullmatch(r"\d{10}", token):
-        return datetime.fromtimestamp(int(token), UTC), KNOT
-    if re.fullmatch(r"\d{14}", token):
-        try:
-            return datetime.strptime(token, "%Y%m%d%H%M%S").replace(tzinfo=UTC), BIND
-        except ValueError:
-            raise ValueError(f"time {token} is 14 digits but not a YYYYMMDDhhmmss calendar date") from None
-    raise ValueError(f"time {token[:24]!r} is neither 10 digits of Unix seconds nor 14 of YYYYMMDDhhmmss")
-
-
-def looks_like_text(data: bytes) -> bool:
-    """True when the first non-blank line is a KSR/SKR 1.0 header (content detection, not the name)."""
-    for raw in data[:4096].splitlines():
-        line = raw.strip()
-        if line:
-            return bool(re.match(rb";;[ \t]*(KeySigningRequest|SignedKeyResponse)\b", line))
-    return False
-
-
-def text_kind(data: bytes) -> str | None:
-    """"request" or "response" by the first header of a KSR/SKR 1.0 text file; None for other text."""
-    if not looks_like_text(data):
-        return None
-    head = data.lstrip()[:80]
-    return "request" if REQUEST_WORD.encode() in head else "response" if RESPONSE_WORD.encode() in head else None
-
-
-def detect_format(data: bytes) -> str:
-    """"knot", "bind" or "icann" from the content: XML is ICANN's; text by its first header's time."""
-    if not looks_like_text(data):
-        return ICANN
-    for raw in data[:4096].splitlines():
-        match = _HEADER.fullmatch(raw.strip().decode("ascii", "replace"))
-        if match and match.group(3) and match.group(3) != "generated":
-            try:
-                return header_time(match.group(3))[1]
-            except ValueError:
-                break
-    return KNOT if re.search(rb"\n[^;\n]*\(\s*\n", data[:8192]) else BIND
 
 
 def _text(data: bytes, max_size: int) -> str:
@@ -130,7 +78,7 @@ def split_bundles(data: bytes, word: str, max_size: int = DEFAULT_MAX_SIZE) -> t
     dialects = set()
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
-        match = _HEADER.fullmatch(stripped)
+        match = HEADER.fullmatch(stripped)
         if match is None:
             if stripped and not stripped.startswith(";"):
                 if trailer_line is not None:

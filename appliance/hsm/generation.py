@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 from typing import TYPE_CHECKING
 
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag
@@ -58,7 +58,7 @@ def generate_key(hsm: Hsm, label: str, algorithm: int, avoid_key_tags: frozenset
 
 
 def _generate_pair(hsm: Hsm, label: str, algorithm: int):
-    key_id = secrets.token_bytes(8)
+    key_id = os.urandom(8)  # what secrets.token_bytes returns, without loading random, hmac and hashlib
     private_template = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.PRIVATE: True,
                         Attribute.SIGN: True, Attribute.DECRYPT: False, Attribute.UNWRAP: False,
                         Attribute.DERIVE: False}

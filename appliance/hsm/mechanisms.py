@@ -7,13 +7,14 @@ whose r||s output is DNSSEC's form (RFC 6605); Ed25519 (15) uses CKM_EDDSA (RFC 
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives import hashes
 from pkcs11 import Mechanism
 from pkcs11 import exceptions as p11
 
 from appliance import dnssec
+from appliance.digest import hash_bytes
 from appliance.hsm.errors import HsmKeyUnusable, HsmUnsupportedMechanism
 from appliance.hsm.keys import HsmKey, find_key
 
@@ -21,12 +22,13 @@ if TYPE_CHECKING:
     from appliance.hsm.session import Hsm
 
 # DigestInfo prefixes for CKM_RSA_PKCS (RFC 8017 section 9.2, note 1): the HSM only pads.
+# Digests by cryptography's hashes (appliance.digest.hash_bytes), loaded already for the checks.
 _DIGEST_INFO = {
-    dnssec.RSASHA256: (bytes.fromhex("3031300d060960864801650304020105000420"), hashlib.sha256),
-    dnssec.RSASHA512: (bytes.fromhex("3051300d060960864801650304020305000440"), hashlib.sha512),
+    dnssec.RSASHA256: (bytes.fromhex("3031300d060960864801650304020105000420"), hashes.SHA256()),
+    dnssec.RSASHA512: (bytes.fromhex("3051300d060960864801650304020305000440"), hashes.SHA512()),
 }
 _HASHED_RSA = {dnssec.RSASHA256: Mechanism.SHA256_RSA_PKCS, dnssec.RSASHA512: Mechanism.SHA512_RSA_PKCS}
-_ECDSA_HASH = {dnssec.ECDSAP256SHA256: hashlib.sha256, dnssec.ECDSAP384SHA384: hashlib.sha384}
+_ECDSA_HASH = {dnssec.ECDSAP256SHA256: hashes.SHA256(), dnssec.ECDSAP384SHA384: hashes.SHA384()}
 
 
 def need(hsm: Hsm, mechanism: Mechanism, purpose: str) -> None:
@@ -50,13 +52,13 @@ def sign(hsm: Hsm, key: str | HsmKey, data: bytes, algorithm: int) -> bytes:
     if algorithm in _HASHED_RSA:
         if hsm.profile.rsa_mechanism == "RSA_PKCS":
             # For HSMs without the hashed mechanism: we hash, the HSM pads and signs.
-            prefix, hash_function = _DIGEST_INFO[algorithm]
-            mechanism, payload = Mechanism.RSA_PKCS, prefix + hash_function(data).digest()
+            prefix, hash_algorithm = _DIGEST_INFO[algorithm]
+            mechanism, payload = Mechanism.RSA_PKCS, prefix + hash_bytes(hash_algorithm, data)
         else:
             mechanism, payload = _HASHED_RSA[algorithm], data
     elif algorithm in _ECDSA_HASH:
         # SoftHSM lacks CKM_ECDSA_SHA256/384, so we hash; the token returns r||s, DNSSEC's form.
-        mechanism, payload = Mechanism.ECDSA, _ECDSA_HASH[algorithm](data).digest()
+        mechanism, payload = Mechanism.ECDSA, hash_bytes(_ECDSA_HASH[algorithm], data)
     elif algorithm == dnssec.ED25519:
         mechanism, payload = Mechanism.EDDSA, data
     else:

@@ -70,7 +70,7 @@ class TokenSelector:
         return f"token {self.label!r}" + (f" ({', '.join(extra)})" if extra else "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # a whole profile, never compared: as policy.context.RequestContext
 class HsmProfile:
     """How to reach the KSK: module, token, PIN source, environment, and mechanism options."""
 

@@ -16,7 +16,7 @@ from appliance.hsm.failures import error_for
 from appliance.hsm.profile import TokenSelector
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # shown by lines(), never compared: as policy.context.RequestContext
 class HsmIdentity:
     """Printed and logged before anything is signed, so the operators know which device signs."""
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from appliance.errors import FormatError
 from appliance.formats.detect import parse_check, read_request, read_response
-from appliance.formats.text_dialects import detect_format
+from appliance.formats.detect import detect_format
 from appliance.model import Request, Response, Verdict, Violation
 from appliance.policy import (
     chain_checks,
@@ -128,7 +128,7 @@ def validate_response(
     return run_checks(checks, ResponseContext(response, now, trust_anchors, request, revoked_only_signers))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # a return value, never compared: as context.RequestContext
 class RequestOutcome:
     request: Request | None  # None when the file could not be read as a request
     verdict: Verdict

@@ -113,7 +113,7 @@ def builtin_schema(name: str, count: int) -> Schema:
 # --- the plan: the DNSKEY RRset of every bundle and who signs it ---------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # a row of the plan, never compared: as policy.context.RequestContext
 class PlannedBundle:
     request_bundle: Bundle
     keys: tuple[Key, ...]  # the DNSKEY RRset: the request's ZSKs, then the schema's KSKs

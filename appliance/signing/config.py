@@ -106,7 +106,7 @@ class KskDefinition:
             yield f"{where}: the HSM key's DS SHA-256 is {ds.hex().upper()}, the definition says {self.ds_sha256.hex().upper()}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # a whole configuration, never compared: as policy.context.RequestContext
 class SigningConfig:
     source: Path
     policy: str  # era name or path for appliance.policy.load_policy

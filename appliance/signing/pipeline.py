@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from appliance.hsm.session import Hsm
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # never compared: as policy.context.RequestContext
 class Plan:
     """Everything decided before the confirmation: what will be signed, by which keys, and the verdict."""
 

@@ -15,7 +15,8 @@ from appliance.errors import FormatError
 from appliance.formats.bind import write_bind_response
 from appliance.formats.detect import read_request, read_response
 from appliance.formats.knot import write_knot_response
-from appliance.formats.text_dialects import detect_format, parse_text_request, parse_text_response
+from appliance.formats.detect import detect_format
+from appliance.formats.text_dialects import parse_text_request, parse_text_response
 from tests.offline_ksk.refdata import OFFLINE_KSK, read
 
 
