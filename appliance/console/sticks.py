@@ -223,17 +223,20 @@ async def _after_failure(ceremony, key: str, stick: Stick) -> str:
         return "other"
     ui.add([f"Type '{OTHER}' to choose a stick that is already in."])
     while True:
-        how, answer = await ui.ask_or_wait(
-            f"{key}.retry", f"Insert another stick, or Enter to try this one again (or '{CANCEL}'):",
-            ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
-        if how == "event":
-            return OTHER
-        word = answer.lower()
+        word = await _word_or_stick_change(
+            ceremony, f"{key}.retry", f"Insert another stick, or Enter to try this one again (or '{CANCEL}'):")
         if word in (OTHER, CANCEL):
             return word
         if not word:
             return "again"
         ui.add([f"That is not Enter, '{OTHER}' or '{CANCEL}'."])
+
+
+async def _word_or_stick_change(ceremony, key: str, question: str) -> str:
+    """The operators' answer in lower case, or OTHER when a stick comes or goes while it is asked."""
+    how, answer = await ceremony.ui.ask_or_wait(key, question,
+                                                ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
+    return OTHER if how == "event" else answer.lower()
 
 
 async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
@@ -249,12 +252,8 @@ async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
     if present is None:
         return "write"
     ui.add([f"{shown(present)} is already on {stick.describe()}. It is not replaced unless you say so."])
-    how, answer = await ui.ask_or_wait(
-        f"{key}.exists", f"Type 'replace' to replace it, '{OTHER}' or insert another stick (or '{CANCEL}'):",
-        ceremony.watch.change(ceremony.media, ceremony.media.sticks()))
-    if how == "event":
-        return OTHER
-    word = answer.lower()
+    word = await _word_or_stick_change(
+        ceremony, f"{key}.exists", f"Type 'replace' to replace it, '{OTHER}' or insert another stick (or '{CANCEL}'):")
     if word in ("replace", OTHER, CANCEL):
         return "write" if word == "replace" else word
     return "again"
