@@ -34,8 +34,12 @@ def signed_content(plan) -> str:
     return Fingerprint.of(repr((plan.request.domain.lower(), bundles)).encode()).hex
 
 
-def _same(earlier, digest: str, content: str) -> bool:
-    return earlier.request_sha256 == digest or earlier.content_sha256 == content
+def _signed_before(ceremony, digest: str, content: str) -> tuple[list[Signing], list[BrokenSigning]]:
+    """The signings and the broken-off signings of this ceremony of the same request: the same
+    bytes (`digest`) or the same signed content (`content`, `signed_content`)."""
+    def same(earlier) -> bool:
+        return earlier.request_sha256 == digest or earlier.content_sha256 == content
+    return ([s for s in ceremony.signings if same(s)], [b for b in ceremony.broken_signings if same(b)])
 
 
 @dataclass
@@ -93,8 +97,7 @@ def signed(ceremony, request_name: str, request: bytes, response_name: str, resp
     """Keeps the response until a write of it is verified; logs the signing."""
     signing = Signing(request_name, Fingerprint.of(request).hex, signed_content(ceremony.current.plan),
                       response_name, response, f"{ceremony.clock.now():%H:%M:%S}", record)
-    earlier = [s for s in ceremony.signings if _same(s, signing.request_sha256, signing.content_sha256)]
-    broken_off = [b for b in ceremony.broken_signings if _same(b, signing.request_sha256, signing.content_sha256)]
+    earlier, broken_off = _signed_before(ceremony, signing.request_sha256, signing.content_sha256)
     ceremony.signings.append(signing)
     count = len(earlier) + len(broken_off)
     also = f", after {len(broken_off)} broken off part-way" if broken_off else ""
@@ -155,8 +158,7 @@ async def confirm_second_signing(ceremony) -> bool:
     current = ceremony.current
     digest = Fingerprint.of(current.data).hex
     content = signed_content(current.plan)
-    earlier = [s for s in ceremony.signings if _same(s, digest, content)]
-    broken_off = [b for b in ceremony.broken_signings if _same(b, digest, content)]
+    earlier, broken_off = _signed_before(ceremony, digest, content)
     if not earlier and not broken_off:
         return True
     lines = [f"THIS REQUEST WAS SIGNED BEFORE IN THIS CEREMONY ({len(earlier) + len(broken_off)} time(s)), "
