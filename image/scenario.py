@@ -127,7 +127,7 @@ class Console:
         self.see(phrase("HSM activated."), "HSM login through the host's token failed")
         screen = self.see(phrase("Press Enter to continue to the request:"), "the HSM's key table")
         shown = self.vm.console.text()[: screen.start()]
-        if not re.search(rf"\b{ksk_tag}\b", shown[shown.rfind("HSM activated"):]):
+        if not self.shows_number(shown[shown.rfind("HSM activated"):], ksk_tag):
             raise ScenarioFailed(f"the HSM's key table does not show the KSK's key tag {ksk_tag}")
         self.pull("config")
         self.answer("")
@@ -167,6 +167,10 @@ class Console:
     def lists(self, listing: str, name: str) -> bool:
         """Whether the console's listing shows `name` (the serial line carries the exact text)."""
         return name in listing
+
+    def shows_number(self, text: str, number: int) -> bool:
+        """Whether `text` shows `number` as a whole word (the serial line carries the exact digits)."""
+        return re.search(rf"\b{number}\b", text) is not None
 
     def refusal_reasons(self) -> str:
         """The failed checks (`FAIL  ID: why`) on the screen that said REFUSED."""

@@ -204,6 +204,12 @@ class ScreenConsole(Console):
         on this screen the words of the verbal check are what count, and they are compared whole."""
         return re.search(r"^\s*1\.\s+\S", listing, re.M) is not None
 
+    def shows_number(self, text: str, number: int) -> bool:
+        """As read by OCR, Terminus's dotted zero comes out as "0", "@", "8" or "O" (key tag 47510
+        was read "47518"): each 0 of `number` may be any of them. The serial run compares exactly."""
+        digits = "".join("[0@8O]" if digit == "0" else digit for digit in str(number))
+        return re.search(rf"(?<![\w@]){digits}(?![\w@])", text) is not None
+
     def verbal_check_words(self, request: bytes) -> list[str]:
         """The 32 words on the hash screen, as read from the screenshot, must be the request's."""
         self.answer("")

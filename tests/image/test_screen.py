@@ -10,7 +10,7 @@ from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
 from image import screen
 from image.qemu import VmTimeout
-from image.scenario import ScenarioFailed
+from image.scenario import Console, ScenarioFailed
 
 REQUEST = b"<KSR>the request's bytes as they went onto the stick</KSR>"
 
@@ -127,3 +127,19 @@ def test_words_read_in_order_when_ocr_misreads_the_zeros():
     text = "\n".join(hash_screen(fingerprint, "the request", "ksr.xml")).replace("10. ", "1@. ").replace("30. ", "38. ")
     read = screen.hash_words(text)
     assert [read[n] for n in range(1, 33)] == [w.lower() for w in fingerprint.words]
+
+
+def test_key_tag_read_when_ocr_misreads_its_zero():
+    """CI's default-entry run read the key table's 47510 as "47518" (the dotted zero again) and
+    failed: on the screen a zero may come out as 0, @, 8 or O; the serial run stays exact."""
+    read_by_ocr = ("Keys on the token (1):\nLabel  Algorithm  Size KSK tag Revoked tag Private\n"
+                   "KSK-demo  RSASHA256  2048    47518        47638 kept\n")
+    on_screen = screen.ScreenConsole(vm=None, timeout=5)
+    assert on_screen.shows_number(read_by_ocr, 47510)
+    assert on_screen.shows_number(read_by_ocr.replace("47518", "4751@"), 47510)
+    assert not on_screen.shows_number(read_by_ocr, 47511)
+    assert not on_screen.shows_number(read_by_ocr, 4751)  # a whole number, not a part of one
+    assert not on_screen.shows_number(read_by_ocr, 7518)
+    on_serial = Console(vm=None, timeout=5)
+    assert not on_serial.shows_number(read_by_ocr, 47510)
+    assert on_serial.shows_number(read_by_ocr.replace("47518", "47510"), 47510)
