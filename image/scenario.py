@@ -223,7 +223,7 @@ class Console:
         """'print N' at the question for another request: returns the job's outcome line, which
         must say done."""
         self.answer(f"print {copies}")
-        outcome = self.see(r"Print job \S+ \(\d+ copies\): (done|[A-Z-]+: [^\r\n]*)", "the print job's outcome")
+        outcome = self.see(r"Print job \S+ \(\d+ cop(?:y|ies)\): (done|[A-Z-]+: [^\r\n]*)", "the print job's outcome")
         if outcome.group(1) != "done":
             raise ScenarioFailed(f"printing failed: {outcome.group(0)}")
         self.see(phrase("'another' or 'shutdown':"), "the question for another request after printing")

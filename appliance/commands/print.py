@@ -20,6 +20,7 @@ MAX_LOG_SIZE = 8 << 20  # bytes; a long ceremony's log is a few hundred kilobyte
 # A copy of a real log is a few dozen pages; a file from a stick can make thousands (8 MiB of bytes
 # that are not text, each printed as a 4-column escape), and paper is not to be spent on it unasked.
 MAX_PAGES = 200
+PDF_INSTEAD = "or write the PDF with --pdf FILE and print it on another computer"
 
 
 def register(subparsers) -> None:
@@ -54,10 +55,11 @@ def choose_printer(name: str | None) -> cups.Printer:
                 return printer
         raise UsageError(f"no printer named {shown(name)}; printers: "
                          f"{', '.join(p.name for p in printers) or 'none'}")
-    if len(printers) != 1:
+    if not printers:
+        raise UsageError(f"no printer found: plug one in, {PDF_INSTEAD}")
+    if len(printers) > 1:
         # One line: the error is shown escaped (a line break would print as \n).
-        raise UsageError(f"{'no printer found' if not printers else 'several printers'}: name one with --printer"
-                         + "".join(f"; {p.describe()}" for p in printers))
+        raise UsageError("several printers: name one with --printer" + "".join(f"; {p.describe()}" for p in printers))
     return printers[0]
 
 
@@ -82,7 +84,10 @@ def run(args) -> int:
         return 0
     if not 1 <= args.copies <= cups.MAX_COPIES:
         raise UsageError(f"--copies must be from 1 to {cups.MAX_COPIES}")
-    printer = choose_printer(args.printer)
+    try:
+        printer = choose_printer(args.printer)
+    except cups.PrintingError as exc:  # no scheduler to ask: CUPS not running or not installed
+        raise cups.PrintingError(f"{exc}; {PDF_INSTEAD}") from None
     print(f"Printer {printer.describe()}")
     document, outcome = print_log(log, printer.name, args.copies, paper=args.paper)
     print(f"{document.pages} pages ({args.paper}), log SHA-256 {document.log_sha256}")

@@ -79,7 +79,7 @@ async def print_copies(ceremony, copies: int) -> None:
     _say(ceremony, f"Printer {printer.describe()}")
     try:
         document, outcome = await ui.work(
-            f"Printing {copies} copies of the log on {shown(printer.name)} ...",
+            f"Printing {cups.copies_of(copies)} of the log on {shown(printer.name)} ...",
             print_log_document, written.document(), printer.name, copies)
     except cups.PrintingError as exc:
         _say(ceremony, f"PRINTING FAILED on {shown(printer.name)}: {shown(str(exc))}", error=True)

@@ -76,10 +76,15 @@ class JobOutcome:
         return self.state == "completed"
 
     def describe(self) -> str:
-        job = shown(self.job)  # the queue's name and a number, as lp said it
+        job = f"Print job {shown(self.job)} ({copies_of(self.copies)})"  # the queue's name and a number, as lp said it
         if self.done:
-            return f"Print job {job} ({self.copies} copies): done"
-        return f"Print job {job} ({self.copies} copies): {shown(self.state.upper())}: {shown(self.reason)}"
+            return f"{job}: done"
+        return f"{job}: {shown(self.state.upper())}: {shown(self.reason)}"
+
+
+def copies_of(copies: int) -> str:
+    """'1 copy', '2 copies'."""
+    return f"{copies} {'copy' if copies == 1 else 'copies'}"
 
 
 def socket_path() -> str:

@@ -16,6 +16,7 @@ from appliance import dnssec, synth
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
 from appliance.formats import write_request, write_response
+from appliance.printing import cups
 from appliance.policy import check_request_bytes, load_policy
 from image import amnesia, sticks
 from image.host_checks import CheckFailed, ksk_rrset, verify_with_dnspython
@@ -94,6 +95,15 @@ def test_a_console_that_never_comes_is_a_boot_timeout(fake_vm):
             Console(vm, timeout=0.5).boot()
     assert "boot timeout: the ceremony console's first screen never appeared" in str(failure.value)
     assert "Kernel panic" in str(failure.value)  # what the console showed last
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_the_print_stage_reads_the_job_outcome_the_console_shows(fake_vm, copies):
+    """The print stage matches the outcome line as `cups.JobOutcome` words it ('1 copy', '2 copies')."""
+    said = cups.JobOutcome(f"lpt-{copies}", copies, "completed", "").describe()
+    vm = fake_vm(f"Printer lpt: Generic PostScript Printer (parallel:/dev/lp0), idle\n{said}\n"
+                 "Type 'another' or 'shutdown':\n")
+    assert Console(vm, timeout=5).print_copies(copies) == said
 
 
 def test_a_stick_the_console_never_lists_is_not_detected(fake_vm, tmp_path):

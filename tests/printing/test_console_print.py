@@ -108,7 +108,7 @@ def test_print_copies_at_both_prompts_closing_record_first(demo, sticks, schedul
     assert "A printer is present: 'print N' prints N copies of this record and the final log." in said
     assert said.count("Printer laser: Generic PostScript Printer (file://") == 2
     assert "Print job laser-1 (2 copies): done" in said
-    assert "Print job laser-2 (1 copies): done" in said
+    assert "Print job laser-2 (1 copy): done" in said
     # The last job printed the closing record, then the final log as written to the stick, every
     # page with its footer.
     log_name, _ = log_and_pdf(run)
@@ -125,7 +125,7 @@ def test_a_failing_printer_never_ends_the_ceremony(demo, sticks, scheduler):
     run = run_script(sticks, SIGN_ONE + [("next", "print")] + CLOSE + [("shutdown.done", "end")],
                      config=demo.config)
     assert run.code == 0 and run.ceremony.ended
-    assert "ERROR Print job broken-1 (1 copies): STOPPED: " in unwrapped(run.log)
+    assert "ERROR Print job broken-1 (1 copy): STOPPED: " in unwrapped(run.log)
     log_name, pdf_name = log_and_pdf(run)
     assert (demo.stick / log_name).exists() and (demo.stick / pdf_name).exists()
 

@@ -92,7 +92,7 @@ def test_ceremony_print_command(scheduler, capsys):
     assert main(["print", str(LOG)]) == 2  # two printers now: which one must be said
     assert "several printers: name one with --printer; broken: Generic PostScript Printer" in capsys.readouterr().err
     assert main(["print", str(LOG), "--printer", "broken"]) == 4
-    assert "(1 copies): STOPPED: " in capsys.readouterr().out
+    assert "(1 copy): STOPPED: " in capsys.readouterr().out
 
 
 def test_printer_options_that_do_not_parse_are_a_printing_error(scheduler, capsys):

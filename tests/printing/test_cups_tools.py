@@ -32,6 +32,7 @@ def test_queue_names_are_plain_and_unique():
 
 def test_job_outcomes_say_what_happened():
     assert cups.JobOutcome("laser-3", 2, "completed", "").describe() == "Print job laser-3 (2 copies): done"
+    assert cups.JobOutcome("laser-5", 1, "completed", "").describe() == "Print job laser-5 (1 copy): done"
     failed = cups.JobOutcome("laser-4", 1, "aborted", "Filter failed \x1b[2J")
     assert not failed.done and failed.describe().endswith("ABORTED: Filter failed \\x1b[2J")
 
@@ -44,7 +45,16 @@ def test_no_scheduler_is_a_printing_error(monkeypatch, tmp_path, capsys):
     log = tmp_path / "ceremony.log"
     log.write_text("a log\n")
     assert main(["print", str(log)]) == 4
-    assert "the CUPS scheduler is not running" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "the CUPS scheduler is not running" in said and "write the PDF with --pdf FILE" in said
+
+
+def test_no_printer_found_points_to_the_pdf(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cups, "list_printers", lambda: [])
+    log = tmp_path / "ceremony.log"
+    log.write_text("a log\n")
+    assert main(["print", str(log)]) == 2
+    assert "no printer found: plug one in, or write the PDF with --pdf FILE" in capsys.readouterr().err
 
 
 def test_a_job_still_not_ended_at_the_time_limit_is_cancelled(monkeypatch):
@@ -54,7 +64,7 @@ def test_a_job_still_not_ended_at_the_time_limit_is_cancelled(monkeypatch):
     outcome = cups.wait_for_job("lpt-1", 1, "lpt", timeout=0)
     assert ran == [["cancel", "-a", "-x", "lpt"]]  # nothing left retrying, nothing left in the spool
     assert not outcome.done
-    assert outcome.describe() == ("Print job lpt-1 (1 copies): TIMED-OUT: still processing after 0 s, "
+    assert outcome.describe() == ("Print job lpt-1 (1 copy): TIMED-OUT: still processing after 0 s, "
                                   "cancelled: Printer not connected; will retry")
 
 
@@ -64,7 +74,7 @@ def test_a_job_id_is_shown_escaped_like_everything_cups_says():
     terminal."""
     for state in ("completed", "aborted"):
         said = cups.JobOutcome("laser\u202e\u009b2J-3", 1, state, "").describe()
-        assert said.startswith("Print job laser\\u202e\\x9b2J-3 (1 copies): ")
+        assert said.startswith("Print job laser\\u202e\\x9b2J-3 (1 copy): ")
 
 
 LPINFO = """\
