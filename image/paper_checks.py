@@ -17,9 +17,9 @@ from appliance.printing.document import (
     FOOTER_SIZE,
     LEADING,
     MARGIN_TOP,
+    RECORD_LEADINGS,
     footer_lines,
-    rows_of,
-    rows_per_page,
+    layout,
 )
 
 _PAGE = re.compile(r'<page width="([\d.]+)" height="[\d.]+">(.*?)</page>', re.S)
@@ -29,14 +29,15 @@ _WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax=
 def pdf_pages(pdf: Path) -> list[list[str]]:
     """Each page's text: the body rows rebuilt column for column from where pdftotext found each
     word (Courier is monospace, so a word's column is its distance from the margin), then the
-    footer's rows with single spaces between words. Blank rows inside the body are kept."""
+    footer's rows with single spaces between words. Blank rows inside the body are kept, counted
+    at the page's own leading (`_leading`)."""
     html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], check=True,
                           capture_output=True, text=True).stdout
     pages = []
     for page_match in _PAGE.finditer(html):
         width = float(page_match.group(1))
         left = (width - COLUMNS * FONT_SIZE * 0.6) / 2
-        body: dict[int, dict[int, str]] = {}
+        words: list[tuple[float, int, str]] = []  # the body's: (top, column, word)
         footer: dict[int, list[str]] = {}
         for x_min, y_min, x_max, word in _WORD.findall(page_match.group(2)):
             word = unescape(word)
@@ -44,9 +45,13 @@ def pdf_pages(pdf: Path) -> list[list[str]]:
             if (x_max - x_min) / len(word) > FOOTER_SIZE * 0.6 + 0.6:  # the body's 10-point Courier
                 column = round((x_min - left) / (FONT_SIZE * 0.6))
                 if column >= 0:  # a continuation mark sits in the margin, at column -1
-                    body.setdefault(round((y_min - MARGIN_TOP) / LEADING), {})[column] = word
+                    words.append((y_min, column, word))
             else:
                 footer.setdefault(round(y_min), []).append(word)
+        leading = _leading({top for top, _, _ in words})
+        body: dict[int, dict[int, str]] = {}
+        for top, column, word in words:
+            body.setdefault(round((top - MARGIN_TOP) / leading), {})[column] = word
         rows = []
         for number in range(max(body, default=-1) + 1):
             line = ""
@@ -55,6 +60,15 @@ def pdf_pages(pdf: Path) -> list[list[str]]:
             rows.append(line)
         pages.append(_trimmed(rows) + [" ".join(words) for _, words in sorted(footer.items())])
     return pages
+
+
+def _leading(tops: set[float]) -> int:
+    """A page's leading: the smallest gap between two of its body rows when that is one the
+    document sets (a closing record on one page may be set closer: `RECORD_LEADINGS`), else the
+    log's. Rows next to each other show it; a page with none (a row or two) is the log's."""
+    ordered = sorted(tops)
+    gaps = {round(b - a) for a, b in zip(ordered, ordered[1:])}
+    return min(gaps & set(RECORD_LEADINGS), default=LEADING)
 
 
 def postscript_pages(ps: Path, work: Path) -> list[list[str]]:
@@ -89,11 +103,7 @@ def check_pages(pages: list[list[str]], log: bytes, paper: str, started: str,
                 closing_record: list[str] | None = None) -> None:
     """Every page's body equals its share of the log (closing record first), line for line, and
     its footer carries the start time, "page N of M" and the log's hash and first words."""
-    per_page = rows_per_page(paper)
-    sections = [[r.text for r in rows_of(log.decode())]]
-    if closing_record:
-        sections.insert(0, [r.text for r in rows_of("\n".join(closing_record))])
-    expected = [section[i : i + per_page] for section in sections for i in range(0, len(section), per_page)]
+    expected = [[r.text for r in page.rows] for page in layout(log, paper, closing_record)]
     if len(pages) != len(expected):
         raise PaperMismatch(f"{len(pages)} pages printed, {len(expected)} expected")
     fingerprint = Fingerprint.of(log)

@@ -10,7 +10,9 @@ cut and nothing can draw outside its row.
 Each page's footer carries what a witness needs to tell a missing or substituted page: the
 ceremony's start time, "page N of M", and the SHA-256 of the log file written to the stick
 (shortened hex and its first PGP words; `appliance.digest`). A closing record, when given, comes
-first, on pages of its own, numbered with the rest.
+first, on pages of its own, numbered with the rest: on one page when it can be, its rows then set
+closer (`RECORD_LEADINGS`, never closer than the font's size) if the log's spacing would spill it
+onto a second; a record too long even then continues on pages of its own at the log's spacing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ PAPER_SIZES = {"a4": A4, "letter": LETTER}  # points (1/72 inch), portrait
 FONT = "Courier"
 FONT_SIZE = 10  # points: 80 columns of Courier (0.6 em a character) take 480 pt, 169 mm
 LEADING = 12  # points from one row's baseline to the next
+# The closing record's leading: the loosest of these that holds it on one page (a one-request
+# record is about 63 rows; A4 holds 61 at 12 points, 73 at 10, US Letter 57 and 68). Not below
+# FONT_SIZE: rows would touch.
+RECORD_LEADINGS = (LEADING, 11, 10)
 FOOTER_SIZE = 8
 FOOTER_COLUMNS = 100  # Courier at 8 points: the body's width
 MARGIN_TOP = 40
@@ -47,6 +53,12 @@ _STARTED_LINE = re.compile(rb"^Log started (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$", 
 class Row:
     text: str  # printable ASCII, at most COLUMNS characters
     continued: bool = False  # the tail of a line too long for one row
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]  # body rows, top to bottom
+    leading: int  # points from one row's baseline to the next
 
 
 @dataclass(frozen=True)
@@ -103,18 +115,33 @@ def _rows(text: str) -> Iterator[Row]:
         yield pending
 
 
-def page_count(log: bytes, paper: str = "a4") -> int:
-    """The pages `build_log_pdf(log, paper=paper)` makes, counted without keeping a row: a file
-    from a stick may make a hundred thousand pages. Raises KeyError for an unknown paper size."""
+def page_count(log: bytes, paper: str = "a4", closing_record: list[str] | None = None) -> int:
+    """The pages `build_log_pdf(log, paper=paper, closing_record=closing_record)` makes, the log's
+    counted without keeping a row: a file from a stick may make a hundred thousand pages. Raises
+    KeyError for an unknown paper size."""
     rows = sum(1 for _ in _rows(log.decode("utf-8", errors="backslashreplace")))
-    return max(-(-rows // rows_per_page(paper)), 1)
+    pages = _pages_for(rows, rows_per_page(paper))
+    if closing_record:
+        record = len(rows_of("\n".join(closing_record)))
+        pages += _pages_for(record, rows_per_page(paper, record_leading(record, paper)))
+    return pages
 
 
-def rows_per_page(paper: str) -> int:
-    """Body rows that fit between the top margin and the footer on this paper."""
+def _pages_for(rows: int, per_page: int) -> int:
+    return max(-(-rows // per_page), 1)
+
+
+def rows_per_page(paper: str, leading: int = LEADING) -> int:
+    """Body rows that fit between the top margin and the footer on this paper, `leading` points apart."""
     _, height = PAPER_SIZES[paper]
     footer = MARGIN_BOTTOM + FOOTER_ROWS * (FOOTER_SIZE + 2) + FOOTER_GAP
-    return int((height - MARGIN_TOP - footer) // LEADING)
+    return int((height - MARGIN_TOP - footer) // leading)
+
+
+def record_leading(rows: int, paper: str) -> int:
+    """The closing record's leading for `rows` rows: the loosest of RECORD_LEADINGS that holds them
+    on one page, else LEADING (the record continues on pages of its own, as the log does)."""
+    return next((leading for leading in RECORD_LEADINGS if rows <= rows_per_page(paper, leading)), LEADING)
 
 
 def footer_lines(started: str, page: int, pages: int, fingerprint: Fingerprint) -> tuple[str, str]:
@@ -126,15 +153,18 @@ def footer_lines(started: str, page: int, pages: int, fingerprint: Fingerprint) 
     return first, second
 
 
-def _pages(log: bytes, paper: str = "a4", closing_record: list[str] | None = None) -> list[list[Row]]:
-    """The document's pages, each a list of body rows: the closing record's first (if given), then
-    the log's. Raises KeyError for an unknown paper size."""
-    per_page = rows_per_page(paper)
-    sections = [rows_of(log.decode("utf-8", errors="backslashreplace"))]
+def layout(log: bytes, paper: str = "a4", closing_record: list[str] | None = None) -> list[Page]:
+    """The document's pages: the closing record's first (if given; `record_leading`), then the
+    log's, each section starting on a page of its own. Raises KeyError for an unknown paper size."""
+    sections = [(rows_of(log.decode("utf-8", errors="backslashreplace")), LEADING)]
     if closing_record:
-        sections.insert(0, rows_of("\n".join(closing_record)))
-    return [section[i : i + per_page] for section in sections
-            for i in range(0, max(len(section), 1), per_page)]
+        record = rows_of("\n".join(closing_record))
+        sections.insert(0, (record, record_leading(len(record), paper)))
+    pages = []
+    for rows, leading in sections:
+        per_page = rows_per_page(paper, leading)
+        pages += [Page(rows[i : i + per_page], leading) for i in range(0, max(len(rows), 1), per_page)]
+    return pages
 
 
 def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
@@ -144,7 +174,8 @@ def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
     `log` is the log file's bytes exactly as written to the stick (its SHA-256 goes in every
     footer); `started` the ceremony's start time as printed in the footer, by default the one the
     log states (`Log started ...`), else "unknown". `paper` is "a4" or "letter". `closing_record`,
-    lines of the closing record, starts the document on pages of its own. The same input always
+    lines of the closing record, starts the document on a page of its own (more when it cannot
+    fit one: `layout`). The same input always
     gives the same bytes (reportlab's invariant mode: no creation date or random document id).
     Raises ValueError for an unknown paper size.
     """
@@ -154,7 +185,7 @@ def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
         raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}, not {paper!r}")
     fingerprint = Fingerprint.of(log)
     started = started or started_from_log(log) or "unknown"
-    pages = _pages(log, paper, closing_record)
+    pages = layout(log, paper, closing_record)
 
     out = io.BytesIO()
     width, height = PAPER_SIZES[paper]
@@ -162,14 +193,14 @@ def build_log_pdf(log: bytes, *, started: str | None = None, paper: str = "a4",
     canvas.setTitle(f"{title} {started}")
     canvas.setSubject(f"SHA-256 of the log: {fingerprint.hex}")
     left = (width - COLUMNS * FONT_SIZE * 0.6) / 2
-    for number, rows in enumerate(pages, 1):
+    for number, page in enumerate(pages, 1):
         y = height - MARGIN_TOP - FONT_SIZE
         canvas.setFont(FONT, FONT_SIZE)
-        for row in rows:
+        for row in page.rows:
             if row.continued:
                 canvas.drawRightString(left - FONT_SIZE * 0.6, y, CONTINUED)
             canvas.drawString(left, y, row.text)
-            y -= LEADING
+            y -= page.leading
         _draw_footer(canvas, left, footer_lines(started, number, len(pages), fingerprint))
         canvas.showPage()
     canvas.save()

@@ -48,8 +48,8 @@ def test_without_a_printer_the_ceremony_ends_and_the_pdf_lies_beside_the_log(dem
     log_name, pdf_name = log_and_pdf(run)
     log = (demo.stick / log_name).read_bytes()
     pages = pdf_pages(demo.stick / pdf_name)
-    # The final log's PDF: the closing record (with the log's own hash) first, then the log.
-    assert pages[0][0] == TITLE
+    # The final log's PDF: the closing record (with the log's own hash) alone on the first page, then the log.
+    assert pages[0][0] == TITLE and pages[1][0] == run.ceremony.log.title
     check_pages(pages, log, "a4", started_from_log(log), closing_record=final_record(run, log))
 
 

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from appliance.cli import main
+from appliance.closing_record import TITLE, ClosingRecord, SignedRequest, closing_record_lines
 from appliance.commands import print as print_command
 from appliance.digest import Fingerprint
 from appliance.errors import UsageError
 from appliance.printing.document import (
     COLUMNS,
+    LEADING,
     Row,
     build_log_pdf,
     escape,
+    layout,
     page_count,
     rows_of,
     rows_per_page,
@@ -78,6 +83,77 @@ def test_closing_record_on_its_own_first_pages(tmp_path):
     pages = pdf_pages(pdf)
     assert pages[0][:3] == record and pages[1][0] == "DNSSEC KSK signing ceremony"
     check_pages(pages, log, "a4", "2026-11-30T14:37:06Z", closing_record=record)
+
+
+def closing_record(requests: int, failures: tuple[str, ...] = ()) -> list[str]:
+    """A record as the console makes it at the end of a ceremony on the demo's SoftHSM: the
+    clock as set (a wrapped method line), seven rows of HSM identity, `requests` signed."""
+    signed = tuple(SignedRequest(f"ksr-root-2027-q{n}-0.xml", hashlib.sha256(b"request %d" % n).digest(),
+                                 f"skr-root-2027-q{n}-0.xml", hashlib.sha256(b"response %d" % n).digest(), 9,
+                                 ("current: tag 47630, HSM label 'KSK-demo'",), "stick KSR-STICK (folder)")
+                   for n in range(1, requests + 1))
+    hsm = ("PKCS#11 module: /usr/lib/softhsm/libsofthsm2.so", "Library:        Implementation of PKCS11 "
+           "(SoftHSM, version 2.6)", "Slot:           1528254125 (SoftHSM slot ID 0x5b174ead)",
+           "Token label:    ceremony-demo", "Manufacturer:   SoftHSM project", "Model:          SoftHSM v2",
+           "Serial:         874a96dd5b174ead")
+    clock = ("Old time: 2026-11-30 14:37:06 UTC", "New time: 2026-11-30 14:37:06 UTC", "Step:     -0 s",
+             "Method:   clock setting disabled for this run: system clock unchanged; the ceremony uses the "
+             "typed time as an offset")
+    record = ClosingRecord(signed, hsm, clock, datetime(2026, 11, 30, 14, 37, 6, tzinfo=UTC),
+                           datetime(2026, 11, 30, 15, 2, 3, tzinfo=UTC), LOG.name, failures)
+    return closing_record_lines(record, hashlib.sha256(LOG.read_bytes()).digest())
+
+
+@needs_poppler
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_a_one_request_record_stands_alone_on_the_first_page(tmp_path, paper):
+    """Issue 13: the closing record on its own first page. A one-request record is longer than a
+    page of the log's spacing holds, on both papers; it is set closer to fit, and the log starts
+    on page 2 at its own spacing."""
+    log = LOG.read_bytes()
+    for n, record in enumerate((closing_record(1), closing_record(1, ("ksr-x.xml: refused by 2 failed check(s)",) * 3))):
+        assert len(rows_of("\n".join(record))) > rows_per_page(paper)  # would spill at the log's spacing
+        document = build_log_pdf(log, paper=paper, closing_record=record)
+        assert document.pages == build_log_pdf(log, paper=paper).pages + 1
+        assert page_count(log, paper, record) == document.pages
+        pdf = tmp_path / f"log-{n}.pdf"
+        pdf.write_bytes(document.pdf)
+        (tmp_path / str(n)).mkdir()
+        assert rendered_page_count(pdf, tmp_path / str(n)) == document.pages
+        pages = pdf_pages(pdf)
+        assert pages[0][0] == TITLE and pages[0][-3] == record[-1].rstrip()  # the record's last row, then the footer
+        assert pages[1][0] == "DNSSEC KSK signing ceremony"
+        check_pages(pages, log, paper, "2026-11-30T14:37:06Z", closing_record=record)
+        assert [page.leading for page in layout(log, paper, record)][1:] == [LEADING] * (document.pages - 1)
+
+
+@needs_poppler
+def test_a_record_too_long_for_one_page_continues_whole(tmp_path):
+    """Three requests and long failures: no spacing fits one page; the record goes on over pages of
+    its own at the log's spacing, every row kept, none wider than 80 columns."""
+    log = LOG.read_bytes()
+    record = closing_record(3, tuple(f"ksr-{n}.xml: refused: " + "a reason in many words " * 12 for n in range(6)))
+    rows = rows_of("\n".join(record))
+    for paper in ("a4", "letter"):
+        document = build_log_pdf(log, paper=paper, closing_record=record)
+        record_pages = -(-len(rows) // rows_per_page(paper))
+        assert record_pages > 1 and document.pages == build_log_pdf(log, paper=paper).pages + record_pages
+        assert page_count(log, paper, record) == document.pages
+        pdf = tmp_path / f"{paper}.pdf"
+        pdf.write_bytes(document.pdf)
+        pages = pdf_pages(pdf)
+        check_pages(pages, log, paper, "2026-11-30T14:37:06Z", closing_record=record)
+        assert pages[record_pages][0] == "DNSSEC KSK signing ceremony"
+        printed = [row for page in pages[:record_pages] for row in page[:-2] if row]
+        assert printed == [r.text.rstrip() for r in rows if r.text.strip()]
+        assert max(len(row) for row in printed) <= COLUMNS
+
+
+def test_page_count_agrees_with_the_document():
+    log = LOG.read_bytes()
+    for paper in ("a4", "letter"):
+        for record in (None, ["CLOSING RECORD", "", "short"], closing_record(1), closing_record(2), closing_record(5)):
+            assert page_count(log, paper, record) == build_log_pdf(log, paper=paper, closing_record=record).pages
 
 
 def test_hostile_text_is_escaped_and_long_lines_continue():
