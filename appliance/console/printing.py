@@ -1,8 +1,9 @@
 """Paper copies from the console: 'print' or 'print N' at the questions after a response is written
 and at the end (the closing record's screen).
 
-What is printed is the log as last written to a stick (`log_pdf.PaperLog`), so the hash in every
-footer is the hash of that file. A missing or failing printer is told on the screen and in the log
+What is printed is the log as last written to a stick (`log_pdf.PaperLog`): the very PDF written
+beside it, laid out once by that write's worker, so the hash in every footer is the hash of that
+file and nothing is laid out on the event loop. A missing or failing printer is told on the screen and in the log
 and never ends, blocks or loses anything: every CUPS call runs through `ui.work` with a time limit
 (`appliance.printing.cups`), and every failure is an outcome to show. Whatever CUPS or a printer
 says (queue names, make and model, state reasons) is shown escaped (`text.shown`).
@@ -67,6 +68,10 @@ async def print_copies(ceremony, copies: int) -> None:
     if written is None:
         ui.add(["The log has not been written to a stick yet: it can be printed once it has been."])
         return
+    if written.document is None:  # logged when the write left it out
+        _say(ceremony, "PRINTING IS NOT POSSIBLE: the log's PDF could not be made.", error=True)
+        ui.add([NOT_PRINTED])
+        return
     try:
         printers = await ui.work("Looking for printers ...", _find_printers, ceremony)
     except cups.PrintingError as exc:
@@ -80,7 +85,7 @@ async def print_copies(ceremony, copies: int) -> None:
     try:
         document, outcome = await ui.work(
             f"Printing {cups.copies_of(copies)} of the log on {shown(printer.name)} ...",
-            print_log_document, written.document(), printer.name, copies)
+            print_log_document, written.document, printer.name, copies)
     except cups.PrintingError as exc:
         _say(ceremony, f"PRINTING FAILED on {shown(printer.name)}: {shown(str(exc))}", error=True)
         ui.add([PRINT_AGAIN])

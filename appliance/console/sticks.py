@@ -13,7 +13,6 @@ confirmed by typing 'drop', after the screen has named every file that would be 
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable
 
 from appliance.console import log_pdf
@@ -185,11 +184,11 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
             if decision != "write":
                 stick = None if decision == "other" else stick
                 continue
-        files = contents()
+        files = contents()  # on the event loop: the log's bytes as they are now
         try:
-            # Overwrite: a second attempt on the same stick, or the growing log, replaces the old copy.
-            report = await ui.work(f"Writing {', '.join(map(shown, files))} to {stick.describe()} ...",
-                                   functools.partial(ceremony.media.write_files, stick, files, overwrite=True))
+            report, paper = await ui.work(
+                f"Writing {', '.join(map(shown, log_pdf.names_with_pdf(ceremony, files)))} to {stick.describe()} ...",
+                _write_with_pdf, ceremony, stick, files)
         except MediaError as exc:
             told = exc.report.describe() if isinstance(exc, MediaWriteError) else f"Writing failed: {shown(str(exc))}"
             ui.add(told.split("\n") + ["Everything will be written again, to the stick you give next."])
@@ -201,7 +200,8 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
             stick = None if decision == "other" else stick
             continue
         ui.add(report.describe().split("\n"))
-        log_pdf.log_written(ceremony, files)
+        if paper is not None:  # the log as written: what 'print N' prints from now on
+            ceremony.log_written = paper
         for written in report.verified:
             line = f"{shown(written.name)} on {stick.describe()}"
             if line not in ceremony.outputs:  # the log is rewritten in place; list it once
@@ -212,6 +212,13 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
             ui.add([f"Releasing the stick failed ({shown(str(exc))}); the files were verified before that."])
         ui.add([f"The stick {shown(stick.name)} may be removed now."])
         return report
+
+
+def _write_with_pdf(ceremony, stick: Stick, files: dict[str, bytes]) -> tuple[WriteReport, log_pdf.PaperLog | None]:
+    """In the worker: the log's PDF laid out (once: printing reuses it), then everything written.
+    Overwrite: a second attempt on the same stick, or the growing log, replaces the old copy."""
+    files, paper = log_pdf.with_pdf(ceremony, files)
+    return ceremony.media.write_files(stick, files, overwrite=True), paper
 
 
 async def _after_failure(ceremony, key: str, stick: Stick) -> str:
@@ -261,7 +268,7 @@ async def _may_replace(ceremony, key: str, stick: Stick, name: str) -> str:
 
 async def _drop_confirmed(ceremony, key: str, contents) -> bool:
     """True when the operators, told which files would be on no stick, type 'drop'."""
-    names = list(contents())
+    names = log_pdf.names_with_pdf(ceremony, contents())
     ceremony.ui.add(["If you give up this write, these files are on NO stick, and are lost when the "
                      "ceremony ends:"] + [f"  {name}" for name in names])
     answer = await ceremony.ui.ask_word(f"{key}.drop", "Type 'drop' to give them up, or 'back' to choose a stick:",
@@ -270,7 +277,7 @@ async def _drop_confirmed(ceremony, key: str, contents) -> bool:
 
 
 def _cancelled(ceremony, contents) -> None:
-    names = ", ".join(map(shown, contents()))
+    names = ", ".join(map(shown, log_pdf.names_with_pdf(ceremony, contents())))
     ceremony.ui.add([f"Cancelled: NOT written to any stick: {names}"])
     ceremony.log.error(f"Write cancelled by the operator; not written: {names}")
 

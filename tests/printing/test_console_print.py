@@ -8,11 +8,13 @@ The printer tests run a private cupsd (marker `root`; CI runs as root); the othe
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
 from appliance.closing_record import TITLE, closing_record_lines
+from appliance.console import log_pdf
 from appliance.digest import Fingerprint
 from appliance.printing import cups
 from appliance.printing.document import started_from_log
@@ -59,6 +61,7 @@ class FakeCups:
     def __init__(self, monkeypatch, *, done: bool):
         self.done = done
         self.printed: list[int] = []  # copies, job by job
+        self.pdfs: list[bytes] = []  # what each job was given
         monkeypatch.setattr(cups, "list_printers", self.list_printers)
         monkeypatch.setattr(cups, "add_plugged_printers", lambda: ["evil\x1b[2J\nFAKE: added"])
         monkeypatch.setattr(cups, "submit", self.submit)
@@ -68,7 +71,8 @@ class FakeCups:
         return [cups.Printer("laser\x1b]0;x\x07", "Evil\x1b[31m Laser\nPrinter ready", "usb://Evil/Laser", "idle", True)]
 
     def submit(self, printer, pdf, copies, title, paper):
-        assert pdf.read_bytes().startswith(b"%PDF-")
+        self.pdfs.append(pdf.read_bytes())
+        assert self.pdfs[-1].startswith(b"%PDF-")
         self.printed.append(copies)
         return "laser-7"
 
@@ -155,3 +159,48 @@ def test_no_room_for_the_print_file_is_a_printing_failure(demo, sticks, monkeypa
                      config=demo.config)
     assert run.code == 0 and run.ceremony.ended and fake.printed == []
     assert "ERROR PRINTING FAILED on laser\\x1b]0;x\\x07: cannot hand the log to CUPS: " in unwrapped(run.log)
+
+
+def test_the_pdf_is_laid_out_once_per_written_log_and_off_the_event_loop(demo, sticks, monkeypatch):
+    """A long log takes a while to lay out: each log written to a stick is laid out once, in the
+    write's worker (the console's event loop runs in this test's thread), and 'print N' prints
+    those very bytes, the PDF beside the log, without laying it out again."""
+    fake = FakeCups(monkeypatch, done=True)
+    built: list[tuple[threading.Thread, bytes, bytes]] = []  # (thread, log, PDF), call by call
+    real = log_pdf.build_log_pdf
+
+    def recording(log, **options):
+        document = real(log, **options)
+        built.append((threading.current_thread(), log, document.pdf))
+        return document
+
+    monkeypatch.setattr(log_pdf, "build_log_pdf", recording)
+    run = run_script(sticks, SIGN_ONE + [("next", "print 2"), ("next", "print")] + CLOSE
+                     + [("shutdown.done", "print"), ("shutdown.done", "end")], config=demo.config)
+    assert run.code == 0 and fake.printed == [2, 1, 1]
+    log_name, pdf_name = log_and_pdf(run)
+    writes = unwrapped(run.log).count(f"Writing {log_name}, {pdf_name} to ") + unwrapped(run.log).count(
+        f", {log_name}, {pdf_name} to ")  # the log alone, or behind the response
+    assert writes == 2 and len(built) == writes  # once per written log, printing included
+    assert all(thread is not threading.current_thread() for thread, _, _ in built)
+    logs = [log for _, log, _ in built]
+    assert logs[-1] == (demo.stick / log_name).read_bytes() and len(set(logs)) == len(logs)
+    # The first two jobs printed the PDF written with the response, the last the final one on the stick.
+    assert fake.pdfs == [built[0][2], built[0][2], (demo.stick / pdf_name).read_bytes()] and built[-1][2] == fake.pdfs[-1]
+
+
+def test_a_pdf_that_cannot_be_made_costs_neither_the_log_nor_the_ceremony(demo, sticks, monkeypatch):
+    fake = FakeCups(monkeypatch, done=True)
+
+    def failing(log, **options):
+        raise MemoryError
+
+    monkeypatch.setattr(log_pdf, "build_log_pdf", failing)
+    run = run_script(sticks, SIGN_ONE + [("next", "print")] + CLOSE + [("shutdown.done", "end")],
+                     config=demo.config)
+    assert run.code == 0 and run.ceremony.ended and fake.printed == []
+    log_name, pdf_name = log_and_pdf(run)
+    assert (demo.stick / log_name).exists() and not (demo.stick / pdf_name).exists()
+    said = unwrapped(run.log)
+    assert "ERROR The log's PDF could not be made: MemoryError" in said
+    assert "ERROR PRINTING IS NOT POSSIBLE: the log's PDF could not be made." in said
