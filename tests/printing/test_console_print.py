@@ -179,8 +179,7 @@ def test_the_pdf_is_laid_out_once_per_written_log_and_off_the_event_loop(demo, s
                      + [("shutdown.done", "print"), ("shutdown.done", "end")], config=demo.config)
     assert run.code == 0 and fake.printed == [2, 1, 1]
     log_name, pdf_name = log_and_pdf(run)
-    writes = unwrapped(run.log).count(f"Writing {log_name}, {pdf_name} to ") + unwrapped(run.log).count(
-        f", {log_name}, {pdf_name} to ")  # the log alone, or behind the response
+    writes = unwrapped(run.log).count(f"{log_name}, {pdf_name} to stick")  # with the response, then alone
     assert writes == 2 and len(built) == writes  # once per written log, printing included
     assert all(thread is not threading.current_thread() for thread, _, _ in built)
     logs = [log for _, log, _ in built]
