@@ -3,9 +3,9 @@ and at the end (the closing record's screen).
 
 What is printed is the log as last written to a stick (`log_pdf.PaperLog`): the very PDF written
 beside it, laid out once by that write's worker, so the hash in every footer is the hash of that
-file and nothing is laid out on the event loop. A missing or failing printer is told on the screen and in the log
-and never ends, blocks or loses anything: every CUPS call runs through `ui.work` with a time limit
-(`appliance.printing.cups`), and every failure is an outcome to show. Whatever CUPS or a printer
+file and nothing is laid out on the event loop. A missing or failing printer is told on the screen
+and in the log and never ends, blocks or loses anything: every CUPS call runs through `ui.work`
+with a time limit (`appliance.printing.cups`), and every failure is an outcome to show. Whatever CUPS or a printer
 says (queue names, make and model, state reasons) is shown escaped (`text.shown`).
 """
 

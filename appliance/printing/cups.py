@@ -76,7 +76,8 @@ class JobOutcome:
         return self.state == "completed"
 
     def describe(self) -> str:
-        job = f"Print job {shown(self.job)} ({copies_of(self.copies)})"  # the queue's name and a number, as lp said it
+        # The job id is the queue's name and a number, as lp said it.
+        job = f"Print job {shown(self.job)} ({copies_of(self.copies)})"
         if self.done:
             return f"{job}: done"
         return f"{job}: {shown(self.state.upper())}: {shown(self.reason)}"
