@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from appliance.ceremonylog import unwrapped
 from appliance.clock import CeremonyClock
 from appliance.console.autopilot import Autopilot, TypedRun, in_order
 from appliance.console.flow import Ceremony, Settings
@@ -114,8 +115,9 @@ def written_log(stick: Path, run: Run) -> str:
 
 
 def flat(text: str) -> str:
-    """Text with all line breaks and runs of spaces as one space: wrapped messages stay findable."""
-    return " ".join(text.split())
+    """Text with all line breaks and runs of spaces as one space, the log's continued rows joined
+    back (`ceremonylog.unwrapped`): wrapped messages stay findable."""
+    return " ".join(unwrapped(text).split())
 
 
 def snapshotting(screens: dict[str, list[str]]):
