@@ -68,7 +68,8 @@ def run_console(
         "f2": lambda: ("the request", lambda: ceremony.look_back) if ceremony.look_back else None,
         # The hint asks every second whether F3 works: the log is rendered only when looked at,
         # to the screen's width, so that no row of it is broken again, unmarked, on the screen.
-        "f3": lambda: ("the log so far", lambda: log.render(SCREEN_WIDTH).splitlines()) if ceremony.may_look_back else None,
+        "f3": lambda: ("the log so far", lambda: log.render(SCREEN_WIDTH).splitlines())
+        if ceremony.may_look_back else None,
     }
     clock_rule = "set to the typed time when root" if clock.set_system else "never set (--no-set-clock)"
     log.note(f"ceremony {__version__} (built {BUILD_DATE:%Y-%m-%d}), console started", [
