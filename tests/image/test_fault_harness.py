@@ -242,10 +242,11 @@ def test_the_lying_stick_holds_nothing_while_its_acknowledged_writes_carried_the
 
 
 def test_the_log_must_record_the_lying_sticks_write_as_not_verified():
-    attempt = ('2026-11-30T23:28:22Z NOTE   Writing skr-demo-2027-q1-0.xml,\n    ceremony-1.log to stick sda\n'
-               '    "LYING" (vfat, 33.6 MB) ... failed after 1.08 s: Writing to stick sda\n'
-               '    "LYING" (vfat, 33.6 MB) failed: [Errno 2] No such file or directory:\n'
-               "    'skr-demo-2027-q1-0.xml'.\\nWritten but NOT verified (do not rely on these\n")
+    # As the log wraps it: each continued row behind ceremonylog.CONTINUED.
+    attempt = ('2026-11-30T23:28:22Z NOTE   Writing skr-demo-2027-q1-0.xml,\n  + ceremony-1.log to stick sda\n'
+               '  + "LYING" (vfat, 33.6 MB) ... failed after 1.08 s: Writing to stick sda\n'
+               '  + "LYING" (vfat, 33.6 MB) failed: [Errno 2] No such file or directory:\n'
+               "  + 'skr-demo-2027-q1-0.xml'.\\nWritten but NOT verified (do not rely on these\n")
     assert "NOT verified" in check_lying_attempt_logged(attempt)
     with pytest.raises(CheckFailed, match="lying stick"):
         check_lying_attempt_logged(attempt.replace("NOT verified", "verified"))
