@@ -120,6 +120,15 @@ def flat(text: str) -> str:
     return " ".join(unwrapped(text).split())
 
 
+def drawn_rows(app) -> list[str] | None:
+    """The 80x25 screen as last drawn (rows of cell text, as the terminal shows them), or None once
+    the console has ended."""
+    if app.renderer._last_screen is None:
+        return None
+    buffer = app.renderer._last_screen.data_buffer
+    return ["".join(buffer[y][x].char for x in range(80)).rstrip() for y in range(25)]
+
+
 def snapshotting(screens: dict[str, list[str]]):
     """An Autopilot class that also keeps, for each question key, the 80x25 screen as drawn when the
     question was first put (rows of cell text, as the terminal shows them)."""
@@ -127,9 +136,8 @@ def snapshotting(screens: dict[str, list[str]]):
     class Snapshots(Autopilot):
         def __call__(self, key, prompt, app):
             def drawn(_app):
-                if key not in screens:
-                    buffer = app.renderer._last_screen.data_buffer
-                    screens[key] = ["".join(buffer[y][x].char for x in range(80)).rstrip() for y in range(25)]
+                if key not in screens and (rows := drawn_rows(app)):
+                    screens[key] = rows
 
             app.after_render.add_handler(drawn)
             super().__call__(key, prompt, app)

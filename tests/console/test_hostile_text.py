@@ -20,7 +20,7 @@ from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
 from appliance.text import shown
 from image.paper_checks import pdf_pages
-from tests.console.harness import flat, run_script, snapshotting, written_log
+from tests.console.harness import drawn_rows, flat, run_script, snapshotting, written_log
 from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
 from tests.console.test_ceremonylog import FORGED, FORGED_ROW
 from tests.console.test_look_back import F3
@@ -193,11 +193,8 @@ def test_the_look_back_shows_the_logs_own_rows_and_marks(demo, sticks):
     class LookingBack(Autopilot):
         def __call__(self, key, prompt, app):
             def drawn(_app):
-                if app.renderer._last_screen is None:  # the console has ended
-                    return
-                buffer = app.renderer._last_screen.data_buffer
-                rows = ["".join(buffer[y][x].char for x in range(80)).rstrip() for y in range(25)]
-                if "LOOKING BACK: the log so far" in rows[0]:
+                rows = drawn_rows(app)
+                if rows and "LOOKING BACK: the log so far" in rows[0]:
                     looked.extend(rows[1:1 + 25 - FIXED_ROWS])
 
             app.after_render.add_handler(drawn)
