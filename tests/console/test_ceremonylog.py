@@ -151,6 +151,13 @@ def test_continued_rows_and_fitting_rows_keep_their_layout():
     assert rows[body] + " " + rows[body + 1][14:] == " " * 12 + ("indented words " * 8).strip()
     headline = next(n for n, row in enumerate(rows) if "NOTE   headline" in row)
     assert rows[headline + 1].startswith(CONTINUED + "word") and rows[headline + 1].strip() != "+"
+    # A line indented deeper than half a row (a file from a stick, logged whole) keeps room for its
+    # text: no row over the width, none made of one character a row.
+    log.note("a file", [" " * 120 + "deep " * 30])
+    deep = log.render().split("\n")
+    deep = deep[next(n for n, row in enumerate(deep) if "NOTE   a file" in row) + 1:-3]
+    assert deep[0] == " " * (WIDTH // 2) + ("deep " * 8).strip() and len(deep) == 4
+    assert all(row.startswith(CONTINUED) and len(row) <= WIDTH for row in deep[1:])
     narrow = log.render(width=79).split("\n")
     assert max(len(row) for row in narrow) <= 79
     assert CONTINUED + "    Sig" in narrow  # the 80-column row, at 79 continued at column 6 + 2
