@@ -55,15 +55,17 @@ PULL_SIGNAL = "/run/fault-test-pull"  # in the guest: what the watcher saw when 
 CONSOLE_PID = "$(systemctl show -p MainPID --value ceremony@ttyS0.service)"
 
 # Guest shell fragments. A write ends by unmounting the stick, which flushes everything, and
-# mounting it again for the read-back: its mount's ID (mountinfo's first field) changes then, and
-# only then (the switch to read-write and back is a remount, under the same ID).
-_MOUNT_ID = f"$(grep ' {MEDIA_ROOT}/' /proc/self/mountinfo | cut -d' ' -f1)"
+# mounting it again for the read-back: that unmount is the write's end (the switch to read-write
+# and back is a remount, which findmnt's `--poll=umount` does not report). findmnt sleeps in
+# poll(2) on /proc/self/mountinfo and wakes at the unmount itself: a loop that forks to look
+# again was too slow under load (the console had read back before it was stopped).
+_MOUNT_POINT = f"$(grep ' {MEDIA_ROOT}/' /proc/self/mountinfo | cut -d' ' -f5)"
 _OPEN_ON_STICK = f"ls -l /proc/$pid/fd 2>/dev/null | grep -o '{MEDIA_ROOT}/[^/ ]*/[^. ][^ ]*' | sort -u"
 
 
 def pull_watcher(during: bool) -> str:
     """A guest command, run in the background before the write begins (the stick mounted
-    read-only): waits until the stick's mount has changed (the write is complete); then either
+    read-only): waits until the stick is unmounted (the write is complete); then either
     stops the console's process at once with SIGSTOP (`during` False: the pause between the write
     and the read-back that the appliance never makes, made here; the harness pulls, then sends
     SIGCONT), or waits until a written file is open in it (`during`: its read-back has begun and,
@@ -71,8 +73,8 @@ def pull_watcher(during: bool) -> str:
     PULL_SIGNAL, the harness's cue to pull. Ends in `& true`: the harness appends '; ...'."""
     then = (f"until [ -n \"$({_OPEN_ON_STICK})\" ]; do sleep 0.05; done; " if during
             else "kill -STOP $pid; ")
-    return (f"rm -f {PULL_SIGNAL}; pid={CONSOLE_PID}; first={_MOUNT_ID}; ( [ -n \"$first\" ] || exit 1; "
-            f"while [ \"{_MOUNT_ID}\" = \"$first\" ]; do :; done; {then}"
+    return (f"rm -f {PULL_SIGNAL}; pid={CONSOLE_PID}; where={_MOUNT_POINT}; ( [ -n \"$where\" ] || exit 1; "
+            f"findmnt --poll=umount --first-only --mountpoint \"$where\"; {then}"
             f"{{ echo \"open: $({_OPEN_ON_STICK} | tr '\\n' ' ')\"; grep ' {MEDIA_ROOT}/' /proc/mounts; }} "
             f"> {PULL_SIGNAL}.new; mv {PULL_SIGNAL}.new {PULL_SIGNAL} ) >/dev/null 2>&1 & true")
 
@@ -310,10 +312,11 @@ def check_lying_stick(lying: LyingStick, as_plugged: str, good: Path, response: 
 def check_lying_attempt_logged(log: str) -> str:
     """The log on the good stick records the write to the lying stick as failed, its copies NOT verified."""
     flowing = " ".join(unwrapped(log).split())
-    attempt = re.search(r'to stick \S+ "LYING" \([^)]*\) \.\.\. failed after .{0,300}?NOT verified', flowing)
+    attempt = re.search(r'to stick \S+ "LYING" \([^)]*\) \.\.\. failed after .{0,400}?NOT verified', flowing)
     if attempt is None:
         raise CheckFailed("the log does not record the write to the lying stick as failed and NOT verified")
-    return "log: " + attempt.group(0)[:240]
+    found = attempt.group(0)
+    return f"log: {found[:140]} ... {found[-60:]}" if len(found) > 200 else f"log: {found}"
 
 
 def check_failed_stick(image: Path, response: str, what: str) -> str:

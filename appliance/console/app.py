@@ -334,7 +334,9 @@ class ConsoleUI:
         try:
             result = await loop.run_in_executor(self._worker, function, *args)
         except Exception as exc:
-            self.log.note(f"{message} failed after {took()}: {exc}")
+            # A write report spans lines: its first in the headline, the rest as rows of its own.
+            first, *rest = str(exc).split("\n")
+            self.log.note(f"{message} failed after {took()}: {first}", rest)
             raise
         self.log.note(f"{message} done in {took()}")
         return result

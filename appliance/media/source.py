@@ -304,7 +304,11 @@ class MediaSource(ABC):
                 for name, data in contents.items():
                     self._fault("verify", stick, name)
                     expected = hashlib.sha256(data).hexdigest()
-                    actual = files.sha256_from_medium(directory, name, max_size=len(data))
+                    try:
+                        actual = files.sha256_from_medium(directory, name, max_size=len(data))
+                    except FileNotFoundError:
+                        raise MediaError(f"{shown(name)} is not on the stick when read back: the stick "
+                                         "acknowledged the write but did not keep it") from None
                     if actual != expected:
                         raise MediaError(f"{shown(name)} read back as SHA-256 {actual}, not {expected}")
                     verified.append(WrittenFile(name, len(data), expected))

@@ -3,6 +3,7 @@ kept in memory and written at the next step; every write attempt is in the log; 
 a second time in the same ceremony is said to be so, needs 'again', and is logged."""
 
 import errno
+import re
 
 import pytest
 
@@ -82,6 +83,9 @@ def test_every_write_attempt_is_logged(demo, sticks):
     attempt = f"Writing {demo.response}, {', '.join(log_and_pdf(run))} to stick KSR-STICK (folder) ..."
     assert text.count(f"{attempt} failed after") == 1 and "Input/output error" in text
     assert text.count(f"{attempt} done in") == 1
+    # The failure's report spans lines: logged as rows of their own, never as a literal "\n".
+    raw = written_log(demo.stick, run)
+    assert "\\n" not in raw and re.search(r"^    (NOT written|Written but NOT verified)", raw, re.M)
     assert f"verified on stick KSR-STICK (folder)" in text
 
 

@@ -1,13 +1,20 @@
 """`make fault-test`'s harness without booting: the full stick, the failing stick's QMP shape, the
 failure as the console shows it, and the host's check of a stick whose write failed. mtools and
-dosfstools on the host; no root."""
+dosfstools on the host; root only for the pull watcher run on a tmpfs."""
+import os
 import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from appliance.ceremonylog import CONTINUED, CeremonyLog
 from image import hotplug, sticks
 from image.fault_test import (
+    CONSOLE_PID,
     FULL_ROOM,
+    PULL_SIGNAL,
     check_failed_stick,
     check_lying_attempt_logged,
     check_lying_stick,
@@ -22,7 +29,7 @@ from image.fault_test import (
     write_fails_then_another,
 )
 from image.host_checks import CheckFailed
-from image.scenario import Console, ScenarioFailed
+from image.scenario import MEDIA_ROOT, Console, ScenarioFailed
 from tests.image.test_qemu_harness import fake_vm  # noqa: F401 (a fixture)
 
 RESPONSE = "skr-root-2027-q1-0.xml"
@@ -120,16 +127,50 @@ def test_a_slowable_stick_sits_behind_a_throttle_group_of_its_own_until_pulled(f
     assert vm.qmp_calls[-1] == ("object-del", {"id": "pulled-throttle"})
 
 
-def test_the_pull_watcher_waits_for_a_new_mount_then_stops_the_console_or_waits_for_an_open_file():
+def test_the_pull_watcher_waits_for_the_unmount_then_stops_the_console_or_waits_for_an_open_file():
     before, during = pull_watcher(during=False), pull_watcher(during=True)
     for command in (before, during):
-        # The mount's ID before the write, then a busy wait until it differs: the write ended.
-        assert command.index("first=$(grep ' /run/ceremony/media/' /proc/self/mountinfo") \
-            < command.index('while [ "$(grep') < command.index("mv ")
+        # The stick's mount point before the write, then a wait in findmnt until it is unmounted.
+        assert command.index("where=$(grep ' /run/ceremony/media/' /proc/self/mountinfo") \
+            < command.index("findmnt --poll=umount --first-only") < command.index("mv ")
         assert "& true" in command  # runs in the background; the harness appends its end marker
         assert subprocess.run(["bash", "-n", "-c", command + "; printf done"]).returncode == 0
     assert "kill -STOP $pid" in before and "until [ -n" not in before
     assert "until [ -n" in during and "kill -STOP" not in during
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: mounts a tmpfs standing in for the stick (CI runs as root)")
+def test_the_pull_watcher_stops_the_console_at_the_unmount_not_at_a_remount(tmp_path):
+    """The watcher run for real on the host: a tmpfs stands in for the stick, a sleeping process
+    for the console. A remount (read-write and back) must not wake it; the unmount must, at once."""
+    media, signal = tmp_path / "media", tmp_path / "pull"
+    stick = media / "STICK"
+    stick.mkdir(parents=True)
+    console = subprocess.Popen(["sleep", "120"])
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "stick", str(stick)], check=True)
+    try:
+        command = (pull_watcher(during=False).replace(MEDIA_ROOT, str(media)).replace(PULL_SIGNAL, str(signal))
+                   .replace(CONSOLE_PID, str(console.pid)))
+        subprocess.run(["bash", "-c", command], check=True)
+        time.sleep(0.5)  # findmnt is polling
+        subprocess.run(["mount", "-o", "remount,rw", str(stick)], check=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(stick)], check=True)
+        time.sleep(0.5)
+        assert not signal.exists() and _state(console.pid) != "T"
+        subprocess.run(["umount", str(stick)], check=True)
+        deadline = time.monotonic() + 10
+        while not signal.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _state(console.pid) == "T" and signal.read_text().startswith("open: ")
+    finally:
+        subprocess.run(["umount", str(stick)], capture_output=True)
+        console.kill()
+        console.wait()
+
+
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (T: stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
 def test_the_remount_ro_stick_breaks_only_its_copys_chain(tmp_path):
@@ -196,8 +237,8 @@ def lying_screen(*said: str) -> str:
             "\nInsert another stick, or Enter to try this one again (or 'cancel'):\n")
 
 
-CAUGHT = ("Writing to stick sda \"LYING\" (vfat, 33.6 MB) failed: [Errno 2] No such file or directory: "
-          f"'{RESPONSE}'.", "Written but NOT verified (do not rely on these copies):", f"  {RESPONSE}")
+CAUGHT = (f"Writing to stick sda \"LYING\" (vfat, 33.6 MB) failed: {RESPONSE} is not on the stick when read "
+          "back: the stick acknowledged the write but did not keep it.", "Written but NOT verified (do not rely on these copies):", f"  {RESPONSE}")
 
 
 def test_a_lying_stick_caught_by_the_read_back_passes(fake_vm, tmp_path):
@@ -205,7 +246,7 @@ def test_a_lying_stick_caught_by_the_read_back_passes(fake_vm, tmp_path):
     vm.shell = NoShell()
     lying = LyingStickSeen(tmp_path / "lying.img", None, [("pwrite", 0, 512)])
     told = lying_stick_caught(Console(vm, timeout=2), "lying", lying)
-    assert told.endswith(f"failed: [Errno 2] No such file or directory: '{RESPONSE}'.")
+    assert told == CAUGHT[0]
     assert vm.qmp_calls[0][1]["file"] == {"driver": "nbd", "server": {"type": "unix", "path": str(lying.socket)}}
 
 
@@ -242,11 +283,15 @@ def test_the_lying_stick_holds_nothing_while_its_acknowledged_writes_carried_the
 
 
 def test_the_log_must_record_the_lying_sticks_write_as_not_verified():
-    # As the log wraps it: each continued row behind ceremonylog.CONTINUED.
-    attempt = ('2026-11-30T23:28:22Z NOTE   Writing skr-demo-2027-q1-0.xml,\n  + ceremony-1.log to stick sda\n'
-               '  + "LYING" (vfat, 33.6 MB) ... failed after 1.08 s: Writing to stick sda\n'
-               '  + "LYING" (vfat, 33.6 MB) failed: [Errno 2] No such file or directory:\n'
-               "  + 'skr-demo-2027-q1-0.xml'.\\nWritten but NOT verified (do not rely on these\n")
+    # As the console logs it (console/app.py: the report's first line in the headline, the rest as
+    # rows), wrapped as the log wraps: continued rows behind ceremonylog.CONTINUED.
+    log = CeremonyLog(lambda: datetime(2026, 11, 30, 23, 28, 22, tzinfo=UTC))
+    log.note('Writing skr-demo-2027-q1-0.xml, ceremony-1.log to stick sda "LYING" (vfat, 33.6 MB) ... failed after '
+             '1.08 s: Writing to stick sda "LYING" (vfat, 33.6 MB) failed: skr-demo-2027-q1-0.xml is not on the '
+             'stick when read back: the stick acknowledged the write but did not keep it.',
+             ["Written but NOT verified (do not rely on these copies):"])
+    attempt = log.render()
+    assert f"\n{CONTINUED}" in attempt
     assert "NOT verified" in check_lying_attempt_logged(attempt)
     with pytest.raises(CheckFailed, match="lying stick"):
         check_lying_attempt_logged(attempt.replace("NOT verified", "verified"))

@@ -252,6 +252,23 @@ def test_a_file_that_reads_back_different_is_not_verified(root, stick_dir):
     assert report.unverified == tuple(OUTPUT)
 
 
+def test_a_stick_that_kept_nothing_is_told_so_not_as_a_bare_errno(root, stick_dir):
+    """The lying stick's kind (acknowledges every write, keeps none): at the read-back the file is
+    not there. The reason says what that means, not '[Errno 2] No such file or directory'."""
+    def forget_the_response(step, stick, name):
+        if (step, name) == ("verify", "skr-root-2026-q1-0.xml"):
+            (stick.path / name).unlink()
+
+    with FolderMedia(root, fault_hook=forget_the_response) as media:
+        with pytest.raises(MediaWriteError) as raised:
+            media.write_files(only_stick(media), OUTPUT)
+    report = raised.value.report
+    assert report.reason == ("skr-root-2026-q1-0.xml is not on the stick when read back: the stick "
+                             "acknowledged the write but did not keep it")
+    assert "Errno" not in str(raised.value) and report.verified == ()
+    assert report.unverified == tuple(OUTPUT)
+
+
 def test_a_failed_write_leaves_no_partial_file_under_the_final_name(media, stick_dir, monkeypatch):
     real_fsync = os.fsync
 
