@@ -230,9 +230,12 @@ class LyingStickSeen:
         return self._dropped
 
 
+WAITING = "Waiting for a stick (or type 'cancel'):\n"
+
+
 def lying_screen(*said: str) -> str:
-    return ("Waiting for a stick (or type 'cancel'):\n"
-            "  1. stick sda \"LYING\" (vfat, 33.6 MB)\n"
+    """What the console shows once the lying stick is plugged in (the fake VM plays it then)."""
+    return ("  1. stick sda \"LYING\" (vfat, 33.6 MB)\n"
             "Stick number (or 'cancel'):\n" + "\n".join(said) +
             "\nInsert another stick, or Enter to try this one again (or 'cancel'):\n")
 
@@ -242,7 +245,7 @@ CAUGHT = (f"Writing to stick sda \"LYING\" (vfat, 33.6 MB) failed: {RESPONSE} is
 
 
 def test_a_lying_stick_caught_by_the_read_back_passes(fake_vm, tmp_path):
-    vm = fake_vm(lying_screen(*CAUGHT))
+    vm = fake_vm(WAITING, after_plug=lying_screen(*CAUGHT))
     vm.shell = NoShell()
     lying = LyingStickSeen(tmp_path / "lying.img", None, [("pwrite", 0, 512)])
     told = lying_stick_caught(Console(vm, timeout=2), "lying", lying)
@@ -251,7 +254,7 @@ def test_a_lying_stick_caught_by_the_read_back_passes(fake_vm, tmp_path):
 
 
 def test_a_lying_stick_said_verified_fails_the_scenario(fake_vm, tmp_path):
-    vm = fake_vm(lying_screen(*CAUGHT[:1], "Written and verified by reading back:", f"  {RESPONSE} (1 bytes)",
+    vm = fake_vm(WAITING, after_plug=lying_screen(*CAUGHT[:1], "Written and verified by reading back:", f"  {RESPONSE} (1 bytes)",
                               *CAUGHT[1:]))
     vm.shell = NoShell()
     with pytest.raises(ScenarioFailed, match="said 'Written and verified' for a stick that kept nothing"):
@@ -259,7 +262,7 @@ def test_a_lying_stick_said_verified_fails_the_scenario(fake_vm, tmp_path):
 
 
 def test_a_lying_stick_never_written_fails_the_scenario(fake_vm, tmp_path):
-    vm = fake_vm(lying_screen(*CAUGHT))
+    vm = fake_vm(WAITING, after_plug=lying_screen(*CAUGHT))
     vm.shell = NoShell()
     with pytest.raises(ScenarioFailed, match="nothing was written to the stick"):
         lying_stick_caught(Console(vm, timeout=2), "lying", LyingStickSeen(tmp_path / "l.img", None, []))
