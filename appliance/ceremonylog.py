@@ -2,7 +2,15 @@
 
 Held in memory (the appliance has no disk) and written to every output stick. Lines are wrapped
 to 80 columns so the printed log reads like the screen did: a line that fits (a table row, a
-hash) is kept as it is, a longer one breaks at spaces under its own indentation.
+hash) is kept as it is, a longer one breaks at spaces (nothing is cut) and goes on at its own
+indentation plus 2 (a headline at column 4).
+
+Every row has one of three starts, so a reader can tell whose a row is: a headline starts with
+its timestamp, a body row (a screen's row, a note's text) with 4 spaces, and a row that continues
+the row above with CONTINUED ("  + "), which no other row starts with. Text from outside (a file
+name with spaces, a stick's label, an error) wrapped at its own spaces therefore never starts a
+row that reads as ours, such as the hash rows of the verbal check (`    1:4ACE   2:C1F5 ...`).
+`unwrapped` joins the continued rows back, for searching the log.
 
 The log is plain printable text, whatever it records: each headline and each row given is one
 row, passed through `appliance.text.shown` (a control character, line separator or bidi control
@@ -12,6 +20,7 @@ only a whole text given as one string (a traceback, a configuration file) is spl
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,7 +29,10 @@ from datetime import datetime, timedelta
 from appliance.text import shown, shown_block
 
 WIDTH = 80
-INDENT = "    "
+INDENT = "    "  # leads each body row: the rows of an entry under its headline
+CONTINUED = "  + "  # leads each row continuing the one above; neither a timestamp nor INDENT
+# A continued row keeps at least this many columns for text, however deep its line was indented.
+_CONTINUED_ROOM = WIDTH // 2
 
 
 def utc_stamp(moment: datetime) -> str:
@@ -92,19 +104,21 @@ class CeremonyLog:
     def entries(self) -> tuple[Entry, ...]:
         return tuple(self._entries)
 
-    def render(self) -> str:
+    def render(self, width: int = WIDTH) -> str:
+        """The log as text, rows of at most `width` columns (the file and the paper: WIDTH; the
+        console's look-back: its screen's width, so that no row of it is broken again there)."""
         out = [
             self.title,
             f"Log started {utc_stamp(self.started)}",
-            "=" * WIDTH,
+            "=" * width,
         ]
         for entry in self._entries:
             if entry.kind == "STEP":
                 out.append("")
-            out.extend(_wrap(f"{utc_stamp(entry.moment)} {entry.kind:<6} {entry.headline}", INDENT))
+            out.extend(_wrap(f"{utc_stamp(entry.moment)} {entry.kind:<6} {entry.headline}", INDENT, width))
             for line in entry.body:
-                out.extend(_wrap_kept(INDENT + line))
-        out.append("=" * WIDTH)
+                out.extend(_wrap_kept(INDENT + line, width))
+        out.append("=" * width)
         out.append(f"End of log, {len(self._entries)} entries, rendered {utc_stamp(self._now())}")
         return "\n".join(out) + "\n"
 
@@ -112,18 +126,33 @@ class CeremonyLog:
         return self.render().encode("utf-8")
 
 
-def _wrap(text: str, indent: str) -> list[str]:
-    # textwrap keeps the text's own leading spaces on the first line.
-    return textwrap.wrap(
-        text, WIDTH, subsequent_indent=indent, break_long_words=True, break_on_hyphens=False
-    ) or [""]
+def unwrapped(text: str) -> str:
+    """A rendered log with each continued row (CONTINUED, then its indentation) joined to the row
+    above by one space: every line as given, for finding a text wherever a wrap broke it. A wrap
+    broke at spaces (one space stands for them) or, in a word longer than a row, anywhere."""
+    return re.sub("\n" + re.escape(CONTINUED) + " *", " ", text)
 
 
-def _wrap_kept(line: str) -> list[str]:
+def _wrap(text: str, indent: str, width: int, first_indent: str = "") -> list[str]:
+    """`first_indent` + `text` (no leading spaces) on rows of at most `width` columns, broken at
+    spaces (a word longer than a row anywhere), each further row led by `indent` (at least as
+    wide as CONTINUED) with CONTINUED in place of its first columns. An indentation deeper than
+    `width` - _CONTINUED_ROOM is made that deep: a deeper one would leave no room for the text.
+    textwrap drops the spaces at each break, so a continued row's text starts right after `indent`."""
+    deepest = max(width - _CONTINUED_ROOM, len(CONTINUED))
+    rows = textwrap.wrap(
+        text, width, initial_indent=first_indent[:deepest], subsequent_indent=indent[:deepest],
+        break_long_words=True, break_on_hyphens=False,
+    ) or [first_indent.rstrip()]
+    return rows[:1] + [CONTINUED + row[len(CONTINUED):] for row in rows[1:]]
+
+
+def _wrap_kept(line: str, width: int) -> list[str]:
     """Screen text keeps its layout: a line that fits is untouched (tables, hashes); a longer one
     breaks at spaces and continues two columns further in than it started."""
     line = line.rstrip()
-    if len(line) <= WIDTH:
+    if len(line) <= width:
         return [line]
-    indent = " " * (len(line) - len(line.lstrip()))
-    return _wrap(line, indent + "  ")
+    text = line.lstrip()
+    indent = line[: len(line) - len(text)]
+    return _wrap(text, indent + "  ", width, first_indent=indent)

@@ -27,7 +27,7 @@ from appliance.console import (
     step_verbal,
     sticks,
 )
-from appliance.console.app import ConsoleUI
+from appliance.console.app import SCREEN_WIDTH, ConsoleUI
 from appliance.console.flow import Ceremony, Settings, Step, run_ceremony
 from appliance.media import MediaSource
 
@@ -66,8 +66,10 @@ def run_console(
     ceremony = Ceremony(ui, log, clock, media, settings, watch, config=prepared.config, policy=prepared.policy)
     ui.look_back = {
         "f2": lambda: ("the request", lambda: ceremony.look_back) if ceremony.look_back else None,
-        # The hint asks every second whether F3 works: the log is rendered only when looked at.
-        "f3": lambda: ("the log so far", lambda: log.render().splitlines()) if ceremony.may_look_back else None,
+        # The hint asks every second whether F3 works: the log is rendered only when looked at,
+        # to the screen's width, so that no row of it is broken again, unmarked, on the screen.
+        "f3": lambda: ("the log so far", lambda: log.render(SCREEN_WIDTH).splitlines())
+        if ceremony.may_look_back else None,
     }
     clock_rule = "set to the typed time when root" if clock.set_system else "never set (--no-set-clock)"
     log.note(f"ceremony {__version__} (built {BUILD_DATE:%Y-%m-%d}), console started", [

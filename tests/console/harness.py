@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from appliance.ceremonylog import unwrapped
 from appliance.clock import CeremonyClock
 from appliance.console.autopilot import Autopilot, TypedRun, in_order
 from appliance.console.flow import Ceremony, Settings
@@ -114,8 +115,18 @@ def written_log(stick: Path, run: Run) -> str:
 
 
 def flat(text: str) -> str:
-    """Text with all line breaks and runs of spaces as one space: wrapped messages stay findable."""
-    return " ".join(text.split())
+    """Text with all line breaks and runs of spaces as one space, the log's continued rows joined
+    back (`ceremonylog.unwrapped`): wrapped messages stay findable."""
+    return " ".join(unwrapped(text).split())
+
+
+def drawn_rows(app) -> list[str] | None:
+    """The 80x25 screen as last drawn (rows of cell text, as the terminal shows them), or None once
+    the console has ended."""
+    if app.renderer._last_screen is None:
+        return None
+    buffer = app.renderer._last_screen.data_buffer
+    return ["".join(buffer[y][x].char for x in range(80)).rstrip() for y in range(25)]
 
 
 def snapshotting(screens: dict[str, list[str]]):
@@ -125,9 +136,8 @@ def snapshotting(screens: dict[str, list[str]]):
     class Snapshots(Autopilot):
         def __call__(self, key, prompt, app):
             def drawn(_app):
-                if key not in screens:
-                    buffer = app.renderer._last_screen.data_buffer
-                    screens[key] = ["".join(buffer[y][x].char for x in range(80)).rstrip() for y in range(25)]
+                if key not in screens and (rows := drawn_rows(app)):
+                    screens[key] = rows
 
             app.after_render.add_handler(drawn)
             super().__call__(key, prompt, app)

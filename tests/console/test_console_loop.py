@@ -21,6 +21,7 @@ from appliance.formats import parse_request, parse_response
 from appliance.formats.trust_anchor import parse_trust_anchors
 from appliance.media import UdevMedia
 from appliance.policy import validate_response
+from tests.console.harness import flat
 from tests.console.scripts import (
     ACCEPT_AND_CONFIRM,
     IMPORT_WITH_PREVIOUS,
@@ -87,4 +88,4 @@ def test_whole_ceremony_on_a_loop_device(udevd, demo, tmp_path):  # noqa: F811 (
     assert verdict.valid, verdict.violations
     log = on_the_medium(image, fs_type, ceremony.log.filename, tmp_path).decode()
     assert "REQUEST ACCEPTED" in log and "Written and verified" in ceremony.log.render()
-    assert f"{demo.response} on stick loop" in " ".join(ceremony.log.render().split())
+    assert f"{demo.response} on stick loop" in flat(ceremony.log.render())

@@ -12,13 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from appliance.ceremonylog import CONTINUED
+from appliance.console.app import FIXED_ROWS, SCREEN_WIDTH
+from appliance.console.autopilot import Autopilot
 from appliance.console.step_sign import response_name
 from appliance.console.step_verbal import hash_screen
 from appliance.digest import Fingerprint
 from appliance.text import shown
 from image.paper_checks import pdf_pages
-from tests.console.harness import flat, run_script, snapshotting, written_log
+from tests.console.harness import drawn_rows, flat, run_script, snapshotting, written_log
 from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK, SHUT_DOWN
+from tests.console.test_ceremonylog import FORGED, FORGED_ROW
+from tests.console.test_look_back import F3
 from tests.test_text import CLASSES
 
 pytestmark = pytest.mark.softhsm
@@ -32,6 +37,7 @@ MARKER = "MARK"
 # character that reached its layout (^[, <9b>): the second must never appear.
 TERMINAL_SEQUENCES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-B]|\x1b[=>]|\x1b\][^\x07]*\x07")
 GROUP = re.compile(r"\b\d{1,2}:[0-9A-F]{4}\b")
+PGDN = "\x1b[6~"
 
 
 def forged_name(separator: str) -> tuple[str, Fingerprint]:
@@ -172,3 +178,36 @@ def test_the_closing_record_gives_no_row_to_a_name(demo, sticks, tmp_path):
         for row in rows:
             if forged & set(GROUP.findall(row)):
                 assert re.search(r"(Request|Response) [ks]kr-root-2027-q1-0", row), (where, row)
+
+
+def test_the_look_back_shows_the_logs_own_rows_and_marks(demo, sticks):
+    """F3 shows the log rendered to the screen's 79 columns, so that the console never breaks a row
+    of it again (a break there would start a row with the tail of a name, without the log's mark):
+    every row the look-back shows is a row of the log at that width, and the rows holding the
+    fake hash row of a name with spaces are continued rows (`ceremonylog.CONTINUED`) or hold our
+    words before the name."""
+    name = "ksr-" + " " * 60 + FORGED_ROW + ".xml"
+    (demo.stick / demo.request).rename(demo.stick / name)
+    looked: list[str] = []
+
+    class LookingBack(Autopilot):
+        def __call__(self, key, prompt, app):
+            def drawn(_app):
+                rows = drawn_rows(app)
+                if rows and "LOOKING BACK: the log so far" in rows[0]:
+                    looked.extend(rows[1:1 + 25 - FIXED_ROWS])
+
+            app.after_render.add_handler(drawn)
+            super().__call__(key, prompt, app)
+
+    run = run_script(sticks, SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + [
+        ("request.accepted", ""), ("verbal.confirm", (F3, *[PGDN] * 12, "\r", "no")), ("verbal.aborted", "")]
+        + SHUT_DOWN, config=demo.config, autopilot=LookingBack)
+    assert "NOTE Looked back at the log so far (F3)" in flat(run.log)
+    rows = set(run.ceremony.log.render(SCREEN_WIDTH).split("\n"))
+    assert "=" * SCREEN_WIDTH in looked
+    assert not [row for row in looked if row and row not in rows and not row.startswith("End of log")]
+    forging = [row for row in looked if FORGED.search(row)]
+    assert forging  # the look-back reached the name's rows
+    for row in forging:
+        assert row.startswith(CONTINUED) or re.match(r"\d{4}-|    (1\. |SHA-256 of |File: )", row), row

@@ -4,10 +4,12 @@ dosfstools on the host; root only for the pull watcher run on a tmpfs."""
 import os
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from appliance.ceremonylog import CONTINUED, CeremonyLog
 from image import hotplug, sticks
 from image.fault_test import (
     CONSOLE_PID,
@@ -228,9 +230,12 @@ class LyingStickSeen:
         return self._dropped
 
 
+WAITING = "Waiting for a stick (or type 'cancel'):\n"
+
+
 def lying_screen(*said: str) -> str:
-    return ("Waiting for a stick (or type 'cancel'):\n"
-            "  1. stick sda \"LYING\" (vfat, 33.6 MB)\n"
+    """What the console shows once the lying stick is plugged in (the fake VM plays it then)."""
+    return ("  1. stick sda \"LYING\" (vfat, 33.6 MB)\n"
             "Stick number (or 'cancel'):\n" + "\n".join(said) +
             "\nInsert another stick, or Enter to try this one again (or 'cancel'):\n")
 
@@ -240,7 +245,7 @@ CAUGHT = (f"Writing to stick sda \"LYING\" (vfat, 33.6 MB) failed: {RESPONSE} is
 
 
 def test_a_lying_stick_caught_by_the_read_back_passes(fake_vm, tmp_path):
-    vm = fake_vm(lying_screen(*CAUGHT))
+    vm = fake_vm(WAITING, after_plug=lying_screen(*CAUGHT))
     vm.shell = NoShell()
     lying = LyingStickSeen(tmp_path / "lying.img", None, [("pwrite", 0, 512)])
     told = lying_stick_caught(Console(vm, timeout=2), "lying", lying)
@@ -249,7 +254,7 @@ def test_a_lying_stick_caught_by_the_read_back_passes(fake_vm, tmp_path):
 
 
 def test_a_lying_stick_said_verified_fails_the_scenario(fake_vm, tmp_path):
-    vm = fake_vm(lying_screen(*CAUGHT[:1], "Written and verified by reading back:", f"  {RESPONSE} (1 bytes)",
+    vm = fake_vm(WAITING, after_plug=lying_screen(*CAUGHT[:1], "Written and verified by reading back:", f"  {RESPONSE} (1 bytes)",
                               *CAUGHT[1:]))
     vm.shell = NoShell()
     with pytest.raises(ScenarioFailed, match="said 'Written and verified' for a stick that kept nothing"):
@@ -257,7 +262,7 @@ def test_a_lying_stick_said_verified_fails_the_scenario(fake_vm, tmp_path):
 
 
 def test_a_lying_stick_never_written_fails_the_scenario(fake_vm, tmp_path):
-    vm = fake_vm(lying_screen(*CAUGHT))
+    vm = fake_vm(WAITING, after_plug=lying_screen(*CAUGHT))
     vm.shell = NoShell()
     with pytest.raises(ScenarioFailed, match="nothing was written to the stick"):
         lying_stick_caught(Console(vm, timeout=2), "lying", LyingStickSeen(tmp_path / "l.img", None, []))
@@ -281,11 +286,15 @@ def test_the_lying_stick_holds_nothing_while_its_acknowledged_writes_carried_the
 
 
 def test_the_log_must_record_the_lying_sticks_write_as_not_verified():
-    attempt = ('2026-11-30T23:28:22Z NOTE   Writing skr-demo-2027-q1-0.xml,\n    ceremony-1.log to stick sda\n'
-               '    "LYING" (vfat, 33.6 MB) ... failed after 1.08 s: Writing to stick sda\n'
-               '    "LYING" (vfat, 33.6 MB) failed: skr-demo-2027-q1-0.xml is not on the stick\n'
-               '    when read back: the stick acknowledged the write but did not keep it.\n'
-               "    Written but NOT verified (do not rely on these copies):\n")
+    # As the console logs it (console/app.py: the report's first line in the headline, the rest as
+    # rows), wrapped as the log wraps: continued rows behind ceremonylog.CONTINUED.
+    log = CeremonyLog(lambda: datetime(2026, 11, 30, 23, 28, 22, tzinfo=UTC))
+    log.note('Writing skr-demo-2027-q1-0.xml, ceremony-1.log to stick sda "LYING" (vfat, 33.6 MB) ... failed after '
+             '1.08 s: Writing to stick sda "LYING" (vfat, 33.6 MB) failed: skr-demo-2027-q1-0.xml is not on the '
+             'stick when read back: the stick acknowledged the write but did not keep it.',
+             ["Written but NOT verified (do not rely on these copies):"])
+    attempt = log.render()
+    assert f"\n{CONTINUED}" in attempt
     assert "NOT verified" in check_lying_attempt_logged(attempt)
     with pytest.raises(CheckFailed, match="lying stick"):
         check_lying_attempt_logged(attempt.replace("NOT verified", "verified"))

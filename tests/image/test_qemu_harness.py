@@ -28,9 +28,12 @@ REQUEST = b"<KSR>the request's bytes as they went onto the stick</KSR>"
 
 
 class FakeVm:
-    """The appliance's serial console played back from `transcript`; QMP commands recorded."""
+    """The appliance's serial console played back from `transcript`; QMP commands recorded.
+    `after_plug`, if given, is played only at the first QMP command (a stick plugged in), as the
+    appliance answers a stick: a harness that notes where the screen stood before it plugs one
+    then sees that part arrive after, as it would in a VM, whatever the threads' timing."""
 
-    def __init__(self, tmp_path: Path, transcript: bytes):
+    def __init__(self, tmp_path: Path, transcript: bytes, after_plug: bytes = b""):
         path = tmp_path / "ttyS0.sock"
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._server.bind(str(path))
@@ -38,10 +41,14 @@ class FakeVm:
         self.console = SerialPort("ttyS0", path, tmp_path / "ttyS0.log")
         self._peer, _ = self._server.accept()
         self._peer.sendall(transcript)
+        self._after_plug = after_plug
         self.qmp_calls = []
 
     def qmp(self, command, **arguments):
         self.qmp_calls.append((command, arguments))
+        if self._after_plug:
+            self._peer.sendall(self._after_plug)
+            self._after_plug = b""
         return {}
 
     def close(self):
@@ -54,9 +61,12 @@ class FakeVm:
 def fake_vm(tmp_path):
     made = []
 
-    def make(screen: str) -> FakeVm:
+    def make(screen: str, after_plug: str = "") -> FakeVm:
         # As a serial terminal receives it: rows ended by clear-to-end-of-line and CR LF.
-        made.append(FakeVm(tmp_path, screen.replace("\n", "\x1b[K\r\n").encode()))
+        def received(text: str) -> bytes:
+            return text.replace("\n", "\x1b[K\r\n").encode()
+
+        made.append(FakeVm(tmp_path, received(screen), received(after_plug)))
         return made[-1]
 
     yield make

@@ -20,18 +20,13 @@ from appliance.printing import cups
 from appliance.printing.document import started_from_log
 from image.paper_checks import check_pages, pdf_pages, postscript_pages
 from tests.console.conftest import demo, sticks  # noqa: F401  (fixtures)
-from tests.console.harness import log_and_pdf, run_script
+from tests.console.harness import flat, log_and_pdf, run_script
 from tests.console.scripts import ACCEPT_AND_CONFIRM, IMPORT_WITH_PREVIOUS, LOG_IN, SET_CLOCK
 from tests.printing.test_cups_print import scheduler  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.softhsm
 SIGN_ONE = SET_CLOCK + LOG_IN + IMPORT_WITH_PREVIOUS + ACCEPT_AND_CONFIRM + [("sign.where", ""), ("sign.done", "")]
 CLOSE = [("next", "shutdown"), ("shutdown.log.choose", "1")]
-
-
-def unwrapped(log: str) -> str:
-    """The log's words with its 80-column wrapping undone."""
-    return " ".join(log.split())
 
 
 def final_record(run, log: bytes) -> list[str]:
@@ -46,7 +41,7 @@ def test_without_a_printer_the_ceremony_ends_and_the_pdf_lies_beside_the_log(dem
                      + [("shutdown.done", "print"), ("shutdown.done", "end")], config=demo.config)
     assert run.code == 0 and run.ceremony.ended
     # No printer: said on the screen and in the log, both times, and the ceremony went on to its end.
-    assert unwrapped(run.log).count("ERROR PRINTING IS NOT POSSIBLE: ") == 2
+    assert flat(run.log).count("ERROR PRINTING IS NOT POSSIBLE: ") == 2
     log_name, pdf_name = log_and_pdf(run)
     log = (demo.stick / log_name).read_bytes()
     pages = pdf_pages(demo.stick / pdf_name)
@@ -88,7 +83,7 @@ def test_make_model_and_outcome_shown_and_logged_escaped(demo, sticks, monkeypat
                      config=demo.config)
     assert run.code == 0 and run.ceremony.ended  # a failed job changes nothing else
     assert fake.printed == [3]
-    said = unwrapped(run.log)
+    said = flat(run.log)
     assert "A printer is present: 'print N' prints N copies of the log as written." in said
     assert "Printer laser\\x1b]0;x\\x07: Evil\\x1b[31m Laser\\nPrinter ready (usb://Evil/Laser), idle" in said
     if done:
@@ -107,7 +102,7 @@ def test_print_copies_at_both_prompts_closing_record_first(demo, sticks, schedul
     run = run_script(sticks, SIGN_ONE + [("next", "print 2")] + CLOSE
                      + [("shutdown.done", "print"), ("shutdown.done", "end")], config=demo.config)
     assert run.code == 0
-    said = unwrapped(run.log)
+    said = flat(run.log)
     assert "A printer is present: 'print N' prints N copies of the log as written." in said
     assert "A printer is present: 'print N' prints N copies of this record and the final log." in said
     assert said.count("Printer laser: Generic PostScript Printer (file://") == 2
@@ -129,7 +124,7 @@ def test_a_failing_printer_never_ends_the_ceremony(demo, sticks, scheduler):
     run = run_script(sticks, SIGN_ONE + [("next", "print")] + CLOSE + [("shutdown.done", "end")],
                      config=demo.config)
     assert run.code == 0 and run.ceremony.ended
-    assert "ERROR Print job broken-1 (1 copy): STOPPED: " in unwrapped(run.log)
+    assert "ERROR Print job broken-1 (1 copy): STOPPED: " in flat(run.log)
     log_name, pdf_name = log_and_pdf(run)
     assert (demo.stick / log_name).exists() and (demo.stick / pdf_name).exists()
 
@@ -158,7 +153,7 @@ def test_no_room_for_the_print_file_is_a_printing_failure(demo, sticks, monkeypa
     run = run_script(sticks, SIGN_ONE + [("next", "print")] + CLOSE + [("shutdown.done", "end")],
                      config=demo.config)
     assert run.code == 0 and run.ceremony.ended and fake.printed == []
-    assert "ERROR PRINTING FAILED on laser\\x1b]0;x\\x07: cannot hand the log to CUPS: " in unwrapped(run.log)
+    assert "ERROR PRINTING FAILED on laser\\x1b]0;x\\x07: cannot hand the log to CUPS: " in flat(run.log)
 
 
 def test_the_pdf_is_laid_out_once_per_written_log_and_off_the_event_loop(demo, sticks, monkeypatch):
@@ -179,7 +174,7 @@ def test_the_pdf_is_laid_out_once_per_written_log_and_off_the_event_loop(demo, s
                      + [("shutdown.done", "print"), ("shutdown.done", "end")], config=demo.config)
     assert run.code == 0 and fake.printed == [2, 1, 1]
     log_name, pdf_name = log_and_pdf(run)
-    writes = unwrapped(run.log).count(f"{log_name}, {pdf_name} to stick")  # with the response, then alone
+    writes = flat(run.log).count(f"{log_name}, {pdf_name} to stick")  # with the response, then alone
     assert writes == 2 and len(built) == writes  # once per written log, printing included
     assert all(thread is not threading.current_thread() for thread, _, _ in built)
     logs = [log for _, log, _ in built]
@@ -200,6 +195,6 @@ def test_a_pdf_that_cannot_be_made_costs_neither_the_log_nor_the_ceremony(demo, 
     assert run.code == 0 and run.ceremony.ended and fake.printed == []
     log_name, pdf_name = log_and_pdf(run)
     assert (demo.stick / log_name).exists() and not (demo.stick / pdf_name).exists()
-    said = unwrapped(run.log)
+    said = flat(run.log)
     assert "ERROR The log's PDF could not be made: MemoryError" in said
     assert "ERROR PRINTING IS NOT POSSIBLE: the log's PDF could not be made." in said
