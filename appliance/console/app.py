@@ -47,6 +47,7 @@ from prompt_toolkit.styles import Style
 
 from appliance.ceremonylog import CeremonyLog
 from appliance.console import vt_font
+from appliance.media.source import MediaWriteError
 from appliance.text import shown
 
 # The look-back keys: F2 the request's hash and verdicts, F3 the log so far.
@@ -334,8 +335,10 @@ class ConsoleUI:
         try:
             result = await loop.run_in_executor(self._worker, function, *args)
         except Exception as exc:
-            # A write report spans lines: its first in the headline, the rest as rows of its own.
-            first, *rest = str(exc).split("\n")
+            # A write report spans lines (ours, each name in them escaped): its first in the
+            # headline, the rest as rows of its own. Any other text may carry a line break from
+            # outside (an XML value, a TOML string): one headline, the break shown as \n.
+            first, *rest = str(exc).split("\n") if isinstance(exc, MediaWriteError) else [str(exc)]
             self.log.note(f"{message} failed after {took()}: {first}", rest)
             raise
         self.log.note(f"{message} done in {took()}")
