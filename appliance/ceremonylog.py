@@ -10,7 +10,9 @@ its timestamp, a body row (a screen's row, a note's text) with 4 spaces, and a r
 the row above with CONTINUED ("  + "), which no other row starts with. Text from outside (a file
 name with spaces, a stick's label, an error) wrapped at its own spaces therefore never starts a
 row that reads as ours, such as the hash rows of the verbal check (`    1:4ACE   2:C1F5 ...`).
-`unwrapped` joins the continued rows back, for searching the log.
+`unwrapped` joins the continued rows back, for searching the log. A text from outside logged whole
+(a configuration file from a stick) holds any line, one of ours among them: each of its rows goes
+behind QUOTED (`quoted`), so it too leads no row with its own text.
 
 The log is plain printable text, whatever it records: each headline and each row given is one
 row, passed through `appliance.text.shown` (a control character, line separator or bidi control
@@ -31,6 +33,7 @@ from appliance.text import shown, shown_block
 WIDTH = 80
 INDENT = "    "  # leads each body row: the rows of an entry under its headline
 CONTINUED = "  + "  # leads each row continuing the one above; neither a timestamp nor INDENT
+QUOTED = "| "  # leads each body row of a text from outside logged whole (`quoted`)
 # A continued row keeps at least this many columns for text, however deep its line was indented.
 _CONTINUED_ROOM = WIDTH // 2
 
@@ -124,6 +127,11 @@ class CeremonyLog:
 
     def encode(self) -> bytes:
         return self.render().encode("utf-8")
+
+
+def quoted(text: str) -> list[str]:
+    """A text from outside (a file from a stick), split at LF, as body rows each led by QUOTED."""
+    return [QUOTED + row for row in text.split("\n")]
 
 
 def unwrapped(text: str) -> str:

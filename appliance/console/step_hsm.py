@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from appliance.ceremonylog import quoted
 from appliance import dnssec
 from appliance.console import hsm_lost, preflight, sticks
 from appliance.console.flow import Ceremony, Step
@@ -146,7 +147,7 @@ async def _configuration(ceremony: Ceremony) -> SigningConfig | None:
         else:
             text = data.decode("utf-8", "replace")
             ceremony.log.note(f"Configuration {STICK_CONFIG} read from {stick.describe()}: {len(data)} bytes, "
-                              f"SHA-256 {Fingerprint.of(data).hex}", text)
+                              f"SHA-256 {Fingerprint.of(data).hex}", quoted(text))
             if await _confirmed(ceremony, stick, config, data):
                 ceremony.policy = policy
                 return config

@@ -113,3 +113,26 @@ def test_the_image_tests_configuration_stick_is_one_a_stick_may_carry():
 
     table = tomllib.loads(guest_hsm_table("ceremony-demo"))["hsm"]
     assert stick_profile_faults(profile_from_table(table, Path("/"))) == []
+
+
+@pytest.mark.softhsm
+def test_a_configuration_logged_whole_starts_no_row_that_reads_as_ours(demo, sticks, monkeypatch):
+    """The file is the stick's: a multi-line string in it holds any line, a hash row of ours among
+    them. In the log each of its lines is marked as the file's, behind our indentation."""
+    import re
+
+    from appliance.ceremonylog import QUOTED
+    from tests.console.test_ceremonylog import FORGED, FORGED_ROW
+
+    text = demo.config.read_text().replace('description = "generated for this demo inside its SoftHSM token"',
+                                           f'description = """\n{FORGED_ROW}\n"""')
+    assert FORGED_ROW in text
+    data = config_on_the_request_stick(demo, monkeypatch, text)
+    run = run_script(sticks, SET_CLOCK + [("hsm.config.confirm", "no"), ("hsm.config.other", "cancel"),
+                                          ("hsm.end", "end"), ("shutdown.log.choose", "1"),
+                                          ("shutdown.done", "end")], config=None)
+    rows = run.ceremony.log.render().split("\n")
+    assert f"Configuration ceremony.toml read from stick KSR-STICK (folder): {len(data)} bytes, " in flat(run.log)
+    assert "    " + QUOTED + FORGED_ROW in rows  # the line, whole, marked as the file's
+    for row in rows:
+        assert not (re.match(r"\s*\d{1,2}:[0-9A-F]{4}\b", row) and FORGED.search(row)), row
