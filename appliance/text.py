@@ -14,7 +14,10 @@ every character that is not plainly visible is written as a visible escape, in P
     \\UNNNNNNNN     other default-ignorable characters, unassigned and private-use code points
 
 "Not plainly visible" is `str.isprintable()` false (Unicode categories Cc, Cf, Cs, Co, Cn, Zl, Zp,
-and Zs except the space) or Unicode's Default_Ignorable_Code_Point. The backslash itself is kept
+and Zs except the space), Unicode's Default_Ignorable_Code_Point, or no column wide on the screen
+(wcwidth 0: combining marks, Hangul jamo fillers). The console's layout (prompt_toolkit, through
+wcwidth) gives those no column, but the Linux console does not combine and draws each in a cell
+of its own: a row of them would run over the rows below, carrying the rest of a name there. The backslash itself is kept
 as it is, so that showing shown text again changes nothing (the console's screen and log layers
 pass every row through here once more, whatever the caller did).
 """
@@ -48,10 +51,14 @@ ELLIPSIS = "..."
 
 
 def _visible(char: str) -> bool:
+    # wcwidth comes with prompt_toolkit (the screen measures with it); loaded only for text that
+    # is not plain ASCII, so that the command line does not pay for it on every start.
+    from wcwidth import wcwidth
+
     code = ord(char)
     if not char.isprintable():
         return False
-    return not any(low <= code <= high for low, high in _INVISIBLE_PRINTABLE)
+    return wcwidth(char) > 0 and not any(low <= code <= high for low, high in _INVISIBLE_PRINTABLE)
 
 
 def _escape(char: str) -> str:

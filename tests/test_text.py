@@ -93,3 +93,16 @@ class _NotAscii(str):
 @given(st.text(alphabet=st.characters(max_codepoint=0x7F)), st.one_of(st.none(), st.integers(min_value=0, max_value=60)))
 def test_ascii_text_comes_out_as_the_character_walk_makes_it(text, limit):
     assert shown(text, limit=limit) == shown(_NotAscii(text), limit=limit)
+
+
+def test_every_character_kept_takes_a_column_on_the_screen():
+    """A combining mark (Mn, Mc, Me) or a Hangul jamo filler is drawn 0 columns wide by the console's
+    layout (prompt_toolkit, wcwidth), but one cell by the Linux console, which does not combine: a
+    row of them runs into the rows below, carrying the name's other text there. So shown() escapes
+    every character the layout gives no column."""
+    from prompt_toolkit.utils import get_cwidth
+
+    for sample in ("\u0301", "\u20dd", "\u0e31", "\u0903", "\u1160", "\U0001d167"):
+        assert shown(f"a{sample}b").startswith("a\\") and shown(f"a{sample}b").endswith("b"), hex(ord(sample))
+    kept = (chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
+    assert [hex(ord(c)) for c in kept if shown(c, limit=None) == c and get_cwidth(c) < 1] == []
