@@ -14,10 +14,14 @@ every character that is not plainly visible is written as a visible escape, in P
     \\UNNNNNNNN     other default-ignorable characters, unassigned and private-use code points
 
 "Not plainly visible" is `str.isprintable()` false (Unicode categories Cc, Cf, Cs, Co, Cn, Zl, Zp,
-and Zs except the space), Unicode's Default_Ignorable_Code_Point, or no column wide on the screen
-(wcwidth 0: combining marks, Hangul jamo fillers). The console's layout (prompt_toolkit, through
-wcwidth) gives those no column, but the Linux console does not combine and draws each in a cell
-of its own: a row of them would run over the rows below, carrying the rest of a name there. The backslash itself is kept
+and Zs except the space), Unicode's Default_Ignorable_Code_Point, or not one column wide (wcwidth,
+what the console's layout measures with). One of no column (a combining mark, a Hangul jamo
+filler) the Linux console draws in a cell of its own, as it does not combine: a row of them runs
+over the rows below, carrying the rest of a name there. One of two (CJK, fullwidth, emoji; the
+console's font has none of them) makes a row of 80 characters wider than the screen, which cuts
+it (hiding our words after a name), or than the log's 80 columns, which a terminal showing the
+file breaks (the name's text then starts a row). So what shown() returns is as many columns wide
+as it has characters, and every layout that counts characters is right. The backslash itself is kept
 as it is, so that showing shown text again changes nothing (the console's screen and log layers
 pass every row through here once more, whatever the caller did).
 """
@@ -58,7 +62,7 @@ def _visible(char: str) -> bool:
     code = ord(char)
     if not char.isprintable():
         return False
-    return wcwidth(char) > 0 and not any(low <= code <= high for low, high in _INVISIBLE_PRINTABLE)
+    return wcwidth(char) == 1 and not any(low <= code <= high for low, high in _INVISIBLE_PRINTABLE)
 
 
 def _escape(char: str) -> str:

@@ -43,7 +43,7 @@ def test_the_escapes_read_as_python_writes_them():
 
 
 def test_printable_text_is_kept_as_it_is():
-    for text in ("ksr-root-2017-q2-0.xml", "Ünïcode ÿ € 日本語 ΚΣΡ", "C:\\path\\n", "a b  c"):
+    for text in ("ksr-root-2017-q2-0.xml", "Ünïcode ÿ € ΚΣΡ Ж", "C:\\path\\n", "a b  c"):
         assert shown(text) == text
 
 
@@ -79,7 +79,11 @@ def test_any_value_comes_out_as_one_row_of_visible_text(value, limit):
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"))))
 def test_visible_text_is_never_changed(text):
-    if not any(unicodedata.category(c) == "Mn" or c in "\u115f\u1160\u2800\u3164\uffa0" for c in text):
+    from wcwidth import wcwidth
+
+    # Kept unless a character is default-ignorable, drawn as a blank or not one column wide.
+    if not any(unicodedata.category(c) == "Mn" or c in "\u115f\u1160\u2800\u3164\uffa0" or wcwidth(c) != 1
+               for c in text):
         assert shown(text, limit=None) == text
 
 
@@ -95,14 +99,18 @@ def test_ascii_text_comes_out_as_the_character_walk_makes_it(text, limit):
     assert shown(text, limit=limit) == shown(_NotAscii(text), limit=limit)
 
 
-def test_every_character_kept_takes_a_column_on_the_screen():
+def test_every_character_kept_takes_one_column_on_the_screen():
     """A combining mark (Mn, Mc, Me) or a Hangul jamo filler is drawn 0 columns wide by the console's
     layout (prompt_toolkit, wcwidth), but one cell by the Linux console, which does not combine: a
-    row of them runs into the rows below, carrying the name's other text there. So shown() escapes
-    every character the layout gives no column."""
+    row of them runs into the rows below, carrying the name's other text there. A wide character
+    (CJK, fullwidth, emoji) takes two: a row of 80 characters is wider than the screen (the
+    console cuts it, hiding our words after a name) or than the log's 80 columns (a terminal
+    showing the file breaks it, and the name's text starts a row). So shown() escapes every
+    character that is not one column wide, and the count of characters is the count of columns."""
     from prompt_toolkit.utils import get_cwidth
 
-    for sample in ("\u0301", "\u20dd", "\u0e31", "\u0903", "\u1160", "\U0001d167"):
+    for sample in ("\u0301", "\u20dd", "\u0e31", "\u0903", "\u1160", "\U0001d167",
+                   "\u65e5", "\uff21", "\uac00", "\U0001f600"):
         assert shown(f"a{sample}b").startswith("a\\") and shown(f"a{sample}b").endswith("b"), hex(ord(sample))
     kept = (chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
-    assert [hex(ord(c)) for c in kept if shown(c, limit=None) == c and get_cwidth(c) < 1] == []
+    assert [hex(ord(c)) for c in kept if shown(c, limit=None) == c and get_cwidth(c) != 1] == []
