@@ -24,9 +24,9 @@ def response_name(request_name: str) -> str:
     root.skr.txt).
 
     Any other name gets "skr-" in front. The name is ours to choose, so it is made writable on any
-    stick: a character shown() would escape (invisible, a control) or FAT refuses (<>:"/\\|?*)
-    becomes "_", and a result longer than one directory entry allows (255 bytes) is shortened
-    before its extension, so a response signed can always be written.
+    stick: a character shown() would escape (invisible, a control) or FAT refuses (<>:"/\\|?*),
+    and a space at either end, becomes "_", and a result longer than one directory entry allows
+    (255 bytes) is shortened before its extension, so a response signed can always be written.
     """
     text_form = re.search(r"\.ksr\.", request_name, re.IGNORECASE)
     if text_form:
@@ -36,6 +36,11 @@ def response_name(request_name: str) -> str:
     else:
         name = "skr-" + request_name
     name = "".join("_" if shown(char, limit=None) != char or char in _NOT_ON_FAT else char for char in name)
+    # Spaces at either end cannot be seen; at the start they would read as our indentation where
+    # the name leads a row (the write report).
+    stripped = name.strip(" ")
+    start = name.index(stripped) if stripped else len(name)
+    name = "_" * start + stripped + "_" * (len(name) - start - len(stripped))
     stem, dot, extension = name.rpartition(".")
     suffix = dot + extension if stem and len(extension) <= 8 else ""
     body = name[: len(name) - len(suffix)]

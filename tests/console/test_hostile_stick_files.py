@@ -128,3 +128,16 @@ def test_the_response_name_is_always_writable(request_name, expected):
     answer = response_name(request_name)
     assert answer == expected
     assert len(answer.encode()) <= safefile.NAME_MAX
+
+
+def test_a_response_name_never_starts_or_ends_with_a_space(demo, sticks):
+    """The response's name leads rows of ours (the write report's "  NAME (N bytes, ...)", the
+    shutdown's list): a request's leading spaces carried into it would read as our indentation."""
+    name = "   ksr-root-2027-q1-0 .ksr.xml"
+    assert response_name(name) == "___ksr-root-2027-q1-0 .skr.xml"
+    assert response_name("ksr-root-2027-q1-0.ksr. ") == "ksr-root-2027-q1-0.skr._"
+    (demo.stick / demo.request).rename(demo.stick / name)
+    run = run_script(sticks, SIGN_AND_WRITE, config=demo.config)
+    assert run.code == 0 and response_name(name) in files_on(demo.stick)
+    rows = written_log(demo.stick, run).split("\n")
+    assert "      " + response_name(name) in [row.split(" (")[0] for row in rows]  # the write report's row
