@@ -156,13 +156,11 @@ def test_the_logs_copy_of_the_record_is_not_broken_again_behind_the_logs_plus():
     """The log indents the record's rows by 4 of its 80 columns: the record's own texts (the span,
     the clock's method, the note where the log's hash is) fit 76, so the log's copy keeps the
     screen's rows, never a lone word such as 'its' or 's)' behind the log's '  + '. Before, they were
-    broken to 79 and the log broke them again: '... (0 h 2 min 14' / '  +   s)'."""
+    broken to 79 and the log broke them again: '... (0 h 2 min 14' / '  +   s)'. The longest PGP words
+    fit too (`Fingerprint.aloud`)."""
     method = ("Method:   clock setting disabled for this run: system clock unchanged; the ceremony uses "
               "the typed time as an offset")
-    # Hashes whose words fit the log's width (the demo's): an 11-letter word in the fourth column
-    # does not (notes/s4rop.md).
-    demo_hash = bytes.fromhex("746d13ead1215909d0b8ede2bbc2b47b743b8047bcc32d8669db6dbee3cfe936")
-    signed = SignedRequest("ksr-root-2017-q2-0.xml", demo_hash, "skr-root-2017-q2-0.xml", demo_hash, 9, ("current: tag 20326, HSM label 'KSK-2017'",),
+    signed = SignedRequest("ksr-root-2017-q2-0.xml", longest_words(), "skr-root-2017-q2-0.xml", longest_words(), 9, ("current: tag 20326, HSM label 'KSK-2017'",),
                            "stick OUT (folder)")
     record = ClosingRecord((signed,), ("Token label: ceremony",), ("Step:     -14 s", method),
                            datetime(2027, 1, 15, 4, 9, 52, tzinfo=UTC), datetime(2027, 1, 15, 14, 12, 7, tzinfo=UTC),
