@@ -20,12 +20,12 @@ from appliance.digest import Fingerprint
 from appliance.text import shown
 
 TITLE = "CLOSING RECORD"
-WIDTH = 79  # columns: the screen and the printed page hold 80
 # No row of the record holding text from outside is ever wrapped: the log indents each row by 4 of
 # its 80 columns. Wrapped at its own spaces (or continued on paper), a name would stand on a row of
 # its own, where it can look like a row of ours: the hash rows under it. So text from outside is
 # cut to fit its row ("..."; the whole of it is in the log above), or, for a failure, continued on
-# rows that each start with CONTINUED.
+# rows that each start with CONTINUED. The record's own texts are broken to the same width, so
+# that the log's copy is never broken again behind the log's '+'.
 OUTSIDE_WIDTH = 76
 CONTINUED = "    + "  # leads each further row of a long failure: ours, never text from outside
 
@@ -57,9 +57,10 @@ class ClosingRecord:
 
 
 def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None) -> list[str]:
-    """The record as lines of at most 79 columns; a line holding text from outside (a file or stick
-    name, the HSM's and KSKs' labels, a failure) at most OUTSIDE_WIDTH, cut to its row or continued
-    behind CONTINUED, never broken at its own spaces into rows of its own.
+    """The record as lines of at most OUTSIDE_WIDTH columns (whole on the screen, on paper and in the
+    log, which indents them by 4); text from outside (a file or stick name, the HSM's and KSKs'
+    labels, a failure) cut to its row or continued behind CONTINUED, never broken at its own spaces
+    into rows of its own.
 
     `log_sha256` (32 bytes) is the SHA-256 of the final log file exactly as written to the stick;
     None for the copy inside the log itself, which then says that the hash follows on the screen.
@@ -67,7 +68,7 @@ def closing_record_lines(record: ClosingRecord, log_sha256: bytes | None = None)
     span = record.ended - record.started
     minutes, seconds = divmod(int(span.total_seconds()), 60)
     lines = [TITLE, "",
-             f"Ceremony from {record.started:%Y-%m-%d %H:%M:%S} to {record.ended:%Y-%m-%d %H:%M:%S} UTC "
+             f"Ceremony {record.started:%Y-%m-%d %H:%M:%S} to {record.ended:%Y-%m-%d %H:%M:%S} UTC "
              f"({minutes // 60} h {minutes % 60} min {seconds} s)"]
     lines += ["Clock as set:"] + [row for line in record.clock_set or ("not set",)
                                   for row in _rows(f"  {shown(line, limit=None)}")]
@@ -104,9 +105,9 @@ def _row(before: str, outside: str, after: str = "") -> str:
 
 
 def _rows(line: str) -> list[str]:
-    """One of the record's own texts broken between words to WIDTH columns, continuing under its
-    indentation (the printer would break a word behind its '+'). Never for a name from a stick or
+    """One of the record's own texts broken between words to OUTSIDE_WIDTH columns, continuing under
+    its indentation, so that the log's copy (indented by 4) is not broken again behind a '+'. Never for a name from a stick or
     the HSM: broken at its spaces, a hostile name could lay out rows that look like the record's
     own; those are cut to their row (`_row`) or continued behind CONTINUED (`_continued`)."""
     indent = " " * (len(line) - len(line.lstrip()))
-    return textwrap.wrap(line, WIDTH, subsequent_indent=indent + "  ", break_on_hyphens=False) or [""]
+    return textwrap.wrap(line, OUTSIDE_WIDTH, subsequent_indent=indent + "  ", break_on_hyphens=False) or [""]

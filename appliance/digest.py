@@ -80,12 +80,13 @@ class Fingerprint:
     def aloud(self) -> list[str]:
         """The one layout for reading a hash aloud, on screen, in the log and from every command:
         16 numbered groups of four hex digits in two rows, then the 32 PGP words, numbered, in
-        capitals, four to a row (the longest words still fit 79 columns). One reads the number,
-        the other the group or word."""
+        capitals, four to a row (the longest words still fit 76 columns: the log indents the
+        block by 4 of its 80, so no word is carried to a row of its own behind the log's '+').
+        One reads the number, the other the group or word."""
         groups = self.hex_groups()
         lines = ["  " + "  ".join(f"{n + 1:>2}:{groups[n]}" for n in range(row, row + 8)) for row in (0, 8)]
         words = [w.upper() for w in self.words]
-        lines += ["  " + "".join(f"{n + 1:>2}. {words[n]:<14}  " for n in range(row, row + 4)).rstrip()
+        lines += ["  " + "".join(f"{n + 1:>2}. {words[n]:<13}  " for n in range(row, row + 4)).rstrip()
                   for row in range(0, 32, 4)]
         return lines[:2] + [""] + lines[2:]
 

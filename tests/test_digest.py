@@ -1,9 +1,10 @@
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from appliance.cli import main
-from appliance.digest import Fingerprint, pgp_words
+from appliance.digest import Fingerprint, _word_lists, pgp_words
 
 FOX = b"The quick brown fox jumps over the lazy dog"
 
@@ -53,3 +54,20 @@ def test_hash_hex_refuses_non_digests(bad, capsys):
 
 def test_missing_file_is_a_usage_error(tmp_path, capsys):
     assert main(["hash", str(tmp_path / "absent.xml")]) == 2
+
+
+def test_the_longest_words_fit_the_logs_rows_whole():
+    """The log indents the block by 4 of its 80 columns. Before, an 11-letter word in the fourth
+    column (BELOWGROUND, MILLIONAIRE: about one ceremony hash in five has one) ended at column 77,
+    so the log carried it to a row of its own: '... 4.' / '  +      BELOWGROUND' (notes/s4rop.md)."""
+    from appliance.ceremonylog import CONTINUED, CeremonyLog
+
+    even, odd = _word_lists()
+    longest = bytes([max(range(256), key=lambda b: len(even[b])), max(range(256), key=lambda b: len(odd[b]))] * 16)
+    fingerprint = Fingerprint(longest)
+    assert max(len(row) for row in fingerprint.aloud()) <= 76
+    log = CeremonyLog(lambda: datetime(2027, 1, 15, tzinfo=UTC))
+    log.screen("Step 4 of 6: Verbal check of the request hash", fingerprint.render("SHA-256 of the request:"))
+    rendered = log.render().splitlines()
+    assert not [row for row in rendered if row.startswith(CONTINUED)]
+    assert "BELOWGROUND" in "\n".join(rendered) and "32. BELOWGROUND" in log.render()

@@ -197,7 +197,10 @@ async def write_until_done(ceremony, key: str, first: Stick | None,
                 if await _drop_confirmed(ceremony, key, contents):
                     return _cancelled(ceremony, contents)
                 decision = "other"
-            stick = None if decision == "other" else stick
+            if decision == "other":
+                # Every stick present is a choice now, the request's too when it was passed over
+                # at first: the operators asked for 'other' than the one that failed.
+                stick, exclude = None, None
             continue
         ui.add(report.describe().split("\n"))
         if paper is not None:  # the log as written: what 'print N' prints from now on

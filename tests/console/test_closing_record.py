@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from appliance.ceremonylog import CONTINUED as LOG_CONTINUED
+from appliance.ceremonylog import CeremonyLog
 from appliance.closing_record import CONTINUED, OUTSIDE_WIDTH, ClosingRecord, SignedRequest, closing_record_lines
 from appliance.console.app import SCREEN_WIDTH
 from appliance.digest import Fingerprint, _word_lists
@@ -148,3 +150,24 @@ def test_the_records_own_long_lines_are_broken_between_words_within_79_columns()
     at = next(i for i, row in enumerate(rows) if "Method:" in row)
     assert rows[at].startswith("  Method:") and rows[at + 1].startswith("    ") and rows[at + 1].split()[0].isalpha()
     assert "(a file cannot hold its own hash)" in flat("\n".join(rows))
+
+
+def test_the_logs_copy_of_the_record_is_not_broken_again_behind_the_logs_plus():
+    """The log indents the record's rows by 4 of its 80 columns: the record's own texts (the span,
+    the clock's method, the note where the log's hash is) fit 76, so the log's copy keeps the
+    screen's rows, never a lone word such as 'its' or 's)' behind the log's '  + '. Before, they were
+    broken to 79 and the log broke them again: '... (0 h 2 min 14' / '  +   s)'. The longest PGP words
+    fit too (`Fingerprint.aloud`)."""
+    method = ("Method:   clock setting disabled for this run: system clock unchanged; the ceremony uses "
+              "the typed time as an offset")
+    signed = SignedRequest("ksr-root-2017-q2-0.xml", longest_words(), "skr-root-2017-q2-0.xml", longest_words(), 9, ("current: tag 20326, HSM label 'KSK-2017'",),
+                           "stick OUT (folder)")
+    record = ClosingRecord((signed,), ("Token label: ceremony",), ("Step:     -14 s", method),
+                           datetime(2027, 1, 15, 4, 9, 52, tzinfo=UTC), datetime(2027, 1, 15, 14, 12, 7, tzinfo=UTC),
+                           "ceremony-20270115T140000Z.log")
+    log = CeremonyLog(lambda: datetime(2027, 1, 15, 14, 12, 7, tzinfo=UTC))
+    log.text(closing_record_lines(record))
+    rendered = log.render().splitlines()
+    assert not [row for row in rendered if row.startswith(LOG_CONTINUED)]
+    assert "    Ceremony 2027-01-15 04:09:52 to 2027-01-15 14:12:07 UTC (10 h 2 min 15 s)" in rendered
+    assert "(a file cannot hold its own hash)" in flat("\n".join(rendered))

@@ -147,3 +147,26 @@ def test_a_failed_print_job_says_what_to_do(demo, sticks, monkeypatch):
                      config=demo.config)
     assert run.code == 0
     assert flat(printing.PRINT_AGAIN) in flat(run.screen_text())
+
+
+def test_other_after_a_failed_write_lists_the_requests_stick_passed_over_at_first(demo, sticks):
+    """'other' at the first question passes over the request's stick; once the stick chosen
+    instead failed, 'other' lists every stick present, the request's among them. Before, the
+    request's stick stayed left out and only the failing stick was offered (notes/s4rop.md)."""
+    request_bytes = (demo.stick / demo.request).read_bytes()
+
+    def insert_out_then_other():
+        sticks.insert("OUT")
+        return "other"
+
+    # Listed first: OUT alone (the request's stick passed over); after the failure: KSR-STICK, OUT.
+    run = run_script(sticks, UP_TO_SIGNED
+                     + [("sign.where", insert_out_then_other), ("sign.stick.choose", "1"),
+                        ("sign.stick.retry", "other"), ("sign.stick.choose", "1"),
+                        ("sign.done", ""), ("next", "shutdown"), ("shutdown.log.choose", "1"),
+                        ("shutdown.done", "end")],
+                     config=demo.config, fault_hook=_every_write_to("OUT"))
+    assert demo.response in files_on(demo.stick)
+    verify(demo.stick, demo, request_bytes)
+    assert "  1. stick KSR-STICK (folder)" in run.screen_text()
+    assert run.code == 0
