@@ -28,6 +28,8 @@ pass every row through here once more, whatever the caller did).
 
 from __future__ import annotations
 
+import functools
+
 # Default_Ignorable_Code_Point (Unicode DerivedCoreProperties) members that str.isprintable()
 # accepts (categories Mn and Lo): invisible, so shown escaped. The rest of the property is Cf or
 # Cn, which isprintable() already refuses. Also the one printable character drawn as a blank that
@@ -54,6 +56,7 @@ DEFAULT_LIMIT = 160
 ELLIPSIS = "..."
 
 
+@functools.lru_cache(maxsize=4096)  # a name's few distinct characters, asked again and again
 def _visible(char: str) -> bool:
     # wcwidth comes with prompt_toolkit (the screen measures with it); loaded only for text that
     # is not plain ASCII, so that the command line does not pay for it on every start.
