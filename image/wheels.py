@@ -20,6 +20,7 @@ DEBIAN_PROVIDED = {
     "lxml": "python3-lxml",
     "pyudev": "python3-pyudev",
     "prompt-toolkit": "python3-prompt-toolkit",
+    "wcwidth": "python3-wcwidth",  # comes with python3-prompt-toolkit
     "asn1crypto": "python3-asn1crypto",  # python-pkcs11's one dependency
     "dnspython": "python3-dnspython",
     "reportlab": "python3-reportlab",
