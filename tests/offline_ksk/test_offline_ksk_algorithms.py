@@ -6,6 +6,7 @@ validates every RRSIG of the written file."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import dns.dnssec
 import dns.name
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from appliance import cli, dnssec
+from appliance.formats.detect import read_request
 from appliance.model import Key
 from tests.offline_ksk.refdata import OFFLINE_KSK
 from tests.softhsm import make_token
@@ -31,8 +33,30 @@ KEYS = {
 }
 
 
+def _both_tags(key: Key) -> set[int]:
+    """A key's tag in its plain and its revoked form (KSR-KEY-TAGS compares both)."""
+    return {dnssec.key_tag(replace(key, flags=key.flags & ~dnssec.FLAG_REVOKE)),
+            dnssec.key_tag(replace(key, flags=key.flags | dnssec.FLAG_REVOKE))}
+
+
+def _request_tags() -> set[int]:
+    request = read_request((OFFLINE_KSK / "knot" / "example.ksr.txt").read_bytes())
+    return set().union(*(_both_tags(key) for bundle in request.bundles for key in bundle.keys))
+
+
+def _fresh_ksk(algorithm: int):
+    """A new private key whose tags clash with none of the request's keys: a random key does now
+    and then (a few in 10,000), and the appliance rightly refuses that (KSR-KEY-TAGS)."""
+    taken = _request_tags()
+    while True:
+        private = KEYS[algorithm]()
+        key = Key("", 0, 3600, 257, 3, algorithm, dnssec.dnskey_public_key(private.public_key()))
+        if not _both_tags(key) & taken:
+            return private
+
+
 def _config(tmp_path, token, algorithm: int, rules: str, response_format: str) -> tuple:
-    private = KEYS[algorithm]()
+    private = _fresh_ksk(algorithm)
     pem = tmp_path / "ksk.pem"
     pem.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption()))
