@@ -141,6 +141,12 @@ def unwrapped(text: str) -> str:
     return re.sub("\n" + re.escape(CONTINUED) + " *", " ", text)
 
 
+def flowing(text: str) -> str:
+    """A rendered log as one line: continued rows joined back (`unwrapped`), then every run of
+    spaces and line breaks made one space, so a text is found however the log's rows broke it."""
+    return " ".join(unwrapped(text).split())
+
+
 def _wrap(text: str, indent: str, width: int, first_indent: str = "") -> list[str]:
     """`first_indent` + `text` (no leading spaces) on rows of at most `width` columns, broken at
     spaces (a word longer than a row anywhere), each further row led by `indent` (at least as

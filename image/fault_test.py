@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from appliance.ceremonylog import unwrapped
+from appliance.ceremonylog import flowing
 from image import hotplug, sticks
 from image.lying_stick import LyingStick
 from image.hsm_bridge import HsmBridge
@@ -311,8 +311,7 @@ def check_lying_stick(lying: LyingStick, as_plugged: str, good: Path, response: 
 
 def check_lying_attempt_logged(log: str) -> str:
     """The log on the good stick records the write to the lying stick as failed, its copies NOT verified."""
-    flowing = " ".join(unwrapped(log).split())
-    attempt = re.search(r'to stick \S+ "LYING" \([^)]*\) \.\.\. failed after .{0,400}?NOT verified', flowing)
+    attempt = re.search(r'to stick \S+ "LYING" \([^)]*\) \.\.\. failed after .{0,400}?NOT verified', flowing(log))
     if attempt is None:
         raise CheckFailed("the log does not record the write to the lying stick as failed and NOT verified")
     found = attempt.group(0)

@@ -18,7 +18,7 @@ import dns.rdatatype
 import dns.rrset
 
 from appliance import dnssec
-from appliance.ceremonylog import unwrapped
+from appliance.ceremonylog import flowing
 from appliance.digest import Fingerprint
 from appliance.formats import parse_response
 
@@ -80,8 +80,8 @@ def verify_with_dnspython(response_data: bytes, ksk: dns.rrset.RRset) -> str:
 def check_log(log: str, must_contain: dict[str, str]) -> str:
     """The log holds every expected text (`what -> text`), wherever its 80-column wrapping broke
     the lines (continued rows joined back: `ceremonylog.unwrapped`)."""
-    flowing = " ".join(unwrapped(log).split())
-    missing = [f"{what} ({text!r})" for what, text in must_contain.items() if " ".join(text.split()) not in flowing]
+    joined = flowing(log)
+    missing = [f"{what} ({text!r})" for what, text in must_contain.items() if " ".join(text.split()) not in joined]
     if missing:
         raise CheckFailed("the ceremony log lacks: " + "; ".join(missing))
     return f"log: {len(log.splitlines())} lines, holds {', '.join(must_contain)}"

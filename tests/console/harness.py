@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance.ceremonylog import unwrapped
+from appliance.ceremonylog import flowing
 from appliance.clock import CeremonyClock
 from appliance.console.autopilot import Autopilot, TypedRun, in_order
 from appliance.console.flow import Ceremony, Settings
@@ -116,8 +116,8 @@ def written_log(stick: Path, run: Run) -> str:
 
 def flat(text: str) -> str:
     """Text with all line breaks and runs of spaces as one space, the log's continued rows joined
-    back (`ceremonylog.unwrapped`): wrapped messages stay findable."""
-    return " ".join(unwrapped(text).split())
+    back (`ceremonylog.flowing`): wrapped messages stay findable."""
+    return flowing(text)
 
 
 def drawn_rows(app) -> list[str] | None:

@@ -10,7 +10,7 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
-from appliance.ceremonylog import CeremonyLog, unwrapped
+from appliance.ceremonylog import CeremonyLog, flowing
 from appliance.console.app import ConsoleUI
 from appliance.errors import RefusedError
 from appliance.media.source import MediaWriteError, Stick, WriteReport
@@ -42,7 +42,7 @@ def test_a_failure_text_with_line_breaks_from_outside_starts_no_row():
     rows = logged_failure(RefusedError("KSR-EXAMPLE: unexpected value 'x\n" + FORGED_ROW + "\n'"))
     failed = [row for row in rows if "Checking the request ... failed after" in row]
     assert len(failed) == 1
-    assert "value 'x\\n " + " ".join(FORGED_ROW.split()) + "\\n'" in " ".join(unwrapped("\n".join(rows)).split())
+    assert "value 'x\\n " + " ".join(FORGED_ROW.split()) + "\\n'" in flowing("\n".join(rows))
     for row in rows:
         if FORGED.search(row):
             assert not row.startswith("    "), row  # only in the headline or its continuation
