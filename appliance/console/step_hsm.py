@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from appliance.ceremonylog import quoted
 from appliance import dnssec
+from appliance.ceremonylog import quoted
 from appliance.console import hsm_lost, preflight, sticks
 from appliance.console.flow import Ceremony, Step
 from appliance.console.step_verbal import hash_screen

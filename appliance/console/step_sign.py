@@ -38,9 +38,7 @@ def response_name(request_name: str) -> str:
     name = "".join("_" if shown(char, limit=None) != char or char in _NOT_ON_FAT else char for char in name)
     # Spaces at either end cannot be seen; at the start they would read as our indentation where
     # the name leads a row (the write report).
-    stripped = name.strip(" ")
-    start = name.index(stripped) if stripped else len(name)
-    name = "_" * start + stripped + "_" * (len(name) - start - len(stripped))
+    name = re.sub(r"^ +| +$", lambda spaces: "_" * len(spaces.group()), name)
     stem, dot, extension = name.rpartition(".")
     suffix = dot + extension if stem and len(extension) <= 8 else ""
     body = name[: len(name) - len(suffix)]
